@@ -1,0 +1,167 @@
+"""Input validation used by every public function (one place for the dtype policy).
+
+dtype policy: float32 and float64 arrays are kept as they are; any other real numeric
+dtype (integers, bool, float16, longdouble) becomes float64; complex, object and string
+arrays are a TypeError. Arrays already C-contiguous in an accepted dtype are never copied.
+"""
+import numbers
+
+import numpy as np
+
+from .exceptions import NotAFrameError
+
+__all__ = [
+    "as_float_array",
+    "as_weights",
+    "as_points",
+    "as_bias",
+    "check_rng",
+    "check_positive_int",
+    "check_positive_float",
+    "result_dtype",
+]
+
+_KEPT = (np.dtype(np.float32), np.dtype(np.float64))
+
+
+def _float_dtype(dtype, name):
+    dtype = np.dtype(dtype)
+    if dtype in _KEPT:
+        return dtype
+    if dtype.kind in "biuf":
+        return np.dtype(np.float64)
+    raise TypeError(
+        f"{name} must hold real numbers (float32/float64, or integers converted to float64); "
+        f"got dtype {dtype}"
+    )
+
+
+def result_dtype(*arrays):
+    """The common float dtype of already-validated float arrays (float32 only if all are)."""
+    return np.result_type(*[a.dtype for a in arrays])
+
+
+def as_float_array(a, name, *, ndim=None, dtype=None, finite=True, allow_empty=False):
+    """Validate `a` and return it as a C-contiguous float32/float64 ndarray.
+
+    Parameters
+    ----------
+    a : array_like
+    name : str
+        Argument name used in error messages.
+    ndim : int or tuple of int, optional
+        Accepted numbers of dimensions.
+    dtype : numpy dtype, optional
+        Force this float dtype instead of applying the dtype policy.
+    finite : bool, default=True
+        Reject NaN and inf.
+    allow_empty : bool, default=False
+        Accept arrays with zero elements.
+    """
+    if isinstance(a, np.ndarray):
+        arr = a
+    else:
+        try:
+            arr = np.asarray(a)
+        except (TypeError, ValueError) as err:
+            raise TypeError(f"{name} must be array_like of real numbers; {err}") from None
+    target = _float_dtype(arr.dtype, name) if dtype is None else np.dtype(dtype)
+    if dtype is not None:
+        _float_dtype(arr.dtype, name)
+    if ndim is not None:
+        allowed = (ndim,) if isinstance(ndim, int) else tuple(ndim)
+        if arr.ndim not in allowed:
+            want = " or ".join(f"{d}-D" for d in allowed)
+            raise ValueError(f"{name} must be {want}; got ndim={arr.ndim} (shape {arr.shape})")
+    if arr.size == 0 and not allow_empty:
+        raise ValueError(f"{name} must not be empty; got shape {arr.shape}")
+    arr = np.asarray(arr, dtype=target, order="C")
+    if finite and not np.isfinite(arr).all():
+        raise ValueError(f"{name} contains NaN or inf")
+    return arr
+
+
+def as_weights(W, name="W", *, dtype=None, require_frame=True):
+    """Validate a weight matrix of shape (m, n) whose rows are frame vectors.
+
+    Raises
+    ------
+    ValueError
+        If `W` is not 2-D, contains NaN/inf, or has fewer rows than columns.
+    NotAFrameError
+        If the rows of `W` do not span R^n (numerical rank < n).
+    """
+    W = as_float_array(W, name, ndim=2, dtype=dtype)
+    m, n = W.shape
+    if require_frame:
+        if m < n:
+            raise NotAFrameError(
+                f"{name} must have at least as many rows as columns (m >= n) to be a frame; "
+                f"got shape {W.shape}"
+            )
+        rank = np.linalg.matrix_rank(W.astype(np.float64, copy=False))
+        if rank < n:
+            raise NotAFrameError(f"rows of {name} span rank {rank} < n={n}; not a frame")
+    return W
+
+
+def as_points(X, n, name="X", *, dtype=None):
+    """Validate points of width n; returns (X2d of shape (k, n), was_1d)."""
+    X = as_float_array(X, name, ndim=(1, 2), dtype=dtype, allow_empty=True)
+    was_1d = X.ndim == 1
+    if was_1d:
+        X = X[None, :]
+    if X.shape[1] != n:
+        raise ValueError(f"{name} must have {n} columns (points in R^{n}); got shape {X.shape}")
+    return X, was_1d
+
+
+def as_bias(alpha, m, name="alpha", *, dtype=None, finite=True):
+    """Validate a bias: a scalar (broadcast) or an array of shape (m,)."""
+    a = as_float_array(alpha, name, ndim=(0, 1), dtype=dtype, finite=finite)
+    if a.ndim == 0:
+        a = np.full(m, a, dtype=a.dtype)
+    if a.shape != (m,):
+        raise ValueError(f"{name} must be a scalar or have shape ({m},); got shape {a.shape}")
+    return a
+
+
+def check_rng(rng):
+    """Return a numpy Generator from None, an int seed, a SeedSequence or a Generator."""
+    if isinstance(rng, np.random.Generator):
+        return rng
+    if rng is None or isinstance(rng, (numbers.Integral, np.random.SeedSequence)):
+        if isinstance(rng, bool):
+            raise TypeError("rng must be None, an int seed, a SeedSequence or a Generator; got bool")
+        if isinstance(rng, numbers.Integral) and rng < 0:
+            raise ValueError(f"rng seed must be non-negative; got {rng}")
+        return np.random.default_rng(rng)
+    raise TypeError(
+        f"rng must be None, an int seed, a SeedSequence or a numpy Generator; got {type(rng).__name__}"
+    )
+
+
+def check_positive_int(value, name, *, minimum=1):
+    """Validate an integer >= minimum (accepts integral floats such as 1e6)."""
+    if isinstance(value, bool):
+        raise TypeError(f"{name} must be an int; got bool")
+    if isinstance(value, numbers.Integral):
+        out = int(value)
+    elif isinstance(value, numbers.Real) and float(value).is_integer():
+        out = int(value)
+    else:
+        raise TypeError(f"{name} must be an int; got {value!r}")
+    if out < minimum:
+        raise ValueError(f"{name} must be >= {minimum}; got {out}")
+    return out
+
+
+def check_positive_float(value, name, *, allow_zero=False):
+    """Validate a finite real number > 0 (or >= 0 with allow_zero)."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise TypeError(f"{name} must be a real number; got {type(value).__name__}")
+    value = float(value)
+    if not np.isfinite(value) or value < 0 or (value == 0 and not allow_zero):
+        bound = ">= 0" if allow_zero else "> 0"
+        raise ValueError(f"{name} must be finite and {bound}; got {value}")
+    return value
