@@ -17,6 +17,8 @@ except ImportError as err:  # pragma: no cover - only on a broken install
 from . import testing
 from ._config import show_config
 from ._threads import effective_n_threads, openmp_enabled
+from .domains import Annulus, Ball, Sphere
+from .estimate import BiasEstimate
 from .exceptions import ConvergenceWarning, HullError, NotAFrameError, SamplingWarning
 from .frames import (
     cross_polytope,
@@ -59,5 +61,9 @@ __all__ = [
     "cross_polytope",
     "random_frame",
     "ReLULayer",
+    "Sphere",
+    "Ball",
+    "Annulus",
+    "BiasEstimate",
     "DEFAULT_RANK_TOL",
 ]
