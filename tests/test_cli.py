@@ -1,0 +1,34 @@
+"""The command-line interface: `reluinj demo`, `reluinj info`, `python -m reluinj`."""
+import subprocess
+import sys
+
+import pytest
+
+from reluinj.cli import main
+
+
+def test_demo_prints_report(capsys):
+    assert main(["demo"]) == 0
+    out = capsys.readouterr().out
+    assert "icosahedron 12x3" in out and "random 40x5" in out
+    assert "A=4.0000 B=4.0000" in out  # closed form of the icosahedron
+    assert "margin 0.0833" in out     # 1/12
+    assert "injective at bias 0: 100.00%" in out
+
+
+def test_info_prints_config(capsys):
+    assert main(["info"]) == 0
+    assert "openmp:" in capsys.readouterr().out
+
+
+def test_unknown_command_exits_nonzero():
+    with pytest.raises(SystemExit) as exc:
+        main(["nonsense"])
+    assert exc.value.code == 2
+
+
+def test_python_dash_m():
+    res = subprocess.run([sys.executable, "-m", "reluinj", "info"], capture_output=True, text=True,
+                         check=False)
+    assert res.returncode == 0, res.stderr
+    assert "effective_n_threads:" in res.stdout
