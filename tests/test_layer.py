@@ -110,3 +110,18 @@ def test_injectivity_rate_and_empty_batch():
     assert layer.is_injective_at(np.empty((0, 2))).shape == (0,)
     with pytest.raises(ValueError, match="at least one point"):
         layer.injectivity_rate(np.empty((0, 2)))
+
+
+@pytest.mark.parametrize("W, bias", [
+    (reluinj.random_frame(64, 8, rng=11), 0.45),
+    (reluinj.icosahedron(), 0.0),
+    (np.vstack([reluinj.icosahedron()] * 3), 0.3),  # repeated rows: exact dependence
+], ids=["random64x8", "icosahedron", "icosahedron-x3"])
+def test_cholesky_fast_path_agrees_with_gram_schmidt(W, bias):
+    # Batches of k >= m/4 samples use the Gram-Cholesky fast path; single samples do not.
+    layer = ReLULayer(W, bias)
+    X = reluinj.testing.sphere_samples(2000, W.shape[1], rng=2)
+    batched, rank_b = layer.is_injective_at(X, return_rank=True)
+    single = np.array([layer.is_injective_at(x) for x in X[:300]])
+    np.testing.assert_array_equal(batched[:300], single)
+    np.testing.assert_array_equal(batched, _rank_oracle(layer.W, layer.alpha, X))

@@ -34,24 +34,62 @@ void active_mask(const T *W, const T *alpha, const T *X, std::uint8_t *mask, std
     });
 }
 
+// Largest m for which injective_at precomputes the m x m Gram matrix (32 MiB) for its
+// Cholesky fast path; larger layers use the Gram-Schmidt test directly.
+constexpr std::ptrdiff_t kGramFastPathMaxRows = 2048;
+// Squared sine above which the Cholesky fast path trusts its decision (sine > 1e-3).
+constexpr double kGramAcceptSin2 = 1e-6;
+
+// G = W W^T in double precision (row-major m x m), rows in parallel.
+template <class T>
+std::vector<double> gram_rows(const T *W, std::ptrdiff_t m, std::ptrdiff_t n, int n_threads) {
+    std::vector<double> G(m * m);
+    parallel_for(m, n_threads, [&](std::ptrdiff_t i) {
+        for (std::ptrdiff_t j = 0; j < m; ++j) G[i * m + j] = dot(W + i * n, W + j * n, n);
+    });
+    return G;
+}
+
 // out[s] = rank(W[I_s]) == n; rank_out[s] = that rank (may be nullptr).
+//
+// The rank is decided by IncrementalBasis (Gram-Schmidt, relative tolerance rank_tol) over
+// the active rows in index order. When m <= kGramFastPathMaxRows a Cholesky fast path on
+// W W^T is tried first; a sample on which it meets an ambiguous candidate is redone with
+// IncrementalBasis, so both paths return the same decisions.
 template <class T>
 void injective_at(const T *W, const T *alpha, const T *X, std::uint8_t *out,
                   std::int32_t *rank_out, std::ptrdiff_t m, std::ptrdiff_t n, std::ptrdiff_t k,
                   double rank_tol, int n_threads) {
+    const bool fast = m <= kGramFastPathMaxRows && k >= m / 4;
+    const std::vector<double> G = fast ? gram_rows(W, m, n, n_threads) : std::vector<double>();
     parallel_chunks(k, 256, n_threads, [&](std::ptrdiff_t, std::ptrdiff_t b, std::ptrdiff_t e) {
         std::vector<double> c(m);
         IncrementalBasis basis(n, rank_tol);
+        GramCholeskyBasis chol(n, fast ? G.data() : nullptr, m, kGramAcceptSin2);
         for (std::ptrdiff_t s = b; s < e; ++s) {
             correlations(W, X + s * n, c.data(), m, n);
-            basis.reset();
             std::ptrdiff_t n_active = 0;
             for (std::ptrdiff_t i = 0; i < m; ++i) n_active += c[i] >= double(alpha[i]);
             // Fewer than n active rows cannot span: skip the scan unless the rank is wanted.
-            if (n_active >= n || rank_out) {
-                for (std::ptrdiff_t i = 0; i < m && !basis.full(); ++i) {
-                    if (c[i] >= double(alpha[i])) basis.try_add(W + i * n);
+            if (n_active < n && !rank_out) {
+                out[s] = 0;
+                continue;
+            }
+            if (fast && n_active >= n) {
+                chol.reset();
+                bool ambiguous = false;
+                for (std::ptrdiff_t i = 0; i < m && !chol.full() && !ambiguous; ++i) {
+                    if (c[i] >= double(alpha[i])) ambiguous = chol.try_add(i) < 0;
                 }
+                if (!ambiguous && chol.full()) {
+                    out[s] = 1;
+                    if (rank_out) rank_out[s] = static_cast<std::int32_t>(n);
+                    continue;
+                }
+            }
+            basis.reset();
+            for (std::ptrdiff_t i = 0; i < m && !basis.full(); ++i) {
+                if (c[i] >= double(alpha[i])) basis.try_add(W + i * n);
             }
             out[s] = basis.full();
             if (rank_out) rank_out[s] = static_cast<std::int32_t>(basis.rank());

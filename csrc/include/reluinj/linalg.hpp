@@ -75,4 +75,55 @@ private:
     std::vector<double> r_;
 };
 
+// Greedy rank test on a precomputed Gram matrix G = W W^T (row-major, size m x m), by an
+// incremental Cholesky factorisation of G[I, I]. It is only a fast path: a candidate is
+// accepted when its squared sine to the span of the accepted rows exceeds `accept_sin2`
+// (far above rounding level); any candidate below that is "ambiguous" and the caller must
+// redo the whole sample with IncrementalBasis. Hence every decision it does return equals
+// IncrementalBasis's. Cost: about k^2 flops for a candidate against k accepted rows.
+class GramCholeskyBasis {
+public:
+    GramCholeskyBasis(std::ptrdiff_t n, const double *G, std::ptrdiff_t m, double accept_sin2)
+        : n_(n), m_(m), G_(G), accept_(accept_sin2), L_(n * n), idx_(n), y_(n) {}
+
+    void reset() { rank_ = 0; }
+    std::ptrdiff_t rank() const { return rank_; }
+    bool full() const { return rank_ == n_; }
+
+    // Returns +1 (accepted), 0 (zero row: rejected exactly) or -1 (ambiguous).
+    int try_add(std::ptrdiff_t i) {
+        const double gii = G_[i * m_ + i];
+        if (!(gii > 0.0)) return 0;
+        const double *gi = G_ + i * m_;
+        double *y = y_.data();
+        for (std::ptrdiff_t j = 0; j < rank_; ++j) y[j] = gi[idx_[j]];
+        // Forward substitution L y = g by columns (L stored column-major: column j of L is
+        // contiguous), so the inner update is a vectorisable axpy.
+        double s = 0.0;
+        for (std::ptrdiff_t j = 0; j < rank_; ++j) {
+            const double *col = &L_[j * n_];
+            const double v = y[j] / col[j];
+            y[j] = v;
+            s += v * v;
+            for (std::ptrdiff_t l = j + 1; l < rank_; ++l) y[l] -= col[l] * v;
+        }
+        const double d = gii - s;
+        if (!(d > accept_ * gii)) return -1;
+        for (std::ptrdiff_t j = 0; j < rank_; ++j) L_[j * n_ + rank_] = y[j];
+        L_[rank_ * n_ + rank_] = std::sqrt(d);
+        idx_[rank_] = i;
+        ++rank_;
+        return 1;
+    }
+
+private:
+    std::ptrdiff_t n_, m_;
+    const double *G_;
+    double accept_;
+    std::ptrdiff_t rank_ = 0;
+    std::vector<double> L_;
+    std::vector<std::ptrdiff_t> idx_;
+    std::vector<double> y_;
+};
+
 }  // namespace reluinj
