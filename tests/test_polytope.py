@@ -178,8 +178,15 @@ def test_polytope_bias_variant_order(variant):
         np.testing.assert_array_equal(other, vertex)
 
 
-def test_polytope_bias_stability_constant_and_facets():
-    W = _omni_frame(30, 4, 2) * np.linspace(0.5, 3.0, 30)[:, None]
+@pytest.mark.parametrize(
+    "W",
+    [_omni_frame(30, 4, 2) * np.linspace(0.5, 3.0, 30)[:, None], _omni_frame(40, 5, 9),
+     reluinj.cube(), reluinj.cross_polytope(4), reluinj.icosahedron()],
+    ids=["random30x4-scaled", "random40x5", "cube", "cross4", "icosahedron"],
+)
+def test_polytope_bias_stability_constant_and_facets(W):
+    """max_F 1/sigma_min(W̃_F) against numpy's SVD of every facet (the kernel prunes facets
+    by cheap bounds before its exact Jacobi SVD; the maximum must not change)."""
     est = reluinj.polytope_bias(W)
     Wn = W / np.linalg.norm(W, axis=1, keepdims=True)
     fac = hull.facets(W)
@@ -283,6 +290,7 @@ def test_polytope_bias_thread_count_invariant(variant, n_threads):
             for t in (1, n_threads)]
     for a, b in zip(*outs):
         np.testing.assert_array_equal(a, b)
+    assert 1 / outs[0][2] == pytest.approx(est.stability_constant, rel=EXACT)
 
 
 def test_polytope_bias_concurrent_calls():

@@ -49,15 +49,16 @@ py::tuple facet_traversal_py(carray<double> Wn, i64array indptr, i64array indice
         check_dim(used_arr, 0, n_facets, "used");
         used = reinterpret_cast<const std::uint8_t *>(used_arr.data());
     }
-    py::array_t<double> beta(nnz), sigma(n_facets), alpha(m);
+    py::array_t<double> beta(nnz), alpha(m);
+    double sigma = 0.0;
     const double *w = Wn.data();
     const std::int64_t *ip = indptr.data(), *ix = indices.data();
-    double *bp = beta.mutable_data(), *sp = sigma.mutable_data(), *ap = alpha.mutable_data();
+    double *bp = beta.mutable_data(), *ap = alpha.mutable_data();
     {
         py::gil_scoped_release nogil;
         require(ip[n_facets] == nnz, "indptr[-1] must equal len(indices)");
-        facet_traversal(w, m, n, ip, ix, n_facets, used, static_cast<Variant>(variant), bp, sp,
-                        ap, n_threads);
+        facet_traversal(w, m, n, ip, ix, n_facets, used, static_cast<Variant>(variant), bp,
+                        &sigma, ap, n_threads);
     }
     return py::make_tuple(alpha, beta, sigma);
 }
@@ -89,7 +90,7 @@ void bind_facets(py::module_ &m) {
     m.def("facet_traversal", &facet_traversal_py, py::arg("Wn").noconvert(),
           py::arg("indptr").noconvert(), py::arg("indices").noconvert(), py::arg("used"),
           py::arg("variant"), py::arg("n_threads"),
-          "Polytope bias over CSR facets: (alpha (m,), beta (nnz,), sigma_min (n_facets,)).");
+          "Polytope bias over CSR facets: (alpha (m,), beta (nnz,), min_F sigma_min(Wn[F])).");
     m.def("facets_meeting_orthant", &facets_meeting_orthant_py, py::arg("Wn").noconvert(),
           py::arg("indptr").noconvert(), py::arg("indices").noconvert(), py::arg("tol"),
           py::arg("n_threads"), "Boolean (n_facets,): cone(F) meets R^n_+ outside 0.");

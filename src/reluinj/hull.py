@@ -79,12 +79,12 @@ class Facets:
     @cached_property
     def vertices(self):
         """list of n_facets sorted int64 arrays: the rows of `W` forming each facet."""
-        return np.split(self.indices, self.indptr[1:-1])
+        return _split(self.indices, self.indptr)
 
     @cached_property
     def neighbors(self):
         """list of n_facets sorted int64 arrays: the facets adjacent to each facet."""
-        return np.split(self.neighbor_indices, self.neighbor_indptr[1:-1])
+        return _split(self.neighbor_indices, self.neighbor_indptr)
 
     @cached_property
     def vertex_facets(self):
@@ -94,6 +94,14 @@ class Facets:
         order = np.lexsort((facet_of, self.indices))
         bounds = np.searchsorted(self.indices[order], np.arange(1, self.n_rows))
         return np.split(facet_of[order], bounds)
+
+
+def _split(values, indptr):
+    """The CSR rows ``values[indptr[k]:indptr[k + 1]]`` as a list of views."""
+    counts = np.diff(indptr)
+    if counts.size and (counts == counts[0]).all() and counts[0] > 0:
+        return list(values.reshape(-1, counts[0]))
+    return np.split(values, indptr[1:-1])
 
 
 def _readonly(*arrays):
@@ -163,8 +171,8 @@ def _hull_facets(Wn, merge):
     n_simplices = len(simplices)
     src = np.repeat(np.arange(n_simplices, dtype=np.int64), n)
     dst = neighbors.ravel()
-    if merge:
-        same = np.max(np.abs(equations[src] - equations[dst]), axis=1) <= MERGE_TOL
+    same = np.max(np.abs(equations[src] - equations[dst]), axis=1) <= MERGE_TOL
+    if merge and same.any():
         graph = coo_matrix((np.ones(int(same.sum())), (src[same], dst[same])),
                            shape=(n_simplices, n_simplices))
         n_facets, label = connected_components(graph, directed=False)
@@ -172,11 +180,15 @@ def _hull_facets(Wn, merge):
         first = np.full(n_facets, n_simplices, dtype=np.int64)
         np.minimum.at(first, label, np.arange(n_simplices, dtype=np.int64))
         equations = equations[first]
+        indptr, indices = _csr_from_pairs(np.repeat(label, n), simplices.ravel(), n_facets)
+        across = label[src] != label[dst]
+        nb_indptr, nb_indices = _csr_from_pairs(label[src[across]], label[dst[across]], n_facets)
     else:
-        n_facets, label = n_simplices, np.arange(n_simplices, dtype=np.int64)
-    indptr, indices = _csr_from_pairs(np.repeat(label, n), simplices.ravel(), n_facets)
-    across = label[src] != label[dst]
-    nb_indptr, nb_indices = _csr_from_pairs(label[src[across]], label[dst[across]], n_facets)
+        # Every simplex is a facet: n vertices and n neighbours each.
+        indptr = np.arange(0, n * n_simplices + 1, n, dtype=np.int64)
+        indices = np.sort(simplices, axis=1).ravel()
+        nb_indptr = indptr.copy()
+        nb_indices = np.sort(neighbors, axis=1).ravel()
     equations = np.ascontiguousarray(equations)
     _readonly(indptr, indices, equations, nb_indptr, nb_indices)
     return Facets(indptr=indptr, indices=indices, equations=equations,

@@ -115,10 +115,9 @@ def polytope_bias(W, domain=Sphere(), *, facets="true", variant="vertex", n_thre
     a, _, sigma_min = _core.facet_traversal(Wn, fac.indptr, fac.indices, used,
                                             POLYTOPE_VARIANTS.index(variant), n_threads)
     if used is None:
-        used_vertices, used_sigma = fac.vertices, sigma_min
+        used_vertices = fac.vertices
     else:
         used_vertices = [v for v, u in zip(fac.vertices, used) if u]
-        used_sigma = sigma_min[used]
     alpha_normalized = scale_to_domain(a, domain)
     return BiasEstimate(
         alpha=norms * alpha_normalized,
@@ -127,5 +126,5 @@ def polytope_bias(W, domain=Sphere(), *, facets="true", variant="vertex", n_thre
         method=f"polytope:{variant}",
         W=W,
         facets=used_vertices,
-        stability_constant=float(1.0 / np.min(used_sigma)),
+        stability_constant=1.0 / sigma_min if sigma_min > 0 else np.inf,
     )
