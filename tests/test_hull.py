@@ -103,6 +103,12 @@ def _half_space_frame():
     return W
 
 
+def _circle_frame():
+    # Rows on a circle of the sphere: coplanar, so Qhull alone would fail on a flat hull.
+    t = np.linspace(0, 2 * np.pi, 7, endpoint=False)
+    return np.column_stack([np.cos(t), np.sin(t), np.full(7, 0.5)])
+
+
 def _boundary_frame():
     # 0 on the boundary of the hull: the cross-polytope without -e_0.
     return np.delete(reluinj.cross_polytope(3), 3, axis=0)
@@ -113,6 +119,7 @@ def _boundary_frame():
     [
         (_half_space_frame(), ValueError, r"not omnidirectional.*margin t\* = "),
         (_boundary_frame(), ValueError, r"not omnidirectional.*margin t\* = "),
+        (_circle_frame(), ValueError, r"not omnidirectional.*margin t\* = "),
         (np.vstack([reluinj.cross_polytope(2), [[1.0, 1.0]]]) @ np.array([[1.0, 0, 0],
                                                                           [0, 1.0, 0]]),
          NotAFrameError, r"rank 2 < n=3"),
@@ -125,7 +132,7 @@ def _boundary_frame():
         (np.vstack([reluinj.icosahedron(), np.zeros(3)]), ValueError, r"zero rows at indices \[12\]"),
         (np.array([["a", "b"], ["c", "d"], ["e", "f"]]), TypeError, r"W must hold real numbers"),
     ],
-    ids=["half-space", "boundary", "rank-deficient", "duplicate", "m<n+1", "n=1", "1-D",
+    ids=["half-space", "boundary", "coplanar", "rank-deficient", "duplicate", "m<n+1", "n=1", "1-D",
          "nan", "zero-row", "strings"],
 )
 def test_facets_bad_input(W, exc, match):
@@ -137,7 +144,7 @@ def test_facets_wraps_qhull_error(monkeypatch):
     def failing(points):
         raise QhullError("QH6154 Qhull precision error: initial simplex is flat")
 
-    monkeypatch.setattr(hull, "ConvexHull", failing)
+    monkeypatch.setattr(hull, "ConvexHull", failing)  # on an omnidirectional frame
     with pytest.raises(HullError, match="Qhull failed.*QH6154") as info:
         hull.facets(reluinj.icosahedron())
     assert isinstance(info.value.__cause__, QhullError)

@@ -163,6 +163,9 @@ def _hull_facets(Wn, merge):
     try:
         hull = ConvexHull(Wn)
     except QhullError as err:
+        # A flat hull (rows on one affine hyperplane) means 0 is outside: say so.
+        if not is_omnidirectional(Wn):
+            raise _not_omnidirectional(Wn) from err
         raise HullError(f"Qhull failed on the normalized rows of W (shape {Wn.shape}): "
                         f"{str(err).splitlines()[0]}") from err
     simplices = hull.simplices.astype(np.int64)
