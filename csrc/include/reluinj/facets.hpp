@@ -35,6 +35,16 @@ enum class Variant : int {
 
 // Facets per chunk of the parallel grid (fixed: results never depend on n_threads).
 constexpr std::ptrdiff_t kFacetChunk = 32;
+// Threads are only used for at least this many facets per thread: below that, starting
+// and joining threads costs more than the work (results never depend on the count).
+constexpr std::ptrdiff_t kMinFacetsPerThread = 1024;
+
+inline int useful_threads(std::ptrdiff_t n_facets, int n_threads) {
+    clamp_threads(n_threads);
+    const std::ptrdiff_t cap = std::max<std::ptrdiff_t>(1, n_facets / kMinFacetsPerThread);
+    return static_cast<int>(std::min<std::ptrdiff_t>(n_threads, cap));
+}
+
 // Iteration cap of every NNLS solve, per column of its matrix.
 constexpr int kNnlsIterPerColumn = 5;
 
@@ -206,6 +216,7 @@ inline void facets_meeting_orthant(const double *Wn, std::ptrdiff_t m, std::ptrd
                                    std::ptrdiff_t n_facets, std::uint8_t *out, double tol,
                                    int n_threads) {
     check_facet_csr(indptr, indices, n_facets, indptr[n_facets], m, n);
+    n_threads = useful_threads(n_facets, n_threads);
     parallel_chunks(n_facets, kFacetChunk, n_threads,
                     [&](std::ptrdiff_t, std::ptrdiff_t begin, std::ptrdiff_t end) {
         std::vector<double> A, b(n + 1, 0.0), x;
@@ -250,6 +261,7 @@ inline void facet_traversal(const double *Wn, std::ptrdiff_t m, std::ptrdiff_t n
                             double *beta, double *sigma_min, double *alpha, int n_threads) {
     const std::ptrdiff_t nnz = indptr[n_facets];
     check_facet_csr(indptr, indices, n_facets, nnz, m, n);
+    n_threads = useful_threads(n_facets, n_threads);
     const double inf = std::numeric_limits<double>::infinity();
     std::vector<double> lower2(n_facets, inf), upper2(n_facets, inf);
 
