@@ -345,6 +345,10 @@ def test_facet_traversal_rechecks_sizes():
         _core.facet_traversal(W, np.array([0, 2], dtype=np.int64), indices[:2].copy(), None, 0, 1)
     with pytest.raises(ValueError, match=r"used.shape\[0\] must be 20"):
         _core.facet_traversal(W, indptr, indices, np.ones(3, bool), 0, 1)
+    with pytest.raises(ValueError, match=r"need at least one facet"):
+        _core.facet_traversal(W, np.zeros(1, np.int64), np.zeros(0, np.int64), None, 0, 1)
+    with pytest.raises(ValueError, match=r"need at least one facet"):
+        _core.facets_meeting_orthant(W, np.zeros(1, np.int64), np.zeros(0, np.int64), 0.0, 1)
     with pytest.raises(ValueError, match=r"variant must be"):
         _core.facet_traversal(W, indptr, indices, None, 3, 1)
     with pytest.raises(ValueError, match=r"n_threads must be >= 1"):

@@ -26,13 +26,13 @@ py::tuple nnls_py(carray<double> A, carray<double> b, int maxiter) {
     py::array_t<double> x(N);
     const double *a = A.data(), *bb = b.data();
     double *xp = x.mutable_data();
-    NnlsResult res;
+    double rnorm;
     {
         py::gil_scoped_release nogil;
         Nnls solver(M, N);
-        res = solver.solve(a, bb, xp, maxiter);
+        rnorm = solver.solve(a, bb, xp, maxiter);
     }
-    return py::make_tuple(x, res.rnorm);
+    return py::make_tuple(x, rnorm);
 }
 
 py::tuple facet_traversal_py(carray<double> Wn, i64array indptr, i64array indices,

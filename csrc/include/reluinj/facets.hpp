@@ -199,6 +199,7 @@ private:
 inline void check_facet_csr(const std::int64_t *indptr, const std::int64_t *indices,
                             std::ptrdiff_t n_facets, std::ptrdiff_t nnz, std::ptrdiff_t m,
                             std::ptrdiff_t n) {
+    require(n_facets >= 1, "need at least one facet");
     require(indptr[0] == 0, "indptr[0] must be 0");
     require(indptr[n_facets] == nnz, "indptr[-1] must equal len(indices)");
     for (std::ptrdiff_t f = 0; f < n_facets; ++f)
@@ -242,9 +243,9 @@ inline void facets_meeting_orthant(const double *Wn, std::ptrdiff_t m, std::ptrd
             }
             for (std::ptrdiff_t r = 0; r < n; ++r) A[r * cols + k + r] = -1.0;
             Nnls solver(n + 1, cols);
-            const NnlsResult res = solver.solve(A.data(), b.data(), x.data(),
+            const double rnorm = solver.solve(A.data(), b.data(), x.data(),
                                                 kNnlsIterPerColumn * static_cast<int>(cols) + 10);
-            out[f] = res.rnorm <= tol;
+            out[f] = rnorm <= tol;
         }
     });
 }

@@ -15,11 +15,6 @@
 
 namespace reluinj {
 
-struct NnlsResult {
-    double rnorm;    // ||A x - b||_2 at the returned x
-    int iterations;  // outer + inner iterations used
-};
-
 class Nnls {
 public:
     // Relative threshold below which a new passive column counts as linearly dependent on
@@ -35,9 +30,9 @@ public:
     std::ptrdiff_t rows() const { return M_; }
     std::ptrdiff_t cols() const { return N_; }
 
-    // A: row-major (M, N); b: (M,); x: (N,) output. Throws std::runtime_error when the
-    // iteration limit `maxiter` is reached.
-    NnlsResult solve(const double *A, const double *b, double *x, int maxiter) {
+    // A: row-major (M, N); b: (M,); x: (N,) output. Returns ||A x - b||_2. Throws
+    // std::runtime_error when the iteration limit `maxiter` (outer + inner steps) is reached.
+    double solve(const double *A, const double *b, double *x, int maxiter) {
         const std::ptrdiff_t M = M_, N = N_;
         std::fill(x, x + N, 0.0);
         std::fill(passive_.begin(), passive_.end(), 0);
@@ -111,7 +106,7 @@ public:
         }
         double rn = 0.0;
         for (std::ptrdiff_t i = 0; i < M; ++i) rn += r_[i] * r_[i];
-        return {std::sqrt(rn), iterations};
+        return std::sqrt(rn);
     }
 
 private:
