@@ -294,7 +294,8 @@ def test_polytope_bias_thread_count_invariant(variant, n_threads):
 
 
 def test_polytope_bias_concurrent_calls():
-    frames = [_omni_frame(30, 4, s) for s in range(6)]
+    # 60x6 frames have ~3000 facets, enough for the kernel to use 2 threads.
+    frames = [_omni_frame(60, 6, s) for s in range(4)]
     expected = [reluinj.polytope_bias(W).alpha for W in frames]
     with ThreadPoolExecutor(max_workers=4) as pool:
         results = list(pool.map(lambda W: reluinj.polytope_bias(W, n_threads=2).alpha, frames))
