@@ -14,7 +14,7 @@ except ImportError as err:  # pragma: no cover - only on a broken install
         f"the source tree. Original error: {err}"
     ) from err
 
-from . import testing
+from . import hull, testing
 from ._config import show_config
 from ._threads import effective_n_threads, openmp_enabled
 from .domains import Annulus, Ball, Sphere
@@ -36,6 +36,7 @@ from .frames import (
     tetrahedron,
 )
 from .layer import DEFAULT_RANK_TOL, ReLULayer
+from .polytope import polytope_bias
 
 __all__ = [
     "__version__",
@@ -43,6 +44,7 @@ __all__ = [
     "effective_n_threads",
     "openmp_enabled",
     "testing",
+    "hull",
     "NotAFrameError",
     "HullError",
     "ConvergenceWarning",
@@ -66,4 +68,5 @@ __all__ = [
     "Annulus",
     "BiasEstimate",
     "DEFAULT_RANK_TOL",
+    "polytope_bias",
 ]

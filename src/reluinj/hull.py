@@ -1,0 +1,287 @@
+"""Facets of the polytope inscribed by a frame: a thin layer over ``scipy.spatial.ConvexHull``.
+
+The rows of ``W`` (shape ``(m, n)``) are the frame vectors φ_i. The polytope is
+``P = conv{φ_i / ||φ_i||}``; its facets split R^n into the cones ``cone(F)``, on which the
+polytope bias (:func:`reluinj.polytope_bias`) is computed.
+
+Qhull always triangulates (option ``Qt``): a non-simplicial facet (a square of the cube)
+comes back as several simplices sharing one hyperplane. :func:`facets` merges them back into
+true facets by default (``merge=True``).
+"""
+from dataclasses import dataclass, field
+from functools import cached_property
+
+import numpy as np
+from scipy.sparse import coo_matrix
+from scipy.sparse.csgraph import connected_components
+from scipy.spatial import ConvexHull, QhullError
+
+from . import _core
+from ._validation import as_float_array, as_weights, check_positive_int
+from .exceptions import HullError
+from .frames import is_omnidirectional
+
+__all__ = ["Facets", "facets", "nnls", "MERGE_TOL", "DUPLICATE_TOL", "INTERIOR_TOL"]
+
+MERGE_TOL = 1e-9
+"""Adjacent Qhull simplices whose hyperplanes (unit normal and offset) differ by at most
+this (max-norm) are merged into one facet."""
+
+DUPLICATE_TOL = 1e-12
+"""Normalized rows with ``1 - <φ̃_i, φ̃_j> <= DUPLICATE_TOL`` (angle below ~1.4e-6 rad) are
+duplicates."""
+
+INTERIOR_TOL = 1e-9
+"""The origin must be at distance > INTERIOR_TOL from every facet hyperplane."""
+
+
+@dataclass(frozen=True)
+class Facets:
+    """Facets of ``P = conv{φ_i / ||φ_i||}`` with their incidence and adjacency.
+
+    The facet/vertex incidence is stored once in compressed form (`indptr`, `indices`, as
+    in ``scipy.sparse.csr_matrix``); the list views are built on first access.
+
+    Attributes
+    ----------
+    indptr : ndarray of int64, shape (n_facets + 1,)
+    indices : ndarray of int64, shape (indptr[-1],)
+        Facet ``f`` has the vertices ``indices[indptr[f]:indptr[f + 1]]`` (sorted row indices
+        of `W`).
+    equations : ndarray of shape (n_facets, n + 1)
+        Hyperplane ``[normal, offset]`` of each facet as in Qhull: ``normal @ y + offset <= 0``
+        on P, unit normal, offset = minus the distance of the hyperplane to the origin.
+    neighbor_indptr, neighbor_indices : ndarray of int64
+        Facet adjacency in the same compressed form (facets sharing a ridge).
+    n_rows : int
+        m, the number of rows of `W`.
+    merged : bool
+        True if coplanar Qhull simplices were merged into true facets.
+    inradius : float
+        Distance from the origin to the boundary of P, ``min(-equations[:, -1])`` (> 0 for an
+        omnidirectional frame).
+    """
+
+    indptr: np.ndarray
+    indices: np.ndarray
+    equations: np.ndarray
+    neighbor_indptr: np.ndarray = field(repr=False)
+    neighbor_indices: np.ndarray = field(repr=False)
+    n_rows: int
+    merged: bool
+    inradius: float
+
+    @property
+    def n_facets(self):
+        """Number of facets."""
+        return len(self.indptr) - 1
+
+    @cached_property
+    def vertices(self):
+        """list of n_facets sorted int64 arrays: the rows of `W` forming each facet."""
+        return _split(self.indices, self.indptr)
+
+    @cached_property
+    def neighbors(self):
+        """list of n_facets sorted int64 arrays: the facets adjacent to each facet."""
+        return _split(self.neighbor_indices, self.neighbor_indptr)
+
+    @cached_property
+    def vertex_facets(self):
+        """list of m sorted int64 arrays: for each row index, the facets containing it."""
+        counts = np.diff(self.indptr)
+        facet_of = np.repeat(np.arange(self.n_facets, dtype=np.int64), counts)
+        order = np.lexsort((facet_of, self.indices))
+        bounds = np.searchsorted(self.indices[order], np.arange(1, self.n_rows))
+        return np.split(facet_of[order], bounds)
+
+
+def _split(values, indptr):
+    """The CSR rows ``values[indptr[k]:indptr[k + 1]]`` as a list of views."""
+    counts = np.diff(indptr)
+    if counts.size and (counts == counts[0]).all() and counts[0] > 0:
+        return list(values.reshape(-1, counts[0]))
+    return np.split(values, indptr[1:-1])
+
+
+def _readonly(*arrays):
+    for a in arrays:
+        a.flags.writeable = False
+
+
+def _csr_from_pairs(rows, cols, n_rows):
+    """Sorted, de-duplicated CSR (indptr, indices) of the pairs (rows[k], cols[k])."""
+    width = int(cols.max()) + 1 if cols.size else 1
+    keys = np.unique(rows.astype(np.int64) * width + cols.astype(np.int64))
+    r, c = np.divmod(keys, width)
+    indptr = np.zeros(n_rows + 1, dtype=np.int64)
+    np.cumsum(np.bincount(r, minlength=n_rows), out=indptr[1:])
+    return indptr, c.astype(np.int64)
+
+
+def _normalized_frame(W):
+    """Validate W for the polytope method; return (W, Wn, norms)."""
+    W = as_float_array(W, "W", ndim=2)
+    m, n = W.shape
+    if n < 2:
+        raise ValueError(f"the polytope method needs n >= 2 columns; got W of shape {W.shape}")
+    if m < n + 1:
+        raise ValueError(
+            f"W needs at least n + 1 = {n + 1} rows to have 0 inside the convex hull of its "
+            f"rows; got shape {W.shape}"
+        )
+    W = as_weights(W)
+    W64 = W.astype(np.float64, copy=False)
+    norms = np.linalg.norm(W64, axis=1)
+    zero = np.flatnonzero(norms == 0)
+    if zero.size:
+        raise ValueError(f"W has zero rows at indices {zero[:10].tolist()}; rows must be nonzero")
+    Wn = W64 / norms[:, None]
+    gram = Wn @ Wn.T
+    i, j = np.nonzero(np.triu(gram >= 1.0 - DUPLICATE_TOL, k=1))
+    if i.size:
+        pairs = ", ".join(f"({a}, {b})" for a, b in zip(i[:5].tolist(), j[:5].tolist()))
+        raise ValueError(
+            f"W has {i.size} pair(s) of rows with the same direction (duplicates after "
+            f"normalization), e.g. rows {pairs}; remove them first"
+        )
+    return W, np.ascontiguousarray(Wn), norms
+
+
+def _not_omnidirectional(W):
+    _, margin = is_omnidirectional(W, return_margin=True)
+    return ValueError(
+        "the rows of W are not omnidirectional: 0 is not in the interior of the convex hull "
+        f"of the normalized rows (LP margin t* = {margin:.3g}); the polytope method needs an "
+        "omnidirectional frame (every open half-space must contain a row of W)"
+    )
+
+
+def _hull_facets(Wn, merge):
+    """Facets of conv(rows of Wn) (Wn already validated and normalized)."""
+    m, n = Wn.shape
+    try:
+        hull = ConvexHull(Wn)
+    except QhullError as err:
+        # A flat hull (rows on one affine hyperplane) means 0 is outside: say so.
+        if not is_omnidirectional(Wn):
+            raise _not_omnidirectional(Wn) from err
+        raise HullError(f"Qhull failed on the normalized rows of W (shape {Wn.shape}): "
+                        f"{str(err).splitlines()[0]}") from err
+    simplices = hull.simplices.astype(np.int64)
+    equations = hull.equations
+    neighbors = hull.neighbors.astype(np.int64)
+    n_simplices = len(simplices)
+    src = np.repeat(np.arange(n_simplices, dtype=np.int64), n)
+    dst = neighbors.ravel()
+    same = np.max(np.abs(equations[src] - equations[dst]), axis=1) <= MERGE_TOL
+    if merge and same.any():
+        graph = coo_matrix((np.ones(int(same.sum())), (src[same], dst[same])),
+                           shape=(n_simplices, n_simplices))
+        n_facets, label = connected_components(graph, directed=False)
+        label = label.astype(np.int64)
+        first = np.full(n_facets, n_simplices, dtype=np.int64)
+        np.minimum.at(first, label, np.arange(n_simplices, dtype=np.int64))
+        equations = equations[first]
+        indptr, indices = _csr_from_pairs(np.repeat(label, n), simplices.ravel(), n_facets)
+        across = label[src] != label[dst]
+        nb_indptr, nb_indices = _csr_from_pairs(label[src[across]], label[dst[across]], n_facets)
+    else:
+        # Every simplex is a facet: n vertices and n neighbours each.
+        indptr = np.arange(0, n * n_simplices + 1, n, dtype=np.int64)
+        indices = np.sort(simplices, axis=1).ravel()
+        nb_indptr = indptr.copy()
+        nb_indices = np.sort(neighbors, axis=1).ravel()
+    equations = np.ascontiguousarray(equations)
+    _readonly(indptr, indices, equations, nb_indptr, nb_indices)
+    return Facets(indptr=indptr, indices=indices, equations=equations,
+                  neighbor_indptr=nb_indptr, neighbor_indices=nb_indices, n_rows=m,
+                  merged=bool(merge), inradius=float(np.min(-equations[:, -1])))
+
+
+def facets(W, merge=True):
+    """Facets of the polytope ``P = conv{φ_i / ||φ_i||}`` inscribed in the unit sphere.
+
+    Parameters
+    ----------
+    W : array_like of shape (m, n)
+        Weight matrix; its rows are the frame vectors φ_i. Needs ``n >= 2``, ``m >= n + 1``,
+        rank n, no two rows with the same direction, and an omnidirectional frame (0 in the
+        interior of P).
+    merge : bool, default=True
+        Merge the coplanar simplices of Qhull's triangulation into the true facets of P.
+        With False every Qhull simplex is a facet (the result then depends on how Qhull
+        triangulates non-simplicial facets).
+
+    Returns
+    -------
+    Facets
+        ``.vertices`` (list of sorted int64 arrays of row indices), ``.equations``
+        (n_facets, n + 1), ``.neighbors`` (facet adjacency), ``.vertex_facets`` (for each
+        row index the facets containing it), ``.n_facets``.
+
+    Raises
+    ------
+    ValueError
+        If `W` is not 2-D or not finite, has n < 2 or m < n + 1 rows, a zero row, two rows
+        with the same direction, or is not omnidirectional (the message reports the margin
+        of :func:`reluinj.is_omnidirectional`).
+    NotAFrameError
+        If the rows of `W` do not span R^n.
+    HullError
+        If Qhull fails.
+
+    Notes
+    -----
+    The number of facets grows like ``m ** (n // 2)`` (upper bound theorem); for random
+    frames it is about 540 for 40x5, 3.1e3 for 60x6, 2.4e4 for 100x7 and 1.2e5 for 120x8.
+
+    Examples
+    --------
+    >>> import reluinj, reluinj.hull
+    >>> reluinj.hull.facets(reluinj.cube()).n_facets
+    6
+    >>> reluinj.hull.facets(reluinj.cube(), merge=False).n_facets
+    12
+    """
+    _, Wn, _ = _normalized_frame(W)
+    fac = _hull_facets(Wn, merge)
+    if not fac.inradius > INTERIOR_TOL:
+        raise _not_omnidirectional(W)
+    return fac
+
+
+def nnls(A, b, *, maxiter=None):
+    """Non-negative least squares ``min ||A x - b||_2`` subject to ``x >= 0`` (Lawson–Hanson).
+
+    The compiled active-set solver used by :func:`reluinj.polytope_bias`; same interface as
+    ``scipy.optimize.nnls``.
+
+    Parameters
+    ----------
+    A : array_like of shape (M, N)
+    b : array_like of shape (M,)
+    maxiter : int or None, default=None
+        Iteration limit (outer + inner active-set steps); None means ``3 * N + 10``.
+
+    Returns
+    -------
+    x : ndarray of shape (N,)
+        The solution, float64, all entries >= 0.
+    rnorm : float
+        ``||A x - b||_2``.
+
+    Raises
+    ------
+    ValueError
+        If the shapes disagree or the inputs are not finite.
+    RuntimeError
+        If the iteration limit is reached.
+    """
+    A = as_float_array(A, "A", ndim=2, dtype=np.float64)
+    b = as_float_array(b, "b", ndim=1, dtype=np.float64)
+    if b.shape[0] != A.shape[0]:
+        raise ValueError(f"b must have shape ({A.shape[0]},) to match A; got {b.shape}")
+    maxiter = 3 * A.shape[1] + 10 if maxiter is None else check_positive_int(maxiter, "maxiter")
+    x, rnorm = _core.nnls(A, b, maxiter)
+    return x, float(rnorm)
