@@ -36,6 +36,17 @@ from .frames import (
     tetrahedron,
 )
 from .layer import DEFAULT_RANK_TOL, ReLULayer
+from .operators import ConvOperator, ConvOperator2D
+from .cnn import (
+    ModelRIPEstimate,
+    estimate_model_rip,
+    filter_coherence,
+    iht,
+    model_project,
+    one_shot_reconstruct,
+    sample_model_sparse,
+    theorem_3_3_bound,
+)
 
 __all__ = [
     "__version__",
@@ -66,4 +77,14 @@ __all__ = [
     "Annulus",
     "BiasEstimate",
     "DEFAULT_RANK_TOL",
+    "ConvOperator",
+    "ConvOperator2D",
+    "model_project",
+    "sample_model_sparse",
+    "one_shot_reconstruct",
+    "iht",
+    "estimate_model_rip",
+    "ModelRIPEstimate",
+    "theorem_3_3_bound",
+    "filter_coherence",
 ]
