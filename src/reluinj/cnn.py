@@ -156,20 +156,22 @@ def _blocks(op, h):
     return h.reshape(h.shape[0], op.dimsd[0], -1)
 
 
-def one_shot_reconstruct(op, x, k, *, pool=None, n_threads=None):
+def one_shot_reconstruct(op, x, k, *, pool=None, relu=False, n_threads=None):
     """One CNN layer with a tied decoder: ``x_hat = W.T M(W x, k)``.
 
     Parameters
     ----------
     op : ConvOperator or ConvOperator2D
-        The layer ``W`` (rows = shifted filters = frame vectors). Use ``op.relu_pair()`` for the
-        ReLU variant ``[W; -W]`` (then ``M`` chooses among 2K blocks).
+        The layer ``W`` (rows = shifted filters = frame vectors). For the ReLU layer of the
+        paper's Proposition 1 pass ``op.relu_pair()`` (``[W; -W]``) with ``relu=True``.
     x : ndarray of shape (M*D,) or (..., *op.dims)
         Input(s), in the operator's dtype.
     k : int
         Sparsity budget of :func:`model_project`.
     pool : int or None, default=None
         Pooling-region length (``None``: all shifts of a filter).
+    relu : bool, default=False
+        Apply ReLU before pooling: ``x_hat = W.T M(ReLU(W x), k)``.
     n_threads : int or None, default=None
 
     Returns
@@ -185,6 +187,8 @@ def one_shot_reconstruct(op, x, k, *, pool=None, n_threads=None):
     _check_op(op)
     X, restore = _as_signal(op, x)
     h = op.forward(X, n_threads=n_threads)
+    if relu:
+        np.maximum(h, 0, out=h)
     z = model_project(_blocks(op, h), k, pool=pool).reshape(h.shape)
     return restore(op.adjoint(z, n_threads=n_threads))
 
@@ -198,8 +202,8 @@ def _squared_norm(op):
     return float(s[0]) ** 2
 
 
-def iht(op, x, k, *, pool=None, n_iter=50, step="auto", tol=1e-10, callback=None,
-        n_threads=None):
+def iht(op, x, k, *, pool=None, relu=False, n_iter=50, step="auto", tol=1e-10,
+        callback=None, n_threads=None):
     """Model-based iterative hard thresholding (the paper's Algorithm 1 with a step size).
 
     Starting from ``z = 0``: ``b = z + step * W d``, ``z = M(b, k)``, ``d = x - W.T z``.
@@ -214,6 +218,9 @@ def iht(op, x, k, *, pool=None, n_iter=50, step="auto", tol=1e-10, callback=None
     k : int
         Sparsity budget.
     pool : int or None, default=None
+    relu : bool, default=False
+        Project onto non-negative model-sparse codes, ``z = M(ReLU(b), k)`` (use with
+        ``op.relu_pair()``); still an exact projection, so the monotonicity below holds.
     n_iter : int, default=50
         Maximum number of iterations.
     step : "auto" or float, default="auto"
@@ -240,6 +247,8 @@ def iht(op, x, k, *, pool=None, n_iter=50, step="auto", tol=1e-10, callback=None
     X, restore = _as_signal(op, x)
     n_iter = check_positive_int(n_iter, "n_iter")
     tol = check_positive_float(tol, "tol", allow_zero=True)
+    if callback is not None and not callable(callback):
+        raise TypeError(f"callback must be callable or None; got {type(callback).__name__}")
     if isinstance(step, str):
         if step != "auto":
             raise ValueError(f"step must be 'auto' or a positive float; got {step!r}")
@@ -247,8 +256,6 @@ def iht(op, x, k, *, pool=None, n_iter=50, step="auto", tol=1e-10, callback=None
         step = 1.0 / (STEP_SAFETY * sq) if sq > 0 else 1.0
     else:
         step = check_positive_float(step, "step")
-    if callback is not None and not callable(callback):
-        raise TypeError(f"callback must be callable or None; got {type(callback).__name__}")
     B = X.shape[0]
     xnorm = np.linalg.norm(X.reshape(B, -1).astype(np.float64), axis=1)
     xnorm = np.where(xnorm > 0, xnorm, 1.0)
@@ -257,6 +264,8 @@ def iht(op, x, k, *, pool=None, n_iter=50, step="auto", tol=1e-10, callback=None
     history = []
     for it in range(n_iter):
         b = z + op.dtype.type(step) * op.forward(d, n_threads=n_threads)
+        if relu:
+            np.maximum(b, 0, out=b)
         z = model_project(_blocks(op, b), k, pool=pool).reshape(b.shape)
         x_hat = op.adjoint(z, n_threads=n_threads)
         d = X - x_hat
