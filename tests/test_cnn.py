@@ -351,3 +351,45 @@ def test_public_names_exported():
                  "filter_coherence", "ModelRIPEstimate"]:
         assert name in reluinj.__all__ and hasattr(reluinj, name)
     assert "dottest" in reluinj.testing.__all__
+
+
+# -- CLI and demo ------------------------------------------------------------------------------
+
+def test_cli_rip_reports_constants(tmp_path, capsys):
+    from reluinj.cli import main
+
+    path = tmp_path / "filters.npy"
+    np.save(path, ConvOperator.random(12, 3, 4, 16, rng=0).filters)
+    assert main(["rip", "--filters", str(path), "--input-length", "16", "--k", "3",
+                 "--samples", "200"]) == 0
+    out = capsys.readouterr().out
+    assert "sampled delta_k" in out and "sampled delta_2k" in out and "coherence" in out
+    np.save(path, np.ones((4, 2, 3, 3)))
+    assert main(["rip", "--filters", str(path), "--input-length", "6x7", "--k", "2",
+                 "--samples", "50"]) == 0
+
+
+def test_cli_rip_errors_exit_2(tmp_path, capsys):
+    from reluinj.cli import main
+
+    path = tmp_path / "filters.npy"
+    np.save(path, np.ones((4, 2)))
+    assert main(["rip", "--filters", str(path), "--input-length", "6", "--k", "2"]) == 2
+    assert "must be 3-D (K, M, ell) or 4-D" in capsys.readouterr().err
+    assert main(["rip", "--filters", str(tmp_path / "missing.npy"), "--input-length", "6",
+                 "--k", "2"]) == 2
+    np.save(path, np.ones((4, 2, 3)))
+    assert main(["rip", "--filters", str(path), "--input-length", "9", "--k", "99"]) == 2
+    assert "k=99 must be <=" in capsys.readouterr().err
+
+
+def test_demo_section_prints_reconstruction_and_rip():
+    import io
+
+    from reluinj.demo import SECTIONS, _section_cnn
+
+    assert _section_cnn in SECTIONS
+    out = io.StringIO()
+    _section_cnn(out, np.random.default_rng(0))
+    text = out.getvalue()
+    assert "relative error mean 0." in text and "delta_2k" in text
