@@ -8,9 +8,9 @@
 // Adjoint:  x[b,m,y,c]     = sum_{i,oy,ox,ph,pw : oy*sh+ph=y, ox*sw+pw=c} w[i,m,ph,pw] * z[b,i,oy,ox]
 // A 1-D layer is the case H = kh = sh = 1.
 //
-// Both kernels are direct (no im2col): a work item is one batch element and a block of
-// kBlock output rows (filters in the forward, channels in the adjoint), so no two items
-// write the same memory (no atomics). Inside an item, each output row is computed in tiles
+// Both kernels are direct (no im2col): a work item is a chunk of kBatch batch elements and a
+// block of kBlock output rows (filters in the forward, channels in the adjoint), so no two
+// items write the same memory (no atomics); the grid depends only on the shapes. Inside an item, each output row is computed in tiles
 // of J contiguous positions held in registers; the stride is removed beforehand by
 // splitting every source row into its `sw` phases (x[u*sw + r] -> phase r, position u), so
 // the innermost loop is always a unit-stride multiply-add that the compiler vectorises.
@@ -39,7 +39,8 @@
 namespace reluinj {
 namespace conv_detail {
 
-constexpr std::ptrdiff_t kBlock = 4;  // output rows per work item (register blocking)
+constexpr std::ptrdiff_t kBlock = 8;   // output rows per work item (register blocking)
+constexpr std::ptrdiff_t kBatch = 16;  // batch elements per work item (amortises packing)
 
 template <class T>
 struct TileWidth {
@@ -124,14 +125,15 @@ void conv_forward(const T *x, const T *w, T *out, std::ptrdiff_t B, std::ptrdiff
     const std::ptrdiff_t U = n_tiles * J + (kw - 1) / sw;  // length of one phase row
     const std::ptrdiff_t n_rows = M * kh;                    // source rows per output row
     const std::ptrdiff_t n_terms = n_rows * kw;
-    parallel_for(B * n_blocks, n_threads, [&](std::ptrdiff_t item) {
-        const std::ptrdiff_t b = item / n_blocks, f0 = (item % n_blocks) * kBlock;
-        const std::ptrdiff_t nf = std::min(kBlock, K - f0);
+    const std::ptrdiff_t n_chunks = ceil_div(B, kBatch);
+    parallel_for(n_chunks * n_blocks, n_threads, [&](std::ptrdiff_t item) {
+        const std::ptrdiff_t b0 = (item / n_blocks) * kBatch, b1 = std::min(B, b0 + kBatch);
+        const std::ptrdiff_t f0 = (item % n_blocks) * kBlock, nf = std::min(kBlock, K - f0);
         std::vector<T> wpack(n_terms * kBlock, T(0));
         for (std::ptrdiff_t f = 0; f < nf; ++f)
             for (std::ptrdiff_t t = 0; t < n_terms; ++t)
                 wpack[t * kBlock + f] = w[(f0 + f) * n_terms + t];
-        std::vector<T> phases(n_rows * sw * U);
+        std::vector<T> phases(n_rows * sw * U, T(0));
         std::vector<const T *> src(n_terms), wt(n_terms);
         for (std::ptrdiff_t r = 0; r < n_rows; ++r)
             for (std::ptrdiff_t pw = 0; pw < kw; ++pw) {
@@ -139,24 +141,30 @@ void conv_forward(const T *x, const T *w, T *out, std::ptrdiff_t B, std::ptrdiff
                 wt[r * kw + pw] = wpack.data() + (r * kw + pw) * kBlock;
             }
         std::vector<T> acc(n_tiles * kBlock * J);
-        for (std::ptrdiff_t oy = 0; oy < OH; ++oy) {
-            for (std::ptrdiff_t m = 0; m < M; ++m)
-                for (std::ptrdiff_t ph = 0; ph < kh; ++ph) {
-                    const T *row = x + ((b * M + m) * H + oy * sh + ph) * W;
-                    T *dst = phases.data() + (m * kh + ph) * sw * U;
-                    for (std::ptrdiff_t r = 0; r < sw; ++r, dst += U)
-                        for (std::ptrdiff_t u = 0; u < U; ++u) {
-                            const std::ptrdiff_t c = u * sw + r;
-                            dst[u] = c < W ? row[c] : T(0);
+        for (std::ptrdiff_t b = b0; b < b1; ++b)
+            for (std::ptrdiff_t oy = 0; oy < OH; ++oy) {
+                for (std::ptrdiff_t m = 0; m < M; ++m)
+                    for (std::ptrdiff_t ph = 0; ph < kh; ++ph) {
+                        const T *row = x + ((b * M + m) * H + oy * sh + ph) * W;
+                        T *dst = phases.data() + (m * kh + ph) * sw * U;
+                        // phase r holds row[r], row[r + sw], ...; the zero tail never changes
+                        for (std::ptrdiff_t r = 0; r < sw; ++r, dst += U) {
+                            // values past U are never read (and may not fit with truncation)
+                            const std::ptrdiff_t len = std::min(U, r < W ? ceil_div(W - r, sw) : 0);
+                            if (sw == 1) {
+                                std::copy(row, row + len, dst);
+                            } else {
+                                for (std::ptrdiff_t u = 0; u < len; ++u) dst[u] = row[u * sw + r];
+                            }
                         }
+                    }
+                row_accumulate(src.data(), wt.data(), n_terms, n_tiles, acc.data());
+                for (std::ptrdiff_t f = 0; f < nf; ++f) {
+                    T *o = out + ((b * K + f0 + f) * OH + oy) * OW;
+                    for (std::ptrdiff_t ox = 0; ox < OW; ++ox)
+                        o[ox] = acc[((ox / J) * kBlock + f) * J + ox % J];
                 }
-            row_accumulate(src.data(), wt.data(), n_terms, n_tiles, acc.data());
-            for (std::ptrdiff_t f = 0; f < nf; ++f) {
-                T *o = out + ((b * K + f0 + f) * OH + oy) * OW;
-                for (std::ptrdiff_t ox = 0; ox < OW; ++ox)
-                    o[ox] = acc[((ox / J) * kBlock + f) * J + ox % J];
             }
-        }
     });
 }
 
@@ -174,42 +182,47 @@ void conv_adjoint(const T *z, const T *w, T *x, std::ptrdiff_t B, std::ptrdiff_t
     const std::ptrdiff_t n_tiles_max = ceil_div(ceil_div(W, sw), J);
     const std::ptrdiff_t L = P + n_tiles_max * J;           // padded z row length (>= P + OW)
     const std::ptrdiff_t max_terms = K * kh * S;
-    parallel_for(B * n_blocks, n_threads, [&](std::ptrdiff_t item) {
-        const std::ptrdiff_t b = item / n_blocks, m0 = (item % n_blocks) * kBlock;
-        const std::ptrdiff_t nm = std::min(kBlock, M - m0);
+    const std::ptrdiff_t n_chunks = ceil_div(B, kBatch);
+    parallel_for(n_chunks * n_blocks, n_threads, [&](std::ptrdiff_t item) {
+        const std::ptrdiff_t b0 = (item / n_blocks) * kBatch, b1 = std::min(B, b0 + kBatch);
+        const std::ptrdiff_t m0 = (item % n_blocks) * kBlock, nm = std::min(kBlock, M - m0);
         std::vector<T> wpack(K * kh * kw * kBlock, T(0));
         for (std::ptrdiff_t i = 0; i < K; ++i)
             for (std::ptrdiff_t f = 0; f < nm; ++f)
                 for (std::ptrdiff_t q = 0; q < kh * kw; ++q)
                     wpack[(i * kh * kw + q) * kBlock + f] = w[((i * M + m0 + f) * kh * kw) + q];
+        // zpad rows: P zeros, the OW values of z[b, i, oy, :], zeros up to L (tails stay 0)
         std::vector<T> zpad(K * OH * L, T(0));
-        for (std::ptrdiff_t r = 0; r < K * OH; ++r)
-            std::copy(z + (b * K * OH + r) * OW, z + (b * K * OH + r + 1) * OW,
-                      zpad.data() + r * L + P);
         std::vector<const T *> src(max_terms), wt(max_terms);
         std::vector<T> acc(n_tiles_max * kBlock * J);
-        for (std::ptrdiff_t y = 0; y < H; ++y) {
-            for (std::ptrdiff_t r = 0; r < sw; ++r) {
-                const std::ptrdiff_t Q = r < W ? ceil_div(W - r, sw) : 0;  // columns q*sw + r
-                const std::ptrdiff_t n_tiles = ceil_div(Q, J);
-                const std::ptrdiff_t S_r = r < kw ? ceil_div(kw - r, sw) : 0;
-                std::ptrdiff_t n_terms = 0;
-                for (std::ptrdiff_t i = 0; i < K; ++i)
-                    for (std::ptrdiff_t ph = 0; ph < kh; ++ph) {
-                        const std::ptrdiff_t d = y - ph;
-                        if (d < 0 || d % sh != 0 || d / sh >= OH) continue;
-                        const T *zrow = zpad.data() + (i * OH + d / sh) * L + P;
-                        for (std::ptrdiff_t s = 0; s < S_r; ++s) {
-                            src[n_terms] = zrow - s;
-                            wt[n_terms] = wpack.data() + ((i * kh + ph) * kw + r + s * sw) * kBlock;
-                            ++n_terms;
+        for (std::ptrdiff_t b = b0; b < b1; ++b) {
+            for (std::ptrdiff_t r = 0; r < K * OH; ++r)
+                std::copy(z + (b * K * OH + r) * OW, z + (b * K * OH + r + 1) * OW,
+                          zpad.data() + r * L + P);
+            for (std::ptrdiff_t y = 0; y < H; ++y) {
+                for (std::ptrdiff_t r = 0; r < sw; ++r) {
+                    const std::ptrdiff_t Q = r < W ? ceil_div(W - r, sw) : 0;  // columns q*sw+r
+                    const std::ptrdiff_t n_tiles = ceil_div(Q, J);
+                    const std::ptrdiff_t S_r = r < kw ? ceil_div(kw - r, sw) : 0;
+                    std::ptrdiff_t n_terms = 0;
+                    for (std::ptrdiff_t i = 0; i < K; ++i)
+                        for (std::ptrdiff_t ph = 0; ph < kh; ++ph) {
+                            const std::ptrdiff_t d = y - ph;
+                            if (d < 0 || d % sh != 0 || d / sh >= OH) continue;
+                            const T *zrow = zpad.data() + (i * OH + d / sh) * L + P;
+                            for (std::ptrdiff_t s = 0; s < S_r; ++s) {
+                                src[n_terms] = zrow - s;
+                                wt[n_terms] =
+                                    wpack.data() + ((i * kh + ph) * kw + r + s * sw) * kBlock;
+                                ++n_terms;
+                            }
                         }
+                    row_accumulate(src.data(), wt.data(), n_terms, n_tiles, acc.data());
+                    for (std::ptrdiff_t f = 0; f < nm; ++f) {
+                        T *o = x + ((b * M + m0 + f) * H + y) * W + r;
+                        for (std::ptrdiff_t q = 0; q < Q; ++q)
+                            o[q * sw] = acc[((q / J) * kBlock + f) * J + q % J];
                     }
-                row_accumulate(src.data(), wt.data(), n_terms, n_tiles, acc.data());
-                for (std::ptrdiff_t f = 0; f < nm; ++f) {
-                    T *o = x + ((b * M + m0 + f) * H + y) * W + r;
-                    for (std::ptrdiff_t q = 0; q < Q; ++q)
-                        o[q * sw] = acc[((q / J) * kBlock + f) * J + q % J];
                 }
             }
         }
