@@ -2,9 +2,9 @@
 
 Shapes (batch of B inputs, float64 unless said otherwise):
 - sec42  : the paper's Section 4.2 layer, K=96, M=32, ell=5, D=32, t=1, B=1024
-- d256   : K=16, M=8, ell=9, D=256, t=2 (n=124), B=1024 (the dense baseline is affordable: 1984 x 2048)
-- large  : K=128, M=64, ell=9, D=1024, t=2 (n=508), B=64 (B=1024 would be 77 GFLOP per call, over the
-           bench budget; the dense W would be 4.3 GB, so baseline (a) is skipped)
+- d256   : K=16, M=8, ell=9, D=256, t=2 (n=124), B=1024 (dense baseline: W is 1984 x 2048)
+- large  : K=128, M=64, ell=9, D=1024, t=2 (n=508), B=64 (B=1024 would be 77 GFLOP per
+           call, over the bench budget; the dense W would be 4.3 GB, so it is skipped)
 - vgg    : 2-D, K=M=64, 3x3, 56x56, B=8, float32 and float64, against torch conv2d only
 The scipy baseline loops over filters (forward) / channels (adjoint) with one batched
 ``scipy.signal.correlate`` / ``convolve`` call each; it is so slow (about 15 s for the 1024

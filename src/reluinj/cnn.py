@@ -224,10 +224,11 @@ def iht(op, x, k, *, pool=None, relu=False, n_iter=50, step="auto", tol=1e-10,
     n_iter : int, default=50
         Maximum number of iterations.
     step : "auto" or float, default="auto"
-        ``"auto"`` = ``1 / ||W||^2`` (``||W||`` from Lanczos bidiagonalisation, ARPACK
-        ``svds``, with a 1e-4 relative margin): with it the residual ``||x - W.T z||`` never
-        increases (majorisation-minimisation, since M is the exact projection onto the model). ``step=1`` is the paper's
-        unit step, which diverges unless ``||W|| <= 1`` roughly.
+        ``"auto"`` = ``1 / ||W||^2`` (``||W||`` from ARPACK ``svds`` with a fixed start
+        vector, or a dense SVD for tiny W, with a 1e-4 relative margin): with it the residual
+        ``||x - W.T z||`` never increases (majorisation-minimisation, since M is the exact
+        projection onto the model set). ``step=1`` is the paper's unit step, which diverges
+        unless ``||W|| <= 1`` roughly.
     tol : float, default=1e-10
         Stop when every relative residual ``||x - W.T z|| / ||x||`` is <= tol.
     callback : callable or None, default=None

@@ -46,7 +46,8 @@ def _random_filters(shape, normalize, rng, dtype):
     if normalize == "fan_in":
         w /= np.sqrt(fan_in)
     else:
-        w /= np.linalg.norm(w.reshape(shape[0], -1), axis=1).reshape((-1,) + (1,) * (len(shape) - 1))
+        norms = np.linalg.norm(w.reshape(shape[0], -1), axis=1)
+        w /= norms.reshape((-1,) + (1,) * (len(shape) - 1))
     return w.astype(dtype)
 
 
