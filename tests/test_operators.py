@@ -225,19 +225,22 @@ def test_mixed_dtype_is_type_error_naming_operator_dtype(op_dtype, x_dtype, rng)
 
 # -- torch -------------------------------------------------------------------------------------
 
-@pytest.mark.parametrize("cfg", CONFIGS_1D, ids=IDS_1D)
-def test_matches_torch_conv1d_and_conv_transpose1d(cfg, rng):
+@pytest.mark.parametrize("dtype", [np.float64, np.float32], ids=["f64", "f32"])
+@pytest.mark.parametrize("cfg", CONFIGS_1D + [(5, 3, 5, 60, 1, False), (6, 2, 4, 71, 3, True)],
+                         ids=IDS_1D + ["K5M3l5D60t1", "K6M2l4D71t3trunc"])
+def test_matches_torch_conv1d_and_conv_transpose1d(cfg, dtype, rng):
     torch = pytest.importorskip("torch")
-    op = make_1d(cfg, rng)
-    X = rng.standard_normal((3,) + op.dims)
-    Z = rng.standard_normal((3,) + op.dimsd)
+    op = make_1d(cfg, rng, dtype)
+    X = rng.standard_normal((3,) + op.dims).astype(dtype)
+    Z = rng.standard_normal((3,) + op.dimsd).astype(dtype)
+    tol = (RTOL64, ATOL64) if dtype == np.float64 else (RTOL32, ATOL32)
     w = torch.from_numpy(op.filters.copy())
     ref = torch.nn.functional.conv1d(torch.from_numpy(X), w, stride=op.stride).numpy()
-    np.testing.assert_allclose(op.forward(X), ref, rtol=RTOL64, atol=ATOL64)
+    np.testing.assert_allclose(op.forward(X), ref, rtol=tol[0], atol=tol[1])
     refT = torch.nn.functional.conv_transpose1d(
         torch.from_numpy(Z), w, stride=op.stride, output_padding=(op.D - op.ell) % op.stride
     ).numpy()
-    np.testing.assert_allclose(op.adjoint(Z), refT, rtol=RTOL64, atol=ATOL64)
+    np.testing.assert_allclose(op.adjoint(Z), refT, rtol=tol[0], atol=tol[1])
 
 
 @pytest.mark.parametrize("dtype", [np.float64, np.float32], ids=["f64", "f32"])

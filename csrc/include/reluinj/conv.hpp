@@ -122,8 +122,13 @@ void conv_forward(const T *x, const T *w, T *out, std::ptrdiff_t B, std::ptrdiff
     constexpr std::ptrdiff_t J = TileWidth<T>::value;
     const std::ptrdiff_t n_blocks = ceil_div(K, kBlock);
     const std::ptrdiff_t n_tiles = ceil_div(OW, J);
-    const std::ptrdiff_t U = n_tiles * J + (kw - 1) / sw;  // length of one phase row
-    const std::ptrdiff_t n_rows = M * kh;                    // source rows per output row
+    // With stride 1 the full tiles read the input rows in place (the reads stay below W);
+    // the remaining tiles (all of them when sw > 1) read phase-split, zero-padded copies.
+    const std::ptrdiff_t n_direct = sw == 1 ? OW / J : 0;
+    const std::ptrdiff_t n_tail = n_tiles - n_direct;
+    const std::ptrdiff_t c0 = n_direct * J;                    // first column of the copies
+    const std::ptrdiff_t U = n_tail * J + (kw - 1) / sw;      // length of one phase row
+    const std::ptrdiff_t n_rows = M * kh;                      // source rows per output row
     const std::ptrdiff_t n_terms = n_rows * kw;
     const std::ptrdiff_t n_chunks = ceil_div(B, kBatch);
     parallel_for(n_chunks * n_blocks, n_threads, [&](std::ptrdiff_t item) {
@@ -134,10 +139,10 @@ void conv_forward(const T *x, const T *w, T *out, std::ptrdiff_t B, std::ptrdiff
             for (std::ptrdiff_t t = 0; t < n_terms; ++t)
                 wpack[t * kBlock + f] = w[(f0 + f) * n_terms + t];
         std::vector<T> phases(n_rows * sw * U, T(0));
-        std::vector<const T *> src(n_terms), wt(n_terms);
+        std::vector<const T *> src(n_terms), src_tail(n_terms), wt(n_terms);
         for (std::ptrdiff_t r = 0; r < n_rows; ++r)
             for (std::ptrdiff_t pw = 0; pw < kw; ++pw) {
-                src[r * kw + pw] = phases.data() + (r * sw + pw % sw) * U + pw / sw;
+                src_tail[r * kw + pw] = phases.data() + (r * sw + pw % sw) * U + pw / sw;
                 wt[r * kw + pw] = wpack.data() + (r * kw + pw) * kBlock;
             }
         std::vector<T> acc(n_tiles * kBlock * J);
@@ -146,19 +151,26 @@ void conv_forward(const T *x, const T *w, T *out, std::ptrdiff_t B, std::ptrdiff
                 for (std::ptrdiff_t m = 0; m < M; ++m)
                     for (std::ptrdiff_t ph = 0; ph < kh; ++ph) {
                         const T *row = x + ((b * M + m) * H + oy * sh + ph) * W;
+                        for (std::ptrdiff_t pw = 0; pw < kw && n_direct > 0; ++pw)
+                            src[(m * kh + ph) * kw + pw] = row + pw;
+                        if (n_tail == 0) continue;
                         T *dst = phases.data() + (m * kh + ph) * sw * U;
-                        // phase r holds row[r], row[r + sw], ...; the zero tail never changes
+                        // phase r holds row[c0 + r], row[c0 + r + sw], ...; the zero tail
+                        // beyond the row never changes
                         for (std::ptrdiff_t r = 0; r < sw; ++r, dst += U) {
+                            const std::ptrdiff_t avail = W - c0 - r;
                             // values past U are never read (and may not fit with truncation)
-                            const std::ptrdiff_t len = std::min(U, r < W ? ceil_div(W - r, sw) : 0);
-                            if (sw == 1) {
-                                std::copy(row, row + len, dst);
-                            } else {
-                                for (std::ptrdiff_t u = 0; u < len; ++u) dst[u] = row[u * sw + r];
-                            }
+                            const std::ptrdiff_t len =
+                                std::min(U, avail > 0 ? ceil_div(avail, sw) : 0);
+                            const T *from = row + c0 + r;
+                            for (std::ptrdiff_t u = 0; u < len; ++u) dst[u] = from[u * sw];
                         }
                     }
-                row_accumulate(src.data(), wt.data(), n_terms, n_tiles, acc.data());
+                if (n_direct > 0)
+                    row_accumulate(src.data(), wt.data(), n_terms, n_direct, acc.data());
+                if (n_tail > 0)
+                    row_accumulate(src_tail.data(), wt.data(), n_terms, n_tail,
+                                   acc.data() + n_direct * kBlock * J);
                 for (std::ptrdiff_t f = 0; f < nf; ++f) {
                     T *o = out + ((b * K + f0 + f) * OH + oy) * OW;
                     for (std::ptrdiff_t ox = 0; ox < OW; ++ox)
@@ -193,7 +205,28 @@ void conv_adjoint(const T *z, const T *w, T *x, std::ptrdiff_t B, std::ptrdiff_t
                     wpack[(i * kh * kw + q) * kBlock + f] = w[((i * M + m0 + f) * kh * kw) + q];
         // zpad rows: P zeros, the OW values of z[b, i, oy, :], zeros up to L (tails stay 0)
         std::vector<T> zpad(K * OH * L, T(0));
-        std::vector<const T *> src(max_terms), wt(max_terms);
+        // Term lists per (input row y, width phase r): they point into zpad, whose address
+        // does not change with b, so they are built once per work item.
+        std::vector<const T *> src(H * sw * max_terms), wt(H * sw * max_terms);
+        std::vector<std::ptrdiff_t> n_terms(H * sw, 0);
+        for (std::ptrdiff_t y = 0; y < H; ++y)
+            for (std::ptrdiff_t r = 0; r < sw; ++r) {
+                const std::ptrdiff_t list = y * sw + r;
+                const std::ptrdiff_t S_r = r < kw ? ceil_div(kw - r, sw) : 0;
+                std::ptrdiff_t nt = 0;
+                for (std::ptrdiff_t i = 0; i < K; ++i)
+                    for (std::ptrdiff_t ph = 0; ph < kh; ++ph) {
+                        const std::ptrdiff_t d = y - ph;
+                        if (d < 0 || d % sh != 0 || d / sh >= OH) continue;
+                        const T *zrow = zpad.data() + (i * OH + d / sh) * L + P;
+                        for (std::ptrdiff_t s = 0; s < S_r; ++s, ++nt) {
+                            src[list * max_terms + nt] = zrow - s;
+                            wt[list * max_terms + nt] =
+                                wpack.data() + ((i * kh + ph) * kw + r + s * sw) * kBlock;
+                        }
+                    }
+                n_terms[list] = nt;
+            }
         std::vector<T> acc(n_tiles_max * kBlock * J);
         for (std::ptrdiff_t b = b0; b < b1; ++b) {
             for (std::ptrdiff_t r = 0; r < K * OH; ++r)
@@ -202,22 +235,9 @@ void conv_adjoint(const T *z, const T *w, T *x, std::ptrdiff_t B, std::ptrdiff_t
             for (std::ptrdiff_t y = 0; y < H; ++y) {
                 for (std::ptrdiff_t r = 0; r < sw; ++r) {
                     const std::ptrdiff_t Q = r < W ? ceil_div(W - r, sw) : 0;  // columns q*sw+r
-                    const std::ptrdiff_t n_tiles = ceil_div(Q, J);
-                    const std::ptrdiff_t S_r = r < kw ? ceil_div(kw - r, sw) : 0;
-                    std::ptrdiff_t n_terms = 0;
-                    for (std::ptrdiff_t i = 0; i < K; ++i)
-                        for (std::ptrdiff_t ph = 0; ph < kh; ++ph) {
-                            const std::ptrdiff_t d = y - ph;
-                            if (d < 0 || d % sh != 0 || d / sh >= OH) continue;
-                            const T *zrow = zpad.data() + (i * OH + d / sh) * L + P;
-                            for (std::ptrdiff_t s = 0; s < S_r; ++s) {
-                                src[n_terms] = zrow - s;
-                                wt[n_terms] =
-                                    wpack.data() + ((i * kh + ph) * kw + r + s * sw) * kBlock;
-                                ++n_terms;
-                            }
-                        }
-                    row_accumulate(src.data(), wt.data(), n_terms, n_tiles, acc.data());
+                    const std::ptrdiff_t list = y * sw + r;
+                    row_accumulate(src.data() + list * max_terms, wt.data() + list * max_terms,
+                                   n_terms[list], ceil_div(Q, J), acc.data());
                     for (std::ptrdiff_t f = 0; f < nm; ++f) {
                         T *o = x + ((b * M + m0 + f) * H + y) * W + r;
                         for (std::ptrdiff_t q = 0; q < Q; ++q)
