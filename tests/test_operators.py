@@ -337,11 +337,14 @@ def test_filters_are_copied_read_only(rng):
 # -- threads -----------------------------------------------------------------------------------
 
 def test_bitwise_identical_for_any_thread_count(n_threads, rng):
-    op = reluinj.ConvOperator.random(10, 5, 7, 64, 3, allow_truncation=True, rng=rng)
-    op2 = reluinj.ConvOperator2D.random(6, 5, 3, (9, 10), (2, 1), allow_truncation=True, rng=rng)
-    for o in (op, op2):
-        X = rng.standard_normal((9,) + o.dims)
-        Z = rng.standard_normal((9,) + o.dimsd)
+    # 40 inputs = 3 batch chunks of the kernels' work grid; strided and stride-1 paths
+    ops = [reluinj.ConvOperator.random(10, 5, 7, 64, 3, allow_truncation=True, rng=rng),
+           reluinj.ConvOperator.random(19, 3, 5, 50, 1, rng=rng, dtype=np.float32),
+           reluinj.ConvOperator2D.random(6, 5, 3, (9, 10), (2, 1), allow_truncation=True,
+                                         rng=rng)]
+    for o in ops:
+        X = rng.standard_normal((40,) + o.dims).astype(o.dtype)
+        Z = rng.standard_normal((40,) + o.dimsd).astype(o.dtype)
         np.testing.assert_array_equal(o.forward(X, n_threads=n_threads),
                                       o.forward(X, n_threads=1))
         np.testing.assert_array_equal(o.adjoint(Z, n_threads=n_threads),
