@@ -19,4 +19,5 @@ PYBIND11_MODULE(_core, m) {
 #endif
     reluinj::bind_injectivity(m);
     reluinj::bind_facets(m);
+    reluinj::bind_conv(m);
 }

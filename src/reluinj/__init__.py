@@ -37,6 +37,17 @@ from .frames import (
 )
 from .layer import DEFAULT_RANK_TOL, ReLULayer
 from .polytope import polytope_bias
+from .operators import ConvOperator, ConvOperator2D
+from .cnn import (
+    ModelRIPEstimate,
+    estimate_model_rip,
+    filter_coherence,
+    iht,
+    model_project,
+    one_shot_reconstruct,
+    sample_model_sparse,
+    theorem_3_3_bound,
+)
 
 __all__ = [
     "__version__",
@@ -69,4 +80,14 @@ __all__ = [
     "BiasEstimate",
     "DEFAULT_RANK_TOL",
     "polytope_bias",
+    "ConvOperator",
+    "ConvOperator2D",
+    "model_project",
+    "sample_model_sparse",
+    "one_shot_reconstruct",
+    "iht",
+    "estimate_model_rip",
+    "ModelRIPEstimate",
+    "theorem_3_3_bound",
+    "filter_coherence",
 ]

@@ -1,4 +1,4 @@
-"""Command-line interface: ``reluinj demo``, ``reluinj info``."""
+"""Command-line interface: ``reluinj demo``, ``reluinj info``, ``reluinj rip``."""
 import argparse
 import sys
 
@@ -19,6 +19,55 @@ def _cmd_info(args):
     return 0
 
 
+def _parse_input_length(text):
+    """"D" for 1-D filters, "H,W" / "HxW" (or "D" for a square) for 2-D filters."""
+    parts = text.lower().replace("x", ",").split(",")
+    try:
+        values = tuple(int(p) for p in parts)
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"--input-length must be an int D or H,W; got {text!r}") from None
+    if len(values) not in (1, 2):
+        raise argparse.ArgumentTypeError(f"--input-length must be D or H,W; got {text!r}")
+    return values
+
+
+def _cmd_rip(args):
+    import numpy as np
+
+    from .cnn import estimate_model_rip, filter_coherence, theorem_3_3_bound
+    from .operators import ConvOperator, ConvOperator2D
+
+    filters = np.load(args.filters, allow_pickle=False)
+    if filters.ndim == 3:
+        if len(args.input_length) != 1:
+            raise ValueError("--input-length must be a single int D for 3-D (K, M, ell) filters")
+        op = ConvOperator(filters, args.input_length[0], args.stride,
+                          allow_truncation=args.allow_truncation)
+    elif filters.ndim == 4:
+        shape = args.input_length * (3 - len(args.input_length))
+        op = ConvOperator2D(filters, shape, args.stride, allow_truncation=args.allow_truncation)
+    else:
+        raise ValueError(f"filters in {args.filters} must be 3-D (K, M, ell) or 4-D "
+                         f"(K, M, kh, kw); got shape {filters.shape}")
+    est = [estimate_model_rip(op, args.k, order=order, n_samples=args.samples, pool=args.pool,
+                              rng=args.seed) for order in (1, 2)]
+    print(f"operator: {op!r}, W of shape {op.shape}")
+    if op.K >= 2:
+        print(f"filter coherence (max |cos| between filters): {filter_coherence(filters):.4f}")
+    for e, name in zip(est, ("delta_k  (M_k)  ", "delta_2k (M_k^2)")):
+        print(f"sampled {name}: {e.delta:.4f}  (||W^T z||^2/||z||^2 in "
+              f"[{e.lower:.4f}, {e.upper:.4f}], {e.n_samples} samples, k={e.k}, pool={e.pool}; "
+              "a lower bound of the true constant)")
+    dk, d2 = est[0].delta, max(est[0].delta, est[1].delta)
+    if d2 < 1:
+        print(f"Theorem 3.3 bound on one-shot relative error: {theorem_3_3_bound(dk, d2):.4f}"
+              " (evaluated at the sampled delta_k and max(delta_k, delta_2k))")
+    else:
+        print("Theorem 3.3 does not apply: sampled delta_2k >= 1")
+    return 0
+
+
 def build_parser():
     """The argparse parser of the ``reluinj`` command."""
     parser = argparse.ArgumentParser(
@@ -31,6 +80,20 @@ def build_parser():
     p.set_defaults(func=_cmd_demo)
     p = sub.add_parser("info", help="print build and thread configuration")
     p.set_defaults(func=_cmd_info)
+    p = sub.add_parser("rip", help="sampled model-RIP constants of a convolution layer's W^T")
+    p.add_argument("--filters", required=True,
+                   help=".npy file of filters, (K, M, ell) or (K, M, kh, kw) (torch layout)")
+    p.add_argument("--input-length", required=True, type=_parse_input_length,
+                   help="input length D (1-D) or H,W (2-D)")
+    p.add_argument("--k", required=True, type=int, help="model sparsity k")
+    p.add_argument("--stride", type=int, default=1, help="stride (default 1)")
+    p.add_argument("--samples", type=int, default=2000, help="samples per constant (2000)")
+    p.add_argument("--pool", type=int, default=None,
+                   help="pooling-region length along the shifts (default: all shifts)")
+    p.add_argument("--allow-truncation", action="store_true",
+                   help="accept (D - ell) not divisible by the stride (PyTorch floor rule)")
+    p.add_argument("--seed", type=int, default=0, help="seed of the samples")
+    p.set_defaults(func=_cmd_rip)
     return parser
 
 

@@ -1,9 +1,9 @@
 """Helpers for tests and for users checking their own operators and frames."""
 import numpy as np
 
-from ._validation import check_rng, check_positive_int
+from ._validation import check_positive_float, check_positive_int, check_rng
 
-__all__ = ["sphere_samples", "ball_samples"]
+__all__ = ["sphere_samples", "ball_samples", "dottest"]
 
 
 def sphere_samples(k, n, rng=None, dtype=np.float64):
@@ -21,3 +21,41 @@ def ball_samples(k, n, rng=None, dtype=np.float64):
     X = sphere_samples(k, n, gen)
     X *= gen.random(k)[:, None] ** (1.0 / n)
     return X.astype(dtype, copy=False)
+
+
+def dottest(op, rtol=1e-10, *, n_pairs=3, rng=None):
+    """Adjoint (dot) test of a linear operator: ``<op x, z> == <x, op.T z>``.
+
+    Parameters
+    ----------
+    op : scipy.sparse.linalg.LinearOperator
+        Any operator with ``matvec`` and ``rmatvec`` (e.g. :class:`reluinj.ConvOperator`), of
+        shape (m, n) and a real float dtype; random vectors are drawn in that dtype.
+    rtol : float, default=1e-10
+        Allowed ``|<op x, z> - <x, op.T z>|`` relative to ``||op x|| ||z|| + ||x|| ||op.T z||``
+        (use about 1e-5 for float32 operators).
+    n_pairs : int, default=3
+        Number of random (x, z) pairs, x ~ N(0, I_n), z ~ N(0, I_m).
+    rng : None, int, SeedSequence or numpy Generator
+
+    Returns
+    -------
+    passed : bool
+        True if every pair satisfies the tolerance.
+    """
+    rtol = check_positive_float(rtol, "rtol")
+    n_pairs = check_positive_int(n_pairs, "n_pairs")
+    m, n = op.shape
+    dtype = np.dtype(op.dtype)
+    gen = check_rng(rng)
+    for _ in range(n_pairs):
+        x = gen.standard_normal(n).astype(dtype)
+        z = gen.standard_normal(m).astype(dtype)
+        y = np.asarray(op.matvec(x), dtype=np.float64).ravel()
+        w = np.asarray(op.rmatvec(z), dtype=np.float64).ravel()
+        lhs = float(y @ z.astype(np.float64))
+        rhs = float(x.astype(np.float64) @ w)
+        scale = np.linalg.norm(y) * np.linalg.norm(z) + np.linalg.norm(x) * np.linalg.norm(w)
+        if abs(lhs - rhs) > rtol * max(scale, np.finfo(np.float64).tiny):
+            return False
+    return True

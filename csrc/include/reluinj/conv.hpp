@@ -1,0 +1,252 @@
+// Multichannel strided cross-correlation ("valid" convolution layer) and its adjoint.
+//
+// Layouts (C order, batch first, exactly those of torch.nn.functional.conv2d):
+//   x   : (B, M, H, W)        input images, M channels
+//   w   : (K, M, kh, kw)      K filters
+//   out : (B, K, OH, OW)      OH = (H - kh) / sh + 1, OW = (W - kw) / sw + 1 (floor)
+// Forward:  out[b,i,oy,ox] = sum_{m,ph,pw} w[i,m,ph,pw] * x[b,m,oy*sh+ph,ox*sw+pw]
+// Adjoint:  x[b,m,y,c]     = sum_{i,oy,ox,ph,pw : oy*sh+ph=y, ox*sw+pw=c} w[i,m,ph,pw] * z[b,i,oy,ox]
+// A 1-D layer is the case H = kh = sh = 1.
+//
+// Both kernels are direct (no im2col): a work item is a chunk of kBatch batch elements and a
+// block of kBlock output rows (filters in the forward, channels in the adjoint), so no two
+// items write the same memory (no atomics); the grid depends only on the shapes. Inside an item, each output row is computed in tiles
+// of J contiguous positions held in registers; the stride is removed beforehand by
+// splitting every source row into its `sw` phases (x[u*sw + r] -> phase r, position u), so
+// the innermost loop is always a unit-stride multiply-add that the compiler vectorises.
+// The summation order of every output value is fixed by the term list (independent of the
+// thread that computes it): results are bitwise identical for any n_threads.
+#pragma once
+#include <algorithm>
+#include <cstddef>
+#include <cstring>
+#include <vector>
+
+#include "reluinj/parallel.hpp"
+
+#if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__) && defined(__linux__)
+// Function multiversioning: one clone per ISA level, picked once at load time (ifunc).
+#define RELUINJ_CONV_CLONES __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
+#else
+#define RELUINJ_CONV_CLONES
+#endif
+#if defined(__GNUC__)
+#define RELUINJ_ALWAYS_INLINE __attribute__((always_inline))
+#else
+#define RELUINJ_ALWAYS_INLINE
+#endif
+
+namespace reluinj {
+namespace conv_detail {
+
+constexpr std::ptrdiff_t kBlock = 8;   // output rows per work item (register blocking)
+constexpr std::ptrdiff_t kBatch = 16;  // batch elements per work item (amortises packing)
+
+template <class T>
+struct TileWidth {
+    static constexpr std::ptrdiff_t value = 64 / static_cast<std::ptrdiff_t>(sizeof(T));
+};
+
+// acc[(tile*kBlock + f)*J + jj] = sum_t wt[t][f] * src[t][tile*J + jj] for every tile.
+// With GCC/clang the tile is a vector-extension value (one 64-byte vector per output row),
+// which keeps the kBlock accumulators in registers for both dtypes and every ISA clone.
+template <class T>
+inline RELUINJ_ALWAYS_INLINE void row_accumulate_impl(const T *const *src, const T *const *wt,
+                                                      std::ptrdiff_t n_terms,
+                                                      std::ptrdiff_t n_tiles, T *acc) {
+    constexpr std::ptrdiff_t J = TileWidth<T>::value;
+#if defined(__GNUC__)
+    typedef T V __attribute__((vector_size(J * sizeof(T))));
+    for (std::ptrdiff_t tile = 0; tile < n_tiles; ++tile) {
+        V a[kBlock] = {};
+        const std::ptrdiff_t j0 = tile * J;
+        for (std::ptrdiff_t t = 0; t < n_terms; ++t) {
+            V s;
+            std::memcpy(&s, src[t] + j0, sizeof(V));
+            const T *w = wt[t];
+            for (std::ptrdiff_t f = 0; f < kBlock; ++f) a[f] += w[f] * s;
+        }
+        std::memcpy(acc + tile * kBlock * J, a, sizeof(a));
+    }
+#else
+    for (std::ptrdiff_t tile = 0; tile < n_tiles; ++tile) {
+        T a[kBlock][J] = {};
+        const std::ptrdiff_t j0 = tile * J;
+        for (std::ptrdiff_t t = 0; t < n_terms; ++t) {
+            const T *s = src[t] + j0;
+            const T *w = wt[t];
+            for (std::ptrdiff_t f = 0; f < kBlock; ++f)
+                for (std::ptrdiff_t jj = 0; jj < J; ++jj) a[f][jj] += w[f] * s[jj];
+        }
+        T *o = acc + tile * kBlock * J;
+        for (std::ptrdiff_t f = 0; f < kBlock; ++f)
+            for (std::ptrdiff_t jj = 0; jj < J; ++jj) o[f * J + jj] = a[f][jj];
+    }
+#endif
+}
+
+RELUINJ_CONV_CLONES inline void row_accumulate(const double *const *src, const double *const *wt,
+                                               std::ptrdiff_t n_terms, std::ptrdiff_t n_tiles,
+                                               double *acc) {
+    row_accumulate_impl<double>(src, wt, n_terms, n_tiles, acc);
+}
+
+RELUINJ_CONV_CLONES inline void row_accumulate(const float *const *src, const float *const *wt,
+                                               std::ptrdiff_t n_terms, std::ptrdiff_t n_tiles,
+                                               float *acc) {
+    row_accumulate_impl<float>(src, wt, n_terms, n_tiles, acc);
+}
+
+inline std::ptrdiff_t ceil_div(std::ptrdiff_t a, std::ptrdiff_t b) { return (a + b - 1) / b; }
+
+inline void check_geometry(std::ptrdiff_t B, std::ptrdiff_t M, std::ptrdiff_t H, std::ptrdiff_t W,
+                           std::ptrdiff_t K, std::ptrdiff_t kh, std::ptrdiff_t kw,
+                           std::ptrdiff_t sh, std::ptrdiff_t sw, std::ptrdiff_t OH,
+                           std::ptrdiff_t OW) {
+    require(B >= 0 && M >= 1 && K >= 1 && kh >= 1 && kw >= 1, "conv: empty filters");
+    require(sh >= 1 && sw >= 1, "conv: stride must be >= 1");
+    require(H >= kh && W >= kw, "conv: input smaller than the filters");
+    require(OH == (H - kh) / sh + 1 && OW == (W - kw) / sw + 1,
+            "conv: output shape does not match input shape, filter shape and stride");
+}
+
+}  // namespace conv_detail
+
+template <class T>
+void conv_forward(const T *x, const T *w, T *out, std::ptrdiff_t B, std::ptrdiff_t M,
+                  std::ptrdiff_t H, std::ptrdiff_t W, std::ptrdiff_t K, std::ptrdiff_t kh,
+                  std::ptrdiff_t kw, std::ptrdiff_t sh, std::ptrdiff_t sw, std::ptrdiff_t OH,
+                  std::ptrdiff_t OW, int n_threads) {
+    using namespace conv_detail;
+    check_geometry(B, M, H, W, K, kh, kw, sh, sw, OH, OW);
+    constexpr std::ptrdiff_t J = TileWidth<T>::value;
+    const std::ptrdiff_t n_blocks = ceil_div(K, kBlock);
+    const std::ptrdiff_t n_tiles = ceil_div(OW, J);
+    // With stride 1 the full tiles read the input rows in place (the reads stay below W);
+    // the remaining tiles (all of them when sw > 1) read phase-split, zero-padded copies.
+    const std::ptrdiff_t n_direct = sw == 1 ? OW / J : 0;
+    const std::ptrdiff_t n_tail = n_tiles - n_direct;
+    const std::ptrdiff_t c0 = n_direct * J;                    // first column of the copies
+    const std::ptrdiff_t U = n_tail * J + (kw - 1) / sw;      // length of one phase row
+    const std::ptrdiff_t n_rows = M * kh;                      // source rows per output row
+    const std::ptrdiff_t n_terms = n_rows * kw;
+    const std::ptrdiff_t n_chunks = ceil_div(B, kBatch);
+    parallel_for(n_chunks * n_blocks, n_threads, [&](std::ptrdiff_t item) {
+        const std::ptrdiff_t b0 = (item / n_blocks) * kBatch, b1 = std::min(B, b0 + kBatch);
+        const std::ptrdiff_t f0 = (item % n_blocks) * kBlock, nf = std::min(kBlock, K - f0);
+        std::vector<T> wpack(n_terms * kBlock, T(0));
+        for (std::ptrdiff_t f = 0; f < nf; ++f)
+            for (std::ptrdiff_t t = 0; t < n_terms; ++t)
+                wpack[t * kBlock + f] = w[(f0 + f) * n_terms + t];
+        std::vector<T> phases(n_rows * sw * U, T(0));
+        std::vector<const T *> src(n_terms), src_tail(n_terms), wt(n_terms);
+        for (std::ptrdiff_t r = 0; r < n_rows; ++r)
+            for (std::ptrdiff_t pw = 0; pw < kw; ++pw) {
+                src_tail[r * kw + pw] = phases.data() + (r * sw + pw % sw) * U + pw / sw;
+                wt[r * kw + pw] = wpack.data() + (r * kw + pw) * kBlock;
+            }
+        std::vector<T> acc(n_tiles * kBlock * J);
+        for (std::ptrdiff_t b = b0; b < b1; ++b)
+            for (std::ptrdiff_t oy = 0; oy < OH; ++oy) {
+                for (std::ptrdiff_t m = 0; m < M; ++m)
+                    for (std::ptrdiff_t ph = 0; ph < kh; ++ph) {
+                        const T *row = x + ((b * M + m) * H + oy * sh + ph) * W;
+                        for (std::ptrdiff_t pw = 0; pw < kw && n_direct > 0; ++pw)
+                            src[(m * kh + ph) * kw + pw] = row + pw;
+                        if (n_tail == 0) continue;
+                        T *dst = phases.data() + (m * kh + ph) * sw * U;
+                        // phase r holds row[c0 + r], row[c0 + r + sw], ...; the zero tail
+                        // beyond the row never changes
+                        for (std::ptrdiff_t r = 0; r < sw; ++r, dst += U) {
+                            const std::ptrdiff_t avail = W - c0 - r;
+                            // values past U are never read (and may not fit with truncation)
+                            const std::ptrdiff_t len =
+                                std::min(U, avail > 0 ? ceil_div(avail, sw) : 0);
+                            const T *from = row + c0 + r;
+                            for (std::ptrdiff_t u = 0; u < len; ++u) dst[u] = from[u * sw];
+                        }
+                    }
+                if (n_direct > 0)
+                    row_accumulate(src.data(), wt.data(), n_terms, n_direct, acc.data());
+                if (n_tail > 0)
+                    row_accumulate(src_tail.data(), wt.data(), n_terms, n_tail,
+                                   acc.data() + n_direct * kBlock * J);
+                for (std::ptrdiff_t f = 0; f < nf; ++f) {
+                    T *o = out + ((b * K + f0 + f) * OH + oy) * OW;
+                    for (std::ptrdiff_t ox = 0; ox < OW; ++ox)
+                        o[ox] = acc[((ox / J) * kBlock + f) * J + ox % J];
+                }
+            }
+    });
+}
+
+template <class T>
+void conv_adjoint(const T *z, const T *w, T *x, std::ptrdiff_t B, std::ptrdiff_t M,
+                  std::ptrdiff_t H, std::ptrdiff_t W, std::ptrdiff_t K, std::ptrdiff_t kh,
+                  std::ptrdiff_t kw, std::ptrdiff_t sh, std::ptrdiff_t sw, std::ptrdiff_t OH,
+                  std::ptrdiff_t OW, int n_threads) {
+    using namespace conv_detail;
+    check_geometry(B, M, H, W, K, kh, kw, sh, sw, OH, OW);
+    constexpr std::ptrdiff_t J = TileWidth<T>::value;
+    const std::ptrdiff_t n_blocks = ceil_div(M, kBlock);
+    const std::ptrdiff_t S = ceil_div(kw, sw);              // taps per width phase (max)
+    const std::ptrdiff_t P = S - 1;                         // left zero padding of z rows
+    const std::ptrdiff_t n_tiles_max = ceil_div(ceil_div(W, sw), J);
+    const std::ptrdiff_t L = P + n_tiles_max * J;           // padded z row length (>= P + OW)
+    const std::ptrdiff_t max_terms = K * kh * S;
+    const std::ptrdiff_t n_chunks = ceil_div(B, kBatch);
+    parallel_for(n_chunks * n_blocks, n_threads, [&](std::ptrdiff_t item) {
+        const std::ptrdiff_t b0 = (item / n_blocks) * kBatch, b1 = std::min(B, b0 + kBatch);
+        const std::ptrdiff_t m0 = (item % n_blocks) * kBlock, nm = std::min(kBlock, M - m0);
+        std::vector<T> wpack(K * kh * kw * kBlock, T(0));
+        for (std::ptrdiff_t i = 0; i < K; ++i)
+            for (std::ptrdiff_t f = 0; f < nm; ++f)
+                for (std::ptrdiff_t q = 0; q < kh * kw; ++q)
+                    wpack[(i * kh * kw + q) * kBlock + f] = w[((i * M + m0 + f) * kh * kw) + q];
+        // zpad rows: P zeros, the OW values of z[b, i, oy, :], zeros up to L (tails stay 0)
+        std::vector<T> zpad(K * OH * L, T(0));
+        // Term lists per (input row y, width phase r): they point into zpad, whose address
+        // does not change with b, so they are built once per work item.
+        std::vector<const T *> src(H * sw * max_terms), wt(H * sw * max_terms);
+        std::vector<std::ptrdiff_t> n_terms(H * sw, 0);
+        for (std::ptrdiff_t y = 0; y < H; ++y)
+            for (std::ptrdiff_t r = 0; r < sw; ++r) {
+                const std::ptrdiff_t list = y * sw + r;
+                const std::ptrdiff_t S_r = r < kw ? ceil_div(kw - r, sw) : 0;
+                std::ptrdiff_t nt = 0;
+                for (std::ptrdiff_t i = 0; i < K; ++i)
+                    for (std::ptrdiff_t ph = 0; ph < kh; ++ph) {
+                        const std::ptrdiff_t d = y - ph;
+                        if (d < 0 || d % sh != 0 || d / sh >= OH) continue;
+                        const T *zrow = zpad.data() + (i * OH + d / sh) * L + P;
+                        for (std::ptrdiff_t s = 0; s < S_r; ++s, ++nt) {
+                            src[list * max_terms + nt] = zrow - s;
+                            wt[list * max_terms + nt] =
+                                wpack.data() + ((i * kh + ph) * kw + r + s * sw) * kBlock;
+                        }
+                    }
+                n_terms[list] = nt;
+            }
+        std::vector<T> acc(n_tiles_max * kBlock * J);
+        for (std::ptrdiff_t b = b0; b < b1; ++b) {
+            for (std::ptrdiff_t r = 0; r < K * OH; ++r)
+                std::copy(z + (b * K * OH + r) * OW, z + (b * K * OH + r + 1) * OW,
+                          zpad.data() + r * L + P);
+            for (std::ptrdiff_t y = 0; y < H; ++y) {
+                for (std::ptrdiff_t r = 0; r < sw; ++r) {
+                    const std::ptrdiff_t Q = r < W ? ceil_div(W - r, sw) : 0;  // columns q*sw+r
+                    const std::ptrdiff_t list = y * sw + r;
+                    row_accumulate(src.data() + list * max_terms, wt.data() + list * max_terms,
+                                   n_terms[list], ceil_div(Q, J), acc.data());
+                    for (std::ptrdiff_t f = 0; f < nm; ++f) {
+                        T *o = x + ((b * M + m0 + f) * H + y) * W + r;
+                        for (std::ptrdiff_t q = 0; q < Q; ++q)
+                            o[q * sw] = acc[((q / J) * kBlock + f) * J + q % J];
+                    }
+                }
+            }
+        }
+    });
+}
+
+}  // namespace reluinj

@@ -1,0 +1,425 @@
+"""Invertibility of CNN layers (Gilbert, Zhang, Lee, Zhang, Lee, IJCAI 2017).
+
+A convolution layer ``W`` (see :class:`reluinj.ConvOperator`; its rows, every filter at every
+shift, are the frame vectors) followed by max-|.| pooling and a sparsity budget maps an input
+``x`` to a *model-k-sparse* code: each of the K filter blocks of ``h = W x`` keeps at most one
+entry per pooling region, and k entries are kept in total. When ``W.T`` satisfies the
+model-RIP, the tied decoder ``x_hat = W.T M(W x, k)`` approximately inverts the layer on
+signals ``x = W.T z`` with model-sparse ``z`` (Theorem 3.3); iterating the same step is
+model-based iterative hard thresholding (Algorithm 1).
+
+For 2-D operators the shift axis of a filter block is the flattened ``(OH, OW)`` output map
+(C order), and ``pool`` counts consecutive positions along it.
+"""
+import math
+from dataclasses import dataclass
+
+import numpy as np
+from scipy.sparse.linalg import svds
+
+from ._validation import as_float_array, check_positive_float, check_positive_int, check_rng
+from .operators import _ConvBase
+
+__all__ = [
+    "model_project",
+    "sample_model_sparse",
+    "one_shot_reconstruct",
+    "iht",
+    "estimate_model_rip",
+    "ModelRIPEstimate",
+    "theorem_3_3_bound",
+    "filter_coherence",
+]
+
+DENSE_NORM_MAX_DIM = 64  # below this, ||W|| comes from a dense SVD
+STEP_SAFETY = 1.0 + 1e-4  # margin over the Lanczos estimate of ||W||^2 (float32 too)
+RIP_CHUNK = 256     # samples per batched call in estimate_model_rip (fixed: reproducibility)
+
+
+def _regions(K, n, k, pool):
+    """Validate k and pool against K blocks of length n; return (pool, regions per block)."""
+    k = check_positive_int(k, "k")
+    pool = n if pool is None else min(check_positive_int(pool, "pool"), n)
+    R = -(-n // pool)
+    if k > K * R:
+        raise ValueError(
+            f"k={k} must be <= the number of pooling regions K * ceil(n / pool) = "
+            f"{K} * {R} = {K * R}"
+        )
+    return k, pool, R
+
+
+def model_project(h, k, *, pool=None, return_support=False):
+    """Structured approximation M(h, k): pool by max |.|, keep the k largest region winners.
+
+    Parameters
+    ----------
+    h : array_like of shape (..., K, n)
+        Filter-major layer outputs: block ``h[..., i, :]`` holds the n shifts of filter i
+        (for a flat output of a :class:`ConvOperator`, ``h.reshape(op.dimsd)``).
+    k : int
+        Number of entries kept, ``1 <= k <= K * ceil(n / pool)``.
+    pool : int or None, default=None
+        Length of the pooling regions along the shift axis (``None``: ``n``, one region per
+        filter, the paper's 1-D model). The last region of a block may be shorter.
+    return_support : bool, default=False
+        Also return the boolean mask of the k kept positions.
+
+    Returns
+    -------
+    z : ndarray of shape (..., K, n)
+        Same dtype as `h`. In each region only its entry of largest ``|h|`` (first on ties)
+        survives; of those region winners the k of largest ``|h|`` (stable order: first on
+        ties) are kept at their switch positions, everything else is zero. This is the
+        Euclidean projection onto the model set (at most one nonzero per region, k in all).
+    support : ndarray of bool, shape (..., K, n)
+        Only if `return_support`; exactly k True per input (a kept winner may be 0).
+    """
+    h = as_float_array(h, "h", ndim=None)
+    if h.ndim < 2:
+        raise ValueError(f"h must have shape (..., K, n) with ndim >= 2; got shape {h.shape}")
+    K, n = h.shape[-2:]
+    k, pool, R = _regions(K, n, k, pool)
+    H = h.reshape(-1, K, n)
+    B = H.shape[0]
+    A = np.full((B, K, R * pool), -1.0, dtype=h.dtype)
+    np.abs(H, out=A[:, :, :n])
+    A = A.reshape(B, K * R, pool)
+    loc = A.argmax(axis=2)
+    win = np.take_along_axis(A, loc[:, :, None], axis=2)[:, :, 0]
+    regions = np.argsort(-win, axis=1, kind="stable")[:, :k]
+    blocks = regions // R
+    pos = (regions % R) * pool + np.take_along_axis(loc, regions, axis=1)
+    rows = np.arange(B)[:, None]
+    support = np.zeros(H.shape, dtype=bool)
+    support[rows, blocks, pos] = True
+    z = np.where(support, H, 0).astype(h.dtype, copy=False).reshape(h.shape)
+    if return_support:
+        return z, support.reshape(h.shape)
+    return z
+
+
+def sample_model_sparse(K, n, k, *, pool=None, size=None, rng=None, dtype=np.float64):
+    """Random model-k-sparse vectors: support first, then values uniform on [-1, 1].
+
+    Parameters
+    ----------
+    K, n : int
+        Number of filter blocks and their length (shifts).
+    k : int
+        Nonzeros per vector, ``1 <= k <= K * ceil(n / pool)``.
+    pool : int or None, default=None
+        Pooling-region length (``None``: n). k distinct regions are drawn uniformly, then
+        one position uniformly inside each region.
+    size : int or None, default=None
+        Number of vectors; None returns a single one.
+    rng : None, int, SeedSequence or numpy Generator
+    dtype : {float64, float32}, default=float64
+
+    Returns
+    -------
+    z : ndarray of shape (K, n), or (size, K, n)
+    """
+    K = check_positive_int(K, "K")
+    n = check_positive_int(n, "n")
+    k, pool, R = _regions(K, n, k, pool)
+    B = 1 if size is None else check_positive_int(size, "size")
+    gen = check_rng(rng)
+    regions = np.argsort(gen.random((B, K * R)), axis=1)[:, :k]
+    start = (regions % R) * pool
+    length = np.minimum(pool, n - start)
+    pos = start + np.floor(gen.random((B, k)) * length).astype(np.intp)
+    z = np.zeros((B, K, n), dtype=dtype)
+    z[np.arange(B)[:, None], regions // R, pos] = gen.uniform(-1.0, 1.0, (B, k))
+    return z[0] if size is None else z
+
+
+def _check_op(op):
+    if not isinstance(op, _ConvBase):
+        raise TypeError(
+            f"op must be a ConvOperator or ConvOperator2D; got {type(op).__name__}"
+        )
+
+
+def _as_signal(op, x, name="x"):
+    """x flat (N,) or nd (..., *dims) -> (batch of shape (B, *dims), function restoring shape)."""
+    a = np.asarray(x)
+    if a.ndim == 1:
+        v = op._as_vector(a, op.shape[1], name)
+        return v.reshape((1,) + tuple(op.dims)), lambda y: y.reshape(-1)
+    Xb, batch = op._as_batch(a, op.dims, name)
+    return Xb, lambda y: y.reshape(batch + y.shape[1:])
+
+
+def _blocks(op, h):
+    """(B, *dimsd) -> (B, K, number of shifts)."""
+    return h.reshape(h.shape[0], op.dimsd[0], -1)
+
+
+def one_shot_reconstruct(op, x, k, *, pool=None, relu=False, n_threads=None):
+    """One CNN layer with a tied decoder: ``x_hat = W.T M(W x, k)``.
+
+    Parameters
+    ----------
+    op : ConvOperator or ConvOperator2D
+        The layer ``W`` (rows = shifted filters = frame vectors). For the ReLU layer of the
+        paper's Proposition 1 pass ``op.relu_pair()`` (``[W; -W]``) with ``relu=True``.
+    x : ndarray of shape (M*D,) or (..., *op.dims)
+        Input(s), in the operator's dtype.
+    k : int
+        Sparsity budget of :func:`model_project`.
+    pool : int or None, default=None
+        Pooling-region length (``None``: all shifts of a filter).
+    relu : bool, default=False
+        Apply ReLU before pooling: ``x_hat = W.T M(ReLU(W x), k)``.
+    n_threads : int or None, default=None
+
+    Returns
+    -------
+    x_hat : ndarray, same shape and dtype as `x`
+
+    Notes
+    -----
+    The decoder inverts the layer only on signals that follow the model: for ``x = W.T z``
+    with model-k-sparse ``z`` and a model-RIP ``W.T`` the error is bounded by
+    :func:`theorem_3_3_bound`; a generic (off-model) input gives a relative error near 1.
+    """
+    _check_op(op)
+    X, restore = _as_signal(op, x)
+    h = op.forward(X, n_threads=n_threads)
+    if relu:
+        np.maximum(h, 0, out=h)
+    z = model_project(_blocks(op, h), k, pool=pool).reshape(h.shape)
+    return restore(op.adjoint(z, n_threads=n_threads))
+
+
+def _squared_norm(op):
+    """||W||_2^2: Lanczos (ARPACK ``svds``, fixed start vector) or a dense SVD for tiny W."""
+    if min(op.shape) <= DENSE_NORM_MAX_DIM:
+        return float(np.linalg.norm(op.todense().astype(np.float64), 2)) ** 2
+    v0 = np.ones(min(op.shape), dtype=op.dtype)
+    s = svds(op, k=1, return_singular_vectors=False, v0=v0)
+    return float(s[0]) ** 2
+
+
+def iht(op, x, k, *, pool=None, relu=False, n_iter=50, step="auto", tol=1e-10,
+        callback=None, n_threads=None):
+    """Model-based iterative hard thresholding (the paper's Algorithm 1 with a step size).
+
+    Starting from ``z = 0``: ``b = z + step * W d``, ``z = M(b, k)``, ``d = x - W.T z``.
+    One iteration with ``step=1`` is :func:`one_shot_reconstruct`.
+
+    Parameters
+    ----------
+    op : ConvOperator or ConvOperator2D
+        The layer ``W``; ``W.T`` is the model-RIP synthesis matrix.
+    x : ndarray of shape (M*D,) or (..., *op.dims)
+        Signal(s) to invert, in the operator's dtype.
+    k : int
+        Sparsity budget.
+    pool : int or None, default=None
+    relu : bool, default=False
+        Project onto non-negative model-sparse codes, ``z = M(ReLU(b), k)`` (use with
+        ``op.relu_pair()``); still an exact projection, so the monotonicity below holds.
+    n_iter : int, default=50
+        Maximum number of iterations.
+    step : "auto" or float, default="auto"
+        ``"auto"`` = ``1 / ||W||^2`` (``||W||`` from ARPACK ``svds`` with a fixed start
+        vector, or a dense SVD for tiny W, with a 1e-4 relative margin): with it the residual
+        ``||x - W.T z||`` never increases (majorisation-minimisation, since M is the exact
+        projection onto the model set). ``step=1`` is the paper's unit step, which diverges
+        unless ``||W|| <= 1`` roughly.
+    tol : float, default=1e-10
+        Stop when every relative residual ``||x - W.T z|| / ||x||`` is <= tol.
+    callback : callable or None, default=None
+        Called as ``callback(iteration, x_hat, z)`` after each iteration.
+    n_threads : int or None, default=None
+
+    Returns
+    -------
+    x_hat : ndarray, same shape as `x`
+        ``W.T z``.
+    z : ndarray of shape (K*n,) for flat `x`, else (..., *op.dimsd)
+        The model-k-sparse code.
+    residuals : ndarray of shape (n_iterations, ...)
+        Relative residual ``||x - x_hat|| / ||x||`` after each iteration, per input.
+    """
+    _check_op(op)
+    X, restore = _as_signal(op, x)
+    n_iter = check_positive_int(n_iter, "n_iter")
+    tol = check_positive_float(tol, "tol", allow_zero=True)
+    if callback is not None and not callable(callback):
+        raise TypeError(f"callback must be callable or None; got {type(callback).__name__}")
+    if isinstance(step, str):
+        if step != "auto":
+            raise ValueError(f"step must be 'auto' or a positive float; got {step!r}")
+        sq = _squared_norm(op)
+        step = 1.0 / (STEP_SAFETY * sq) if sq > 0 else 1.0
+    else:
+        step = check_positive_float(step, "step")
+    B = X.shape[0]
+    xnorm = np.linalg.norm(X.reshape(B, -1).astype(np.float64), axis=1)
+    xnorm = np.where(xnorm > 0, xnorm, 1.0)
+    z = np.zeros((B,) + tuple(op.dimsd), dtype=op.dtype)
+    d = X
+    history = []
+    for it in range(n_iter):
+        b = z + op.dtype.type(step) * op.forward(d, n_threads=n_threads)
+        if relu:
+            np.maximum(b, 0, out=b)
+        z = model_project(_blocks(op, b), k, pool=pool).reshape(b.shape)
+        x_hat = op.adjoint(z, n_threads=n_threads)
+        d = X - x_hat
+        res = np.linalg.norm(d.reshape(B, -1).astype(np.float64), axis=1) / xnorm
+        history.append(res)
+        if callback is not None:
+            callback(it, restore(x_hat), _restore_code(op, z, x))
+        if np.all(res <= tol):
+            break
+    batch_shape = () if np.ndim(x) == 1 else np.shape(x)[: np.ndim(x) - len(op.dims)]
+    residuals = np.array(history).reshape((len(history),) + tuple(batch_shape))
+    return restore(x_hat), _restore_code(op, z, x), residuals
+
+
+def _restore_code(op, z, x):
+    """Shape a batch of codes (B, *dimsd) like the input `x` was shaped (flat or nd)."""
+    if np.ndim(x) == 1:
+        return z.reshape(-1)
+    return z.reshape(np.shape(x)[: np.ndim(x) - len(op.dims)] + tuple(op.dimsd))
+
+
+@dataclass(frozen=True)
+class ModelRIPEstimate:
+    """Sampled model-RIP constant of ``W.T`` (see :func:`estimate_model_rip`).
+
+    Attributes
+    ----------
+    delta : float
+        ``max |ratio - 1|``; a LOWER bound of the true model-RIP constant.
+    ratios : ndarray of shape (n_samples,)
+        ``||W.T z||^2 / ||z||^2`` for each sampled z.
+    k, order, n_samples : int
+    pool : int
+        Pooling-region length used.
+    """
+
+    delta: float
+    ratios: np.ndarray
+    k: int
+    order: int
+    n_samples: int
+    pool: int
+
+    @property
+    def lower(self):
+        """Smallest sampled ratio (estimates ``1 - delta`` from above)."""
+        return float(self.ratios.min())
+
+    @property
+    def upper(self):
+        """Largest sampled ratio (estimates ``1 + delta`` from below)."""
+        return float(self.ratios.max())
+
+
+def estimate_model_rip(op, k, *, order=1, n_samples=2000, pool=None, rng=None, n_threads=None):
+    """Sampled model-RIP constant of the synthesis matrix ``W.T`` on model-k-sparse codes.
+
+    Parameters
+    ----------
+    op : ConvOperator or ConvOperator2D
+        The layer ``W``; the constant is that of ``Phi = W.T``.
+    k : int
+        Sparsity of the model set M_k.
+    order : {1, 2}, default=1
+        1: z drawn from M_k (:func:`sample_model_sparse`); 2: z = z1 + z2 with z1, z2
+        drawn independently from M_k (the set M_k^2 of Theorem 3.3, constant delta_2k).
+    n_samples : int, default=2000
+    pool : int or None, default=None
+    rng : None, int, SeedSequence or numpy Generator
+    n_threads : int or None, default=None
+
+    Returns
+    -------
+    est : ModelRIPEstimate
+        ``est.delta = max |(||W.T z||^2 / ||z||^2) - 1|`` over the samples.
+
+    Notes
+    -----
+    delta is a maximum over finitely many samples, so it is a **lower bound** of the true
+    constant ``sup_z |ratio - 1|`` (which is NP-hard to compute). The result is reproducible
+    for a seed and independent of `n_threads` (the kernels are deterministic).
+    """
+    _check_op(op)
+    if isinstance(order, bool) or order not in (1, 2):
+        raise ValueError(f"order must be 1 or 2; got {order!r}")
+    n_samples = check_positive_int(n_samples, "n_samples")
+    K = op.dimsd[0]
+    n = int(np.prod(op.dimsd[1:]))
+    k, pool, _ = _regions(K, n, k, pool)
+    gen = check_rng(rng)
+    ratios = np.empty(n_samples)
+    for start in range(0, n_samples, RIP_CHUNK):
+        size = min(RIP_CHUNK, n_samples - start)
+        z = sample_model_sparse(K, n, k, pool=pool, size=size, rng=gen, dtype=op.dtype)
+        if order == 2:
+            z = z + sample_model_sparse(K, n, k, pool=pool, size=size, rng=gen, dtype=op.dtype)
+        x = op.adjoint(z.reshape((size,) + tuple(op.dimsd)), n_threads=n_threads)
+        num = np.square(x.reshape(size, -1), dtype=np.float64).sum(axis=1)
+        den = np.square(z.reshape(size, -1), dtype=np.float64).sum(axis=1)
+        ratios[start:start + size] = num / den
+    delta = float(np.abs(ratios - 1.0).max())
+    return ModelRIPEstimate(delta=delta, ratios=ratios, k=k, order=order,
+                            n_samples=n_samples, pool=pool)
+
+
+def theorem_3_3_bound(delta_k, delta_2k):
+    """Theorem 3.3's bound on ``||x_hat - x|| / ||x||`` for the one-shot reconstruction.
+
+    ``5 delta_2k / (1 - delta_k) * sqrt((1 + delta_2k) / (1 - delta_2k))``, valid when ``W.T``
+    has model-RIP constants ``delta_k <= delta_2k < 1`` and ``x = W.T z`` with z model-k-sparse.
+    It is below 1 only for ``delta_k = delta_2k < 0.147`` or so.
+
+    Parameters
+    ----------
+    delta_k, delta_2k : float
+        Constants on M_k and M_k^2, ``0 <= delta_k <= delta_2k < 1``.
+
+    Returns
+    -------
+    bound : float
+    """
+    dk = check_positive_float(delta_k, "delta_k", allow_zero=True)
+    d2 = check_positive_float(delta_2k, "delta_2k", allow_zero=True)
+    if not d2 < 1.0:
+        raise ValueError(f"delta_2k must be < 1; got {d2}")
+    if dk > d2:
+        raise ValueError(f"delta_k must be <= delta_2k; got delta_k={dk} > delta_2k={d2}")
+    return 5.0 * d2 / (1.0 - dk) * math.sqrt((1.0 + d2) / (1.0 - d2))
+
+
+def filter_coherence(filters):
+    """Largest ``|cos|`` between two distinct filters, each flattened to one vector.
+
+    Parameters
+    ----------
+    filters : array_like of shape (K, ...)
+        K >= 2 filters, e.g. (K, M, ell) or (K, M, kh, kw); no shifts are considered
+        (the paper's Table 4 definition).
+
+    Returns
+    -------
+    mu : float
+        In [0, 1].
+    """
+    w = as_float_array(filters, "filters", ndim=None)
+    if w.ndim < 2 or w.shape[0] < 2:
+        raise ValueError(f"filters must have shape (K, ...) with K >= 2 and ndim >= 2; "
+                         f"got shape {w.shape}")
+    F = w.reshape(w.shape[0], -1).astype(np.float64)
+    norms = np.linalg.norm(F, axis=1)
+    if np.any(norms == 0):
+        raise ValueError(f"filters contains an all-zero filter (index {int(np.argmin(norms))})")
+    F /= norms[:, None]
+    G = np.abs(F @ F.T)
+    np.fill_diagonal(G, 0.0)
+    return float(min(G.max(), 1.0))
