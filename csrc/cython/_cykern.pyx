@@ -36,76 +36,67 @@ def shifted_relu(const floating[:, ::1] Z, const floating[::1] alpha, floating[:
                 out[s, i] = v if v > 0 else 0
 
 
-# --- BW-ReLU: psi(y) = sum_m a_m relu(y - t_m), t = 0, 1/2, ..., 3, a = (1,-8,23,-32,23,-8,1)/6 ---
-# With t = 2 y and i = floor(t) in 0..5, psi(y) = _PSI_VAL[i] + _PSI_HALF_SLOPE[i] * (t - i)
-# (value at the knot i/2 plus the slope per half unit); psi'(y) on (i/2, (i+1)/2) is _PSI_SLOPE[i].
-cdef double _PSI_VAL[6]
-cdef double _PSI_HALF_SLOPE[6]
-cdef double _PSI_SLOPE[6]
-_PSI_VAL[:] = [0.0, 1.0 / 12, -0.5, 5.0 / 6, -0.5, 1.0 / 12]
-_PSI_HALF_SLOPE[:] = [1.0 / 12, -7.0 / 12, 4.0 / 3, -4.0 / 3, 7.0 / 12, -1.0 / 12]
-_PSI_SLOPE[:] = [1.0 / 6, -7.0 / 6, 8.0 / 3, -8.0 / 3, 7.0 / 6, -1.0 / 6]
+# --- BW-ReLU psi(c x), its derivative and the fused backward (element kernels: bwrelu.hpp) ---
+cdef extern from "reluinj/bwrelu.hpp" namespace "reluinj" nogil:
+    void bwrelu_block(const float* x, float c, float* out, Py_ssize_t n)
+    void bwrelu_block(const double* x, double c, double* out, Py_ssize_t n)
+    void bwrelu_grad_block(const float* x, float c, float* out, Py_ssize_t n)
+    void bwrelu_grad_block(const double* x, double c, double* out, Py_ssize_t n)
+    void bwrelu_backward_block(const float* x, const float* g, float c, float* out, Py_ssize_t n)
+    void bwrelu_backward_block(const double* x, const double* g, double c, double* out,
+                               Py_ssize_t n)
+
+# Fixed block grid: block b covers [b * BLOCK, min((b + 1) * BLOCK, n)) whatever n_threads is.
+DEF BLOCK = 16384
 
 
-cdef inline floating _psi(floating y) noexcept nogil:
-    """psi(y); NaN propagates, psi(+-inf) = 0 (support [0, 3])."""
-    cdef floating t = y + y
-    cdef int i
-    if t > 0 and t < 6:
-        i = <int>t
-        return <floating>_PSI_VAL[i] + <floating>_PSI_HALF_SLOPE[i] * (t - <floating>i)
-    if t != t:
-        return t
-    return 0
-
-
-cdef inline floating _dpsi(floating y) noexcept nogil:
-    """psi'(y) with the left slope at the knots (autograd of the 7-ReLU form); NaN propagates."""
-    cdef floating t = y + y
-    cdef int i
-    if t > 0 and t <= 6:
-        i = <int>t
-        if i == t:
-            i -= 1
-        return <floating>_PSI_SLOPE[i]
-    if t != t:
-        return t
-    return 0
-
-
-def _check_flat(Py_ssize_t n_in, Py_ssize_t n_out, int n_threads):
-    if n_out != n_in:
-        raise ValueError(f"out must have as many elements as x ({n_in}); got {n_out}")
+cdef inline Py_ssize_t _n_blocks(Py_ssize_t n, Py_ssize_t n_out, int n_threads) except -1:
+    if n_out != n:
+        raise ValueError(f"out must have as many elements as x ({n}); got {n_out}")
     if n_threads < 1:
         raise ValueError("n_threads must be >= 1")
+    return (n + BLOCK - 1) // BLOCK
 
 
 def bwrelu(const floating[::1] x, floating c, floating[::1] out, int n_threads):
-    """out[i] = psi(c * x[i]) on flat arrays (one pass; out may alias x)."""
-    cdef Py_ssize_t n = x.shape[0], i
-    _check_flat(n, out.shape[0], n_threads)
+    """out[i] = psi(c * x[i]) on flat arrays, one pass (out may alias x)."""
+    cdef Py_ssize_t n = x.shape[0], nb = _n_blocks(n, out.shape[0], n_threads), b, lo
+    if n == 0:
+        return
+    cdef const floating* xp = &x[0]
+    cdef floating* op = &out[0]
     with nogil:
-        for i in prange(n, num_threads=n_threads, schedule="static"):
-            out[i] = _psi(c * x[i])
+        for b in prange(nb, num_threads=n_threads, schedule="static"):
+            lo = b * BLOCK
+            bwrelu_block(xp + lo, c, op + lo, min(BLOCK, n - lo))
 
 
 def bwrelu_grad(const floating[::1] x, floating c, floating[::1] out, int n_threads):
     """out[i] = c * psi'(c * x[i]) on flat arrays, left slope at knots (out may alias x)."""
-    cdef Py_ssize_t n = x.shape[0], i
-    _check_flat(n, out.shape[0], n_threads)
+    cdef Py_ssize_t n = x.shape[0], nb = _n_blocks(n, out.shape[0], n_threads), b, lo
+    if n == 0:
+        return
+    cdef const floating* xp = &x[0]
+    cdef floating* op = &out[0]
     with nogil:
-        for i in prange(n, num_threads=n_threads, schedule="static"):
-            out[i] = c * _dpsi(c * x[i])
+        for b in prange(nb, num_threads=n_threads, schedule="static"):
+            lo = b * BLOCK
+            bwrelu_grad_block(xp + lo, c, op + lo, min(BLOCK, n - lo))
 
 
 def bwrelu_backward(const floating[::1] x, const floating[::1] grad_out, floating c,
                     floating[::1] out, int n_threads):
     """out[i] = grad_out[i] * c * psi'(c * x[i]): the fused backward of psi(c x)."""
-    cdef Py_ssize_t n = x.shape[0], i
-    _check_flat(n, out.shape[0], n_threads)
+    cdef Py_ssize_t n = x.shape[0], nb = _n_blocks(n, out.shape[0], n_threads), b, lo
     if grad_out.shape[0] != n:
         raise ValueError(f"grad_out must have as many elements as x ({n}); "
                          f"got {grad_out.shape[0]}")
+    if n == 0:
+        return
+    cdef const floating* xp = &x[0]
+    cdef const floating* gp = &grad_out[0]
+    cdef floating* op = &out[0]
     with nogil:
-        for i in prange(n, num_threads=n_threads, schedule="static"):
-            out[i] = grad_out[i] * (c * _dpsi(c * x[i]))
+        for b in prange(nb, num_threads=n_threads, schedule="static"):
+            lo = b * BLOCK
+            bwrelu_backward_block(xp + lo, gp + lo, c, op + lo, min(BLOCK, n - lo))
