@@ -36,6 +36,17 @@ from .frames import (
     tetrahedron,
 )
 from .layer import DEFAULT_RANK_TOL, ReLULayer
+from .activations import bwrelu, bwrelu_grad, bwrelu_relu_expansion, bwrelu_to_relu, relu_to_bwrelu
+from .conditioning import (
+    FeatureSet,
+    bwrelu_features,
+    condition_number,
+    deep_variation_norm,
+    dyadic_bwrelu_features,
+    gram_matrix,
+    relu_features,
+    variation_norm,
+)
 
 __all__ = [
     "__version__",
@@ -66,4 +77,34 @@ __all__ = [
     "Annulus",
     "BiasEstimate",
     "DEFAULT_RANK_TOL",
+    "bwrelu",
+    "bwrelu_grad",
+    "bwrelu_relu_expansion",
+    "bwrelu_to_relu",
+    "relu_to_bwrelu",
+    "FeatureSet",
+    "relu_features",
+    "dyadic_bwrelu_features",
+    "bwrelu_features",
+    "gram_matrix",
+    "condition_number",
+    "variation_norm",
+    "deep_variation_norm",
+    "BWReLU",
+    "INR",
+    "coordinate_grid",
+    "psnr",
+    "fit_image",
 ]
+
+# torch-based names live in reluinj.nn and are resolved on first access, so that
+# ``import reluinj`` never imports torch.
+_NN_NAMES = ("BWReLU", "INR", "coordinate_grid", "psnr", "fit_image")
+
+
+def __getattr__(name):
+    if name in _NN_NAMES:
+        from . import nn
+
+        return getattr(nn, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
