@@ -79,7 +79,7 @@ def _autograd_function():
         def forward(ctx, x, c):
             xc = x.detach().contiguous()
             out = torch.empty_like(xc)
-            cv = float(c)
+            cv = float(c.detach())
             _cykern.bwrelu(xc.view(-1).numpy(), cv, out.view(-1).numpy(),
                            effective_n_threads(None))
             ctx.save_for_backward(xc, c)
@@ -91,7 +91,7 @@ def _autograd_function():
             xc, c = ctx.saved_tensors
             g = grad_out.contiguous().to(xc.dtype)
             grad_x = torch.empty_like(xc)
-            _cykern.bwrelu_backward(xc.view(-1).numpy(), g.view(-1).numpy(), float(c),
+            _cykern.bwrelu_backward(xc.view(-1).numpy(), g.view(-1).numpy(), float(c.detach()),
                                     grad_x.view(-1).numpy(), effective_n_threads(None))
             grad_c = None
             if ctx.needs_input_grad[1]:
@@ -125,7 +125,7 @@ def bwrelu(x, c=1.0):
     if isinstance(c, torch.Tensor):
         if c.numel() != 1:
             raise ValueError(f"c must be a scalar; got a tensor of shape {tuple(c.shape)}")
-        _check_scale(float(c))
+        _check_scale(float(c.detach()))
     else:
         c = _check_scale(c)
     if not _uses_kernel(x):
