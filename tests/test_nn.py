@@ -180,3 +180,38 @@ def test_cameraman_bwrelu_beats_relu():
         torch.set_num_threads(threads)
     assert scores["bwrelu"][0] >= SLOW_MIN_BWRELU_DB, scores
     assert scores["relu"][0] <= SLOW_MAX_RELU_DB, scores
+
+
+def test_cli_inr_writes_outputs(tmp_path, capsys):
+    from reluinj.cli import main
+
+    img = np.outer(np.linspace(0, 1, 12), np.ones(12))
+    np.save(tmp_path / "ramp.npy", img)
+    prefix = str(tmp_path / "fit")
+    code = main(["inr", str(tmp_path / "ramp.npy"), "--size", "8", "--epochs", "5",
+                 "--width", "8", "--no-progress", "--out", prefix])
+    assert code == 0
+    assert (tmp_path / "fit.png").stat().st_size > 0
+    assert (tmp_path / "fit_psnr.png").exists() or (tmp_path / "fit_psnr.csv").exists()
+    assert "final PSNR" in capsys.readouterr().out
+    assert main(["inr", str(tmp_path / "missing.png"), "--no-progress"]) == 2
+    np.save(tmp_path / "flat.npy", np.ones((4, 4)))
+    assert main(["inr", str(tmp_path / "flat.npy"), "--no-progress"]) == 2
+    assert "image is constant" in capsys.readouterr().err
+
+
+def test_load_image_gray_and_range():
+    rgb = np.stack([np.eye(4), np.eye(4), np.zeros((4, 4))], axis=2)
+    img = rnn.load_image(rgb)
+    assert img.shape == (4, 4) and img.min() == 0 and img.max() == 1
+    with pytest.raises(ValueError, match="image must be 2-D or 3-D"):
+        rnn.load_image(np.zeros(3))
+
+
+def test_conditioning_example_trend():
+    from reluinj.examples.conditioning_during_training import condition_history
+
+    _, k_relu, _ = condition_history("relu", n_neurons=30, n_samples=10, steps=100, every=50)
+    _, k_bw, _ = condition_history("bwrelu", n_neurons=30, n_samples=10, steps=100, every=50)
+    assert k_relu.shape == k_bw.shape == (3,)
+    assert np.all(k_bw < k_relu)

@@ -24,6 +24,7 @@ __all__ = [
     "coordinate_grid",
     "psnr",
     "fit_image",
+    "load_image",
 ]
 
 _LAZY_CLASSES = ("BWReLU", "INR")
@@ -253,11 +254,16 @@ def _build_classes():
     return {"BWReLU": BWReLU, "INR": INR}
 
 
+def _classes():
+    """The torch classes, built once on first use."""
+    if "INR" not in globals():
+        globals().update(_build_classes())
+    return {name: globals()[name] for name in _LAZY_CLASSES}
+
+
 def __getattr__(name):
     if name in _LAZY_CLASSES:
-        classes = _build_classes()
-        globals().update(classes)
-        return classes[name]
+        return _classes()[name]
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
@@ -388,3 +394,91 @@ def fit_image(image, model, epochs=300, lr=4e-3, decay=0.1, progress=True):
     with np.errstate(divide="ignore"):
         curve = -10.0 * np.log10(losses)
     return FitResult(loss=losses, psnr=curve, image=out)
+
+
+def load_image(source, size=None):
+    """Load a grayscale image as float64 in [0, 1] (min-max normalised), optionally resized.
+
+    Parameters
+    ----------
+    source : str or path-like or array_like
+        A PNG/TIFF file, an ``.npy`` file, ``"camera"`` (scikit-image's 512×512 cameraman) or
+        an array of shape (H, W) or (H, W, C); colour images are converted to gray.
+    size : int, optional
+        Resize (anti-aliased, scikit-image) to size × size.
+
+    Returns
+    -------
+    image : ndarray of shape (H, W)
+    """
+    import os
+
+    if isinstance(source, (str, os.PathLike)):
+        name = os.fspath(source)
+        if name == "camera":
+            from skimage import data
+
+            img = data.camera()
+        elif name.lower().endswith(".npy"):
+            img = np.load(name)
+        else:
+            from skimage import io
+
+            img = io.imread(name)
+    else:
+        img = source
+    img = as_float_array(img, "image", ndim=(2, 3), dtype=np.float64)
+    if img.ndim == 3:
+        img = img[..., :3].mean(axis=2)
+    if size is not None:
+        from skimage import transform
+
+        size = check_positive_int(size, "size")
+        img = transform.resize(img, (size, size), anti_aliasing=True)
+    span = img.max() - img.min()
+    if span == 0:
+        raise ValueError("image is constant; nothing to fit")
+    return (img - img.min()) / span
+
+
+def run_inr_cli(args, out):
+    """Body of ``reluinj inr``: fit, then write OUT.png and the PSNR curve."""
+    torch = _torch()
+    img = load_image(args.image, args.size)
+    if args.activation == "bwrelu" and args.c is None:
+        args.c = 9.0
+    torch.manual_seed(args.seed)
+    model = _classes()["INR"](2, args.width, args.layers, 1, activation=args.activation, c=args.c)
+    res = fit_image(img, model, epochs=args.epochs, lr=args.lr, decay=args.decay,
+                    progress=not args.no_progress)
+    final = psnr(res.image, img)
+    recon = f"{args.out}.png"
+    try:
+        import matplotlib
+    except ImportError:
+        matplotlib = None
+    if matplotlib is None:
+        from skimage import io
+
+        io.imsave(recon, (np.clip(res.image, 0, 1) * 255).round().astype(np.uint8))
+        curve = f"{args.out}_psnr.csv"
+        np.savetxt(curve, np.column_stack([np.arange(1, res.psnr.size + 1), res.psnr]),
+                   delimiter=",", header="epoch,psnr_db", comments="")
+        print("matplotlib is not installed: PSNR curve written as CSV", file=out)
+    else:
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+
+        plt.imsave(recon, np.clip(res.image, 0, 1), cmap="gray", vmin=0, vmax=1)
+        curve = f"{args.out}_psnr.png"
+        fig, ax = plt.subplots(figsize=(5, 3.5))
+        ax.plot(np.arange(1, res.psnr.size + 1), res.psnr)
+        ax.set_xlabel("epoch")
+        ax.set_ylabel("PSNR (dB)")
+        ax.set_title(f"INR {args.layers}x{args.width}, {args.activation}")
+        fig.tight_layout()
+        fig.savefig(curve, dpi=100)
+        plt.close(fig)
+    print(f"{args.activation}: {img.shape[0]}x{img.shape[1]}, {args.epochs} epochs, "
+          f"final PSNR {final:.2f} dB; wrote {recon} and {curve}", file=out)
+    return 0
