@@ -19,6 +19,14 @@
 #pragma GCC optimize("no-trapping-math")
 #endif
 
+// On x86-64 Linux with GCC, the block loops are also compiled for AVX2 and picked at load
+// time (ifunc); elsewhere they are plain functions.
+#if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__) && defined(__linux__)
+#define RELUINJ_SIMD_CLONES __attribute__((target_clones("avx2", "default")))
+#else
+#define RELUINJ_SIMD_CLONES
+#endif
+
 namespace reluinj {
 namespace detail {
 
@@ -46,25 +54,43 @@ inline T dpsi(T y) {
     return (y != y) ? y : d;
 }
 
-}  // namespace detail
-
 // out[i] = psi(c x[i]); out may alias x.
 template <class T>
-void bwrelu_block(const T *x, T c, T *out, std::ptrdiff_t n) {
+inline void bwrelu_block_impl(const T *x, T c, T *out, std::ptrdiff_t n) {
     for (std::ptrdiff_t i = 0; i < n; ++i) out[i] = detail::psi(c * x[i]);
 }
 
 // out[i] = c psi'(c x[i]); out may alias x.
 template <class T>
-void bwrelu_grad_block(const T *x, T c, T *out, std::ptrdiff_t n) {
+inline void bwrelu_grad_block_impl(const T *x, T c, T *out, std::ptrdiff_t n) {
     for (std::ptrdiff_t i = 0; i < n; ++i) out[i] = c * detail::dpsi(c * x[i]);
 }
 
 // out[i] = g[i] c psi'(c x[i]) (fused backward of psi(c x)); out may alias x or g.
 template <class T>
-void bwrelu_backward_block(const T *x, const T *g, T c, T *out, std::ptrdiff_t n) {
+inline void bwrelu_backward_block_impl(const T *x, const T *g, T c, T *out, std::ptrdiff_t n) {
     for (std::ptrdiff_t i = 0; i < n; ++i) out[i] = g[i] * (c * detail::dpsi(c * x[i]));
 }
+
+}  // namespace detail
+
+#define RELUINJ_BWRELU_BLOCKS(T)                                                        \
+    RELUINJ_SIMD_CLONES static void bwrelu_block(const T *x, T c, T *out,               \
+                                                 std::ptrdiff_t n) {                    \
+        detail::bwrelu_block_impl(x, c, out, n);                                        \
+    }                                                                                   \
+    RELUINJ_SIMD_CLONES static void bwrelu_grad_block(const T *x, T c, T *out,          \
+                                                      std::ptrdiff_t n) {               \
+        detail::bwrelu_grad_block_impl(x, c, out, n);                                   \
+    }                                                                                   \
+    RELUINJ_SIMD_CLONES static void bwrelu_backward_block(const T *x, const T *g, T c,  \
+                                                          T *out, std::ptrdiff_t n) {   \
+        detail::bwrelu_backward_block_impl(x, g, c, out, n);                            \
+    }
+
+RELUINJ_BWRELU_BLOCKS(float)
+RELUINJ_BWRELU_BLOCKS(double)
+#undef RELUINJ_BWRELU_BLOCKS
 
 }  // namespace reluinj
 
