@@ -47,7 +47,8 @@ cdef extern from "reluinj/bwrelu.hpp" namespace "reluinj" nogil:
                                Py_ssize_t n)
 
 # Fixed block grid: block b covers [b * BLOCK, min((b + 1) * BLOCK, n)) whatever n_threads is.
-DEF BLOCK = 16384
+cdef enum:
+    BLOCK = 16384
 
 
 cdef inline Py_ssize_t _n_blocks(Py_ssize_t n, Py_ssize_t n_out, int n_threads) except -1:
