@@ -26,7 +26,7 @@ def psi_seven_relus(y):
 
 
 def psi_hat_functions(y):
-    """Oracle 2: (1/12)[N2(2y) - 6 N2(2y-1) + 10 N2(2y-2) - 6 N2(2y-3) + N2(2y-4)], N2 = hat on [0, 2]."""
+    """Oracle 2: (1/12)[N2(2y) - 6N2(2y-1) + 10N2(2y-2) - 6N2(2y-3) + N2(2y-4)], N2 = hat."""
     def hat(u):
         return np.maximum(0.0, 1.0 - np.abs(u - 1.0))
     return (hat(2 * y) - 6 * hat(2 * y - 1) + 10 * hat(2 * y - 2) - 6 * hat(2 * y - 3)

@@ -29,6 +29,8 @@ def test_import_without_torch_does_not_load_torch():
             "reluinj.nn.coordinate_grid((2, 2)); reluinj.nn.psnr(np.zeros(2), np.ones(2)); "
             "assert 'torch' not in sys.modules")
     subprocess.run([sys.executable, "-c", code], check=True)
+    star = "from reluinj import *; assert callable(BWReLU) and callable(fit_image)"
+    subprocess.run([sys.executable, "-c", star], check=True)
 
 
 @pytest.mark.parametrize("dtype", [torch.float64, torch.float32], ids=["f64", "f32"])
@@ -153,6 +155,7 @@ def test_fit_image_small_and_schedule():
     assert res.loss.shape == res.psnr.shape == (40,) and res.image.shape == img.shape
     np.testing.assert_allclose(res.psnr, -10 * np.log10(res.loss), rtol=RTOL64)
     assert res.loss[-1] < res.loss[0]
+    assert reluinj.fit_image(img, m, epochs=3, progress=True).loss.shape == (3,)
     with pytest.raises(ValueError, match=r"decay must be in \(0, 1\]"):
         reluinj.fit_image(img, m, epochs=2, decay=2.0, progress=False)
     with pytest.raises(TypeError, match="model must be a torch.nn.Module"):

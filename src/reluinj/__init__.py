@@ -5,6 +5,8 @@ Frame vectors are the **rows** of a weight matrix ``W`` of shape ``(m, n)``; a R
 """
 __version__ = "0.1.0"
 
+from importlib.util import find_spec as _find_spec
+
 try:
     from . import _core, _cykern  # noqa: F401
 except ImportError as err:  # pragma: no cover - only on a broken install
@@ -90,16 +92,17 @@ __all__ = [
     "condition_number",
     "variation_norm",
     "deep_variation_norm",
-    "BWReLU",
-    "INR",
     "coordinate_grid",
     "psnr",
     "fit_image",
 ]
 
 # torch-based names live in reluinj.nn and are resolved on first access, so that
-# ``import reluinj`` never imports torch.
+# ``import reluinj`` never imports torch; the torch classes join __all__ only when torch is
+# installed, so that ``from reluinj import *`` works without it.
 _NN_NAMES = ("BWReLU", "INR", "coordinate_grid", "psnr", "fit_image")
+if _find_spec("torch") is not None:
+    __all__ += ["BWReLU", "INR"]
 
 
 def __getattr__(name):
