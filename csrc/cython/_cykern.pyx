@@ -34,3 +34,70 @@ def shifted_relu(const floating[:, ::1] Z, const floating[::1] alpha, floating[:
             for i in range(m):
                 v = Z[s, i] - alpha[i]
                 out[s, i] = v if v > 0 else 0
+
+
+# --- BW-ReLU psi(c x), its derivative and the fused backward (element kernels: bwrelu.hpp) ---
+cdef extern from "reluinj/bwrelu.hpp" namespace "reluinj" nogil:
+    void bwrelu_block(const float* x, float c, float* out, Py_ssize_t n)
+    void bwrelu_block(const double* x, double c, double* out, Py_ssize_t n)
+    void bwrelu_grad_block(const float* x, float c, float* out, Py_ssize_t n)
+    void bwrelu_grad_block(const double* x, double c, double* out, Py_ssize_t n)
+    void bwrelu_backward_block(const float* x, const float* g, float c, float* out, Py_ssize_t n)
+    void bwrelu_backward_block(const double* x, const double* g, double c, double* out,
+                               Py_ssize_t n)
+
+# Fixed block grid: block b covers [b * BLOCK, min((b + 1) * BLOCK, n)) whatever n_threads is.
+cdef enum:
+    BLOCK = 16384
+
+
+cdef inline Py_ssize_t _n_blocks(Py_ssize_t n, Py_ssize_t n_out, int n_threads) except -1:
+    if n_out != n:
+        raise ValueError(f"out must have as many elements as x ({n}); got {n_out}")
+    if n_threads < 1:
+        raise ValueError("n_threads must be >= 1")
+    return (n + BLOCK - 1) // BLOCK
+
+
+def bwrelu(const floating[::1] x, floating c, floating[::1] out, int n_threads):
+    """out[i] = psi(c * x[i]) on flat arrays, one pass (out may alias x)."""
+    cdef Py_ssize_t n = x.shape[0], nb = _n_blocks(n, out.shape[0], n_threads), b, lo
+    if n == 0:
+        return
+    cdef const floating* xp = &x[0]
+    cdef floating* op = &out[0]
+    with nogil:
+        for b in prange(nb, num_threads=n_threads, schedule="static"):
+            lo = b * BLOCK
+            bwrelu_block(xp + lo, c, op + lo, min(BLOCK, n - lo))
+
+
+def bwrelu_grad(const floating[::1] x, floating c, floating[::1] out, int n_threads):
+    """out[i] = c * psi'(c * x[i]) on flat arrays, left slope at knots (out may alias x)."""
+    cdef Py_ssize_t n = x.shape[0], nb = _n_blocks(n, out.shape[0], n_threads), b, lo
+    if n == 0:
+        return
+    cdef const floating* xp = &x[0]
+    cdef floating* op = &out[0]
+    with nogil:
+        for b in prange(nb, num_threads=n_threads, schedule="static"):
+            lo = b * BLOCK
+            bwrelu_grad_block(xp + lo, c, op + lo, min(BLOCK, n - lo))
+
+
+def bwrelu_backward(const floating[::1] x, const floating[::1] grad_out, floating c,
+                    floating[::1] out, int n_threads):
+    """out[i] = grad_out[i] * c * psi'(c * x[i]): the fused backward of psi(c x)."""
+    cdef Py_ssize_t n = x.shape[0], nb = _n_blocks(n, out.shape[0], n_threads), b, lo
+    if grad_out.shape[0] != n:
+        raise ValueError(f"grad_out must have as many elements as x ({n}); "
+                         f"got {grad_out.shape[0]}")
+    if n == 0:
+        return
+    cdef const floating* xp = &x[0]
+    cdef const floating* gp = &grad_out[0]
+    cdef floating* op = &out[0]
+    with nogil:
+        for b in prange(nb, num_threads=n_threads, schedule="static"):
+            lo = b * BLOCK
+            bwrelu_backward_block(xp + lo, gp + lo, c, op + lo, min(BLOCK, n - lo))

@@ -5,6 +5,8 @@ Frame vectors are the **rows** of a weight matrix ``W`` of shape ``(m, n)``; a R
 """
 __version__ = "0.1.0"
 
+from importlib.util import find_spec as _find_spec
+
 try:
     from . import _core, _cykern  # noqa: F401
 except ImportError as err:  # pragma: no cover - only on a broken install
@@ -48,6 +50,17 @@ from .cnn import (
     sample_model_sparse,
     theorem_3_3_bound,
 )
+from .activations import bwrelu, bwrelu_grad, bwrelu_relu_expansion, bwrelu_to_relu, relu_to_bwrelu
+from .conditioning import (
+    FeatureSet,
+    bwrelu_features,
+    condition_number,
+    deep_variation_norm,
+    dyadic_bwrelu_features,
+    gram_matrix,
+    relu_features,
+    variation_norm,
+)
 
 __all__ = [
     "__version__",
@@ -90,4 +103,35 @@ __all__ = [
     "ModelRIPEstimate",
     "theorem_3_3_bound",
     "filter_coherence",
+    "bwrelu",
+    "bwrelu_grad",
+    "bwrelu_relu_expansion",
+    "bwrelu_to_relu",
+    "relu_to_bwrelu",
+    "FeatureSet",
+    "relu_features",
+    "dyadic_bwrelu_features",
+    "bwrelu_features",
+    "gram_matrix",
+    "condition_number",
+    "variation_norm",
+    "deep_variation_norm",
+    "coordinate_grid",
+    "psnr",
+    "fit_image",
 ]
+
+# torch-based names live in reluinj.nn and are resolved on first access, so that
+# ``import reluinj`` never imports torch; the torch classes join __all__ only when torch is
+# installed, so that ``from reluinj import *`` works without it.
+_NN_NAMES = ("BWReLU", "INR", "coordinate_grid", "psnr", "fit_image")
+if _find_spec("torch") is not None:
+    __all__ += ["BWReLU", "INR"]
+
+
+def __getattr__(name):
+    if name in _NN_NAMES:
+        from . import nn
+
+        return getattr(nn, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -1,4 +1,4 @@
-"""Command-line interface: ``reluinj demo``, ``reluinj info``, ``reluinj rip``."""
+"""Command-line interface of reluinj: ``reluinj demo|info|bias|invert|rip|inr``."""
 import argparse
 import sys
 
@@ -66,6 +66,10 @@ def _cmd_rip(args):
     else:
         print("Theorem 3.3 does not apply: sampled delta_2k >= 1")
     return 0
+def _cmd_inr(args):
+    from .nn import run_inr_cli
+
+    return run_inr_cli(args, sys.stdout)
 
 
 def build_parser():
@@ -94,6 +98,22 @@ def build_parser():
                    help="accept (D - ell) not divisible by the stride (PyTorch floor rule)")
     p.add_argument("--seed", type=int, default=0, help="seed of the samples")
     p.set_defaults(func=_cmd_rip)
+    p = sub.add_parser("inr", help="fit an implicit neural representation to an image "
+                       "(needs the 'torch' extra)")
+    p.add_argument("image", help="PNG/TIFF/NPY file, or 'camera' (scikit-image's cameraman)")
+    p.add_argument("--size", type=int, default=128, help="resize to SIZE x SIZE (default 128)")
+    p.add_argument("--epochs", type=int, default=300, help="full-batch Adam steps (default 300)")
+    p.add_argument("--activation", choices=["bwrelu", "relu", "siren"], default="bwrelu")
+    p.add_argument("--c", type=float, default=None,
+                   help="BW-ReLU scale c (default 9) or SIREN omega_0 (default 30)")
+    p.add_argument("--width", type=int, default=128, help="hidden width (default 128)")
+    p.add_argument("--layers", type=int, default=3, help="hidden layers (default 3)")
+    p.add_argument("--lr", type=float, default=4e-3, help="initial learning rate (default 4e-3)")
+    p.add_argument("--decay", type=float, default=0.1, help="final/initial lr ratio (default 0.1)")
+    p.add_argument("--seed", type=int, default=40, help="torch seed of the initialisation")
+    p.add_argument("--out", default="inr", help="output prefix: OUT.png, OUT_psnr.png (or .csv)")
+    p.add_argument("--no-progress", action="store_true", help="hide the progress bar")
+    p.set_defaults(func=_cmd_inr)
     return parser
 
 
@@ -103,6 +123,6 @@ def main(argv=None):
     args = parser.parse_args(argv)
     try:
         return args.func(args)
-    except (ValueError, TypeError, OSError) as err:
+    except (ValueError, TypeError, OSError, ImportError) as err:
         print(f"reluinj {args.command}: error: {err}", file=sys.stderr)
         return 2
