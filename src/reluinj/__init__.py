@@ -36,6 +36,8 @@ from .frames import (
     tetrahedron,
 )
 from .layer import DEFAULT_RANK_TOL, ReLULayer
+from .network import ReLUNetwork
+from .reconstruct import InverseResult, relu_inverse, stability_constant
 
 __all__ = [
     "__version__",
@@ -66,4 +68,8 @@ __all__ = [
     "Annulus",
     "BiasEstimate",
     "DEFAULT_RANK_TOL",
+    "relu_inverse",
+    "InverseResult",
+    "stability_constant",
+    "ReLUNetwork",
 ]
