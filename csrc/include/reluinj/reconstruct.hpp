@@ -177,13 +177,75 @@ inline void jacobi_svd(double *At, double *Vt, std::ptrdiff_t n, std::ptrdiff_t 
     }
 }
 
+// Householder reduction of the symmetric n x n matrix A (full storage, destroyed) to
+// tridiagonal form: diagonal d (n), off-diagonal e (n - 1, e[k] couples k and k + 1).
+inline void tridiagonalize(double *A, std::ptrdiff_t n, double *d, double *e, double *v, double *w) {
+    for (std::ptrdiff_t k = 0; k + 2 < n; ++k) {
+        const std::ptrdiff_t len = n - k - 1;
+        double *x = v;  // x = A[k+1:, k]
+        for (std::ptrdiff_t i = 0; i < len; ++i) x[i] = A[(k + 1 + i) * n + k];
+        const double xnorm = std::sqrt(dot(x, x, len));
+        if (xnorm == 0.0) {
+            e[k] = 0.0;
+            continue;
+        }
+        const double beta = x[0] >= 0.0 ? -xnorm : xnorm;  // x -> beta e_1
+        x[0] -= beta;
+        const double vnorm2 = dot(x, x, len);
+        const double tau = 2.0 / vnorm2;
+        // p = tau * A_sub v; w = p - (tau/2) (p.v) v; A_sub -= v w^T + w v^T
+        for (std::ptrdiff_t i = 0; i < len; ++i) w[i] = tau * dot(A + (k + 1 + i) * n + k + 1, x, len);
+        const double kappa = 0.5 * tau * dot(w, x, len);
+        for (std::ptrdiff_t i = 0; i < len; ++i) w[i] -= kappa * x[i];
+        for (std::ptrdiff_t i = 0; i < len; ++i) {
+            double *row = A + (k + 1 + i) * n + k + 1;
+            const double xi = x[i], wi = w[i];
+            for (std::ptrdiff_t j = 0; j < len; ++j) row[j] -= xi * w[j] + wi * x[j];
+        }
+        e[k] = beta;
+    }
+    for (std::ptrdiff_t k = 0; k < n; ++k) d[k] = A[k * n + k];
+    if (n >= 2) e[n - 2] = A[(n - 1) * n + n - 2];
+}
+
+// Number of eigenvalues < lambda of the symmetric tridiagonal (d, e) (Sturm count).
+inline std::ptrdiff_t sturm_count(const double *d, const double *e, std::ptrdiff_t n, double lambda) {
+    std::ptrdiff_t count = 0;
+    double q = 1.0;
+    for (std::ptrdiff_t i = 0; i < n; ++i) {
+        const double off = i > 0 ? e[i - 1] * e[i - 1] : 0.0;
+        q = d[i] - lambda - (i > 0 ? off / q : 0.0);
+        if (q == 0.0) q = -std::numeric_limits<double>::min();
+        if (q < 0.0) ++count;
+    }
+    return count;
+}
+
+// The k-th smallest eigenvalue (k = 0 .. n-1) of a symmetric tridiagonal matrix by bisection
+// inside its Gershgorin interval (absolute accuracy ~ eps * max |eigenvalue|).
+inline double tridiagonal_eigenvalue(const double *d, const double *e, std::ptrdiff_t n, std::ptrdiff_t k) {
+    double lo = d[0], hi = d[0];
+    for (std::ptrdiff_t i = 0; i < n; ++i) {
+        const double r = (i > 0 ? std::fabs(e[i - 1]) : 0.0) + (i + 1 < n ? std::fabs(e[i]) : 0.0);
+        lo = std::min(lo, d[i] - r);
+        hi = std::max(hi, d[i] + r);
+    }
+    for (int it = 0; it < 200; ++it) {
+        const double mid = 0.5 * (lo + hi);
+        if (!(mid > lo && mid < hi)) break;
+        if (sturm_count(d, e, n, mid) > k) hi = mid;
+        else lo = mid;
+    }
+    return 0.5 * (lo + hi);
+}
+
 // Per-thread scratch and the dense solvers shared by the reconstruction kernels.
 class ActiveSolver {
 public:
     // W (m x n) and its transpose Wt (n x m); S = W^T W (full n x n) or nullptr.
     ActiveSolver(const double *W, const double *Wt, const double *S, std::ptrdiff_t m,
                  std::ptrdiff_t n, double rank_tol)
-        : W_(W), Wt_(Wt), S_(S), m_(m), n_(n), basis_(n, rank_tol), G_(n * n), g_(n), At_(n * m),
+        : W_(W), Wt_(Wt), S_(S), m_(m), n_(n), basis_(n, rank_tol), G_(n * n), g_(n), At_(n * std::max<std::ptrdiff_t>(m, 2)),
           Vt_(n * n), sv_(n), order_(n), b_(m), act_(m), inact_(m), c_(m), wx_(m) {}
 
     // Active set {i : y_i > 0} of a sample and the targets b_t = y_i + alpha_i.
@@ -264,15 +326,21 @@ public:
         return r;
     }
 
-    // Smallest and largest eigenvalue of G_I = W_I^T W_I (squared singular values of W_I).
+    // Smallest and largest eigenvalue of G_I = W_I^T W_I: Householder tridiagonalisation of
+    // G_I and bisection (lo = 0 when fewer than n rows are active).
     void gram_extremes(double &lo, double &hi) {
+        const std::ptrdiff_t n = n_;
         if (n_act_ == 0) {
             lo = hi = 0.0;
             return;
         }
-        svd_rows();
-        hi = sv_[order_[0]] * sv_[order_[0]];
-        lo = n_act_ < n_ ? 0.0 : sv_[order_[n_ - 1]] * sv_[order_[n_ - 1]];
+        build_gram();
+        for (std::ptrdiff_t j = 0; j < n; ++j)
+            for (std::ptrdiff_t k = j + 1; k < n; ++k) G_[k * n + j] = G_[j * n + k];
+        double *d = sv_.data(), *e = g_.data(), *v = At_.data(), *w = At_.data() + n;
+        tridiagonalize(G_.data(), n, d, e, v, w);
+        hi = tridiagonal_eigenvalue(d, e, n, n - 1);
+        lo = n_act_ < n ? 0.0 : std::max(0.0, tridiagonal_eigenvalue(d, e, n, 0));
     }
 
     // ||ReLU(W x - alpha) - y||_2 (output-space misfit).
