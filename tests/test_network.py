@@ -198,6 +198,7 @@ def test_trained_mlp_on_digits():
         accuracy = (model(Xt).argmax(1) == yt).double().mean().item()
     assert accuracy > 0.9
 
+    X = X[::3]  # 599 samples keep the brute-force oracles short
     # The feature extractor (64 -> 128 -> 256) with the trained biases.
     features = ReLUNetwork.from_torch(model[:4])
     report = features.analyze(X, with_data_bias=False)
