@@ -251,14 +251,16 @@ public:
     // Active set {i : y_i > 0} of a sample and the targets b_t = y_i + alpha_i.
     template <class T>
     void set_active(const T *y, const double *alpha) {
+        // Branch-free partition: outputs are ~50% active, so branches would mispredict.
         n_act_ = n_inact_ = 0;
         for (std::ptrdiff_t i = 0; i < m_; ++i) {
-            if (double(y[i]) > 0.0) {
-                b_[n_act_] = double(y[i]) + alpha[i];
-                act_[n_act_++] = i;
-            } else {
-                inact_[n_inact_++] = i;
-            }
+            const double yi = double(y[i]);
+            const bool on = yi > 0.0;
+            b_[n_act_] = yi + alpha[i];
+            act_[n_act_] = i;
+            inact_[n_inact_] = i;
+            n_act_ += on;
+            n_inact_ += !on;
         }
     }
 
