@@ -411,3 +411,58 @@ def test_kernel_rechecks_sizes():
                             np.array([0, 7]), 1e-10, 1)
     with pytest.raises(TypeError):
         _core.dual_inverse(W.astype(np.float32), np.zeros(4), np.zeros((3, 4)), 1e-10, 1)
+
+
+# ---------------------------------------------------------------- CLI and demo
+
+
+def test_cli_invert_roundtrip(tmp_path, capsys):
+    from reluinj.cli import main
+
+    W = reluinj.random_frame(40, 5, rng=0)
+    X = sphere_samples(20, 5, rng=12)
+    np.save(tmp_path / "Y.npy", ReLULayer(W, -0.3)(X))
+    np.savez(tmp_path / "layer_b.npz", W=W, b=np.full(40, 0.3))
+    np.savez(tmp_path / "layer_alpha.npz", W=W, alpha=np.full(40, -0.3))
+    for name in ("layer_b.npz", "layer_alpha.npz"):
+        out = tmp_path / f"X_{name}.npy"
+        assert main(["invert", str(tmp_path / name), str(tmp_path / "Y.npy"), "--out", str(out)]) == 0
+        np.testing.assert_allclose(np.load(out), X, rtol=0, atol=1e-12)
+    assert "reconstructed 20 inputs" in capsys.readouterr().out
+    np.save(tmp_path / "W.npy", W)
+    np.save(tmp_path / "Y0.npy", ReLULayer(W, 0.0)(X))
+    assert main(["invert", str(tmp_path / "W.npy"), str(tmp_path / "Y0.npy"), "--method", "cg"]) == 0
+    printed = np.loadtxt(capsys.readouterr().out.splitlines())
+    assert printed.shape == (20, 5)
+
+
+def test_cli_invert_errors_exit_2(tmp_path, capsys):
+    from reluinj.cli import main
+
+    W = reluinj.random_frame(8, 3, rng=0)
+    np.savez(tmp_path / "noW.npz", V=W)
+    np.savez(tmp_path / "both.npz", W=W, b=np.zeros(8), alpha=np.zeros(8))
+    np.save(tmp_path / "W.npy", W)
+    np.save(tmp_path / "bad.npy", -np.ones((2, 8)))
+    assert main(["invert", str(tmp_path / "noW.npz"), str(tmp_path / "bad.npy")]) == 2
+    assert "must contain an array named 'W'" in capsys.readouterr().err
+    assert main(["invert", str(tmp_path / "both.npz"), str(tmp_path / "bad.npy")]) == 2
+    assert "either 'alpha' or 'b'" in capsys.readouterr().err
+    assert main(["invert", str(tmp_path / "W.npy"), str(tmp_path / "bad.npy")]) == 2
+    assert "Y has negative entries" in capsys.readouterr().err
+
+
+def test_demo_reconstruction_section():
+    import io
+
+    from reluinj.demo import SECTIONS
+
+    section = SECTIONS[-1]
+    out = io.StringIO()
+    section(out, np.random.default_rng(0))
+    text = out.getvalue()
+    import re
+
+    errors = [float(e) for e in re.findall(r"max error ([0-9.e+-]+),", text)]
+    assert len(errors) == 2 and max(errors) <= RECON_RTOL
+    assert "0 non-injective samples" in text
