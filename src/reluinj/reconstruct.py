@@ -14,6 +14,7 @@ from . import _core
 from ._threads import effective_n_threads
 from ._validation import (
     as_bias,
+    as_float_array,
     as_points,
     as_weights,
     check_positive_float,
@@ -91,9 +92,21 @@ def _check_layer_bias(alpha, m):
 
 
 def _check_outputs(Y, m):
-    Y2, was_1d = as_points(Y, m, name="Y")
-    if Y2.shape[0] and Y2.min() < 0:
-        raise ValueError("Y has negative entries; it is not the output of a ReLU layer")
+    # min and max find NaN, inf and negative entries in two passes without a temporary mask
+    # (the batches can be large).
+    Y2 = as_float_array(Y, "Y", ndim=(1, 2), finite=False, allow_empty=True)
+    was_1d = Y2.ndim == 1
+    if was_1d:
+        Y2 = Y2[None, :]
+    if Y2.shape[1] != m:
+        raise ValueError(f"Y must have {m} columns (outputs of a layer with m={m} rows); "
+                         f"got shape {Y2.shape}")
+    if Y2.size:
+        lo, hi = Y2.min(), Y2.max()
+        if not (np.isfinite(lo) and np.isfinite(hi)):
+            raise ValueError("Y contains NaN or inf")
+        if lo < 0:
+            raise ValueError("Y has negative entries; it is not the output of a ReLU layer")
     return Y2, was_1d
 
 
