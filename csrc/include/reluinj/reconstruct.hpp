@@ -586,13 +586,12 @@ void inverse_stability(const double *W, const double *alpha, const T *Xin, doubl
         ActiveSolver solver(W, Wt.data(), nullptr, m, n, rank_tol);
         for (std::ptrdiff_t s = b; s < e; ++s) {
             solver.set_active_from_input(Xin + s * n, alpha);
-            if (solver.rank() < n) {
-                out[s] = std::numeric_limits<double>::infinity();
-                continue;
-            }
             double lo, hi;
             solver.gram_extremes(lo, hi);
-            out[s] = lo > 0.0 ? 1.0 / std::sqrt(lo) : std::numeric_limits<double>::infinity();
+            // A clearly positive lambda_min proves that the rows span; only doubtful cases go
+            // through the greedy rank test (so the answer agrees with is_injective_at).
+            const bool spans = lo > kCholPivotTol * hi || solver.rank() == n;
+            out[s] = spans && lo > 0.0 ? 1.0 / std::sqrt(lo) : std::numeric_limits<double>::infinity();
         }
     });
 }
