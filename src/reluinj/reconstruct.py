@@ -49,8 +49,9 @@ class InverseResult:
     injective : ndarray of bool, shape (B,) (0-d for a single output)
         True where the active rows span R^n (rank test of
         :meth:`ReLULayer.is_injective_at` with tolerance `rcond`), so that `x` is the unique
-        preimage. False samples get the minimum-norm least-squares solution ("dual", "cg") or
-        NaN ("facet": no fully active facet, or its rows do not span).
+        preimage. False samples get the minimum-norm least-squares solution on the rows used
+        (for "frame" and "cg" the limit of the iteration from 0), except "facet" samples with
+        no fully active facet, which get NaN.
     residual : ndarray of float64, shape (B,)
         Output misfit ``||ReLU(W x - alpha) - y||_2`` of the reconstruction.
     n_iter : ndarray of int32, shape (B,), or None
