@@ -1,4 +1,4 @@
-"""relu_inverse(method="dual") vs NumPy baselines: a per-sample lstsq loop and batched normal equations.
+"""relu_inverse(method="dual") vs NumPy: a per-sample lstsq loop and batched normal equations.
 
 Groups ``dual <m>x<n> B=<B>`` compare the kernel (1 and 2 threads) with the best batched NumPy
 code on the same outputs; groups ``... lstsq loop`` compare it with a per-sample

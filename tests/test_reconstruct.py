@@ -426,12 +426,14 @@ def test_cli_invert_roundtrip(tmp_path, capsys):
     np.savez(tmp_path / "layer_alpha.npz", W=W, alpha=np.full(40, -0.3))
     for name in ("layer_b.npz", "layer_alpha.npz"):
         out = tmp_path / f"X_{name}.npy"
-        assert main(["invert", str(tmp_path / name), str(tmp_path / "Y.npy"), "--out", str(out)]) == 0
+        argv = ["invert", str(tmp_path / name), str(tmp_path / "Y.npy"), "--out", str(out)]
+        assert main(argv) == 0
         np.testing.assert_allclose(np.load(out), X, rtol=0, atol=1e-12)
     assert "reconstructed 20 inputs" in capsys.readouterr().out
     np.save(tmp_path / "W.npy", W)
     np.save(tmp_path / "Y0.npy", ReLULayer(W, 0.0)(X))
-    assert main(["invert", str(tmp_path / "W.npy"), str(tmp_path / "Y0.npy"), "--method", "cg"]) == 0
+    argv = ["invert", str(tmp_path / "W.npy"), str(tmp_path / "Y0.npy"), "--method", "cg"]
+    assert main(argv) == 0
     printed = np.loadtxt(capsys.readouterr().out.splitlines())
     assert printed.shape == (20, 5)
 
