@@ -37,5 +37,6 @@ inline void check_dim(const py::array &a, int axis, std::ptrdiff_t expected, con
 void bind_injectivity(py::module_ &m);
 void bind_facets(py::module_ &m);
 void bind_conv(py::module_ &m);
+void bind_reconstruct(py::module_ &m);
 
 }  // namespace reluinj

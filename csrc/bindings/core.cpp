@@ -20,4 +20,5 @@ PYBIND11_MODULE(_core, m) {
     reluinj::bind_injectivity(m);
     reluinj::bind_facets(m);
     reluinj::bind_conv(m);
+    reluinj::bind_reconstruct(m);
 }

@@ -61,6 +61,8 @@ from .conditioning import (
     relu_features,
     variation_norm,
 )
+from .network import ReLUNetwork
+from .reconstruct import InverseResult, relu_inverse, stability_constant
 
 __all__ = [
     "__version__",
@@ -119,6 +121,10 @@ __all__ = [
     "coordinate_grid",
     "psnr",
     "fit_image",
+    "relu_inverse",
+    "InverseResult",
+    "stability_constant",
+    "ReLUNetwork",
 ]
 
 # torch-based names live in reluinj.nn and are resolved on first access, so that

@@ -180,3 +180,24 @@ class ReLULayer:
         if inj.size == 0:
             raise ValueError("X must contain at least one point")
         return float(np.mean(inj))
+
+    def inverse(self, Y, **kwargs):
+        """Reconstruct inputs from outputs ``Y`` of this layer.
+
+        Delegates to :func:`reluinj.relu_inverse` with this layer's ``W`` and ``alpha``;
+        keyword arguments (``method``, ``n_threads``, ``rcond``, ``facets``, ``variant``,
+        ``step``, ``tol``, ``max_iter``) are passed through.
+
+        Parameters
+        ----------
+        Y : array_like of shape (m,) or (B, m)
+            Non-negative, finite layer outputs.
+
+        Returns
+        -------
+        result : InverseResult
+            ``result.x`` has shape (n,) or (B, n).
+        """
+        from .reconstruct import relu_inverse
+
+        return relu_inverse(self.W, self.alpha, Y, **kwargs)

@@ -1,0 +1,599 @@
+// Batched reconstruction of the input of a ReLU layer y = ReLU(W x - alpha) from its output.
+//
+// For a sample y the active set is I = {i : y_i > 0}; its rows satisfy <x, w_i> = y_i + alpha_i.
+// Every kernel below works on one sample at a time (OpenMP over a fixed chunk grid of samples),
+// so each result depends only on its sample and is bitwise independent of n_threads.
+//
+// * dual_inverse: least squares on the active rows (the canonical dual frame of the active
+//   sub-frame). Normal matrix G_I = W_I^T W_I, built either from the active rows or as
+//   S - W_{I^c}^T W_{I^c} when fewer rows are inactive than active (S = W^T W precomputed), then
+//   Cholesky and one step of iterative refinement with the residual of the active equations.
+//   Fallback (documented threshold kCholPivotTol): a one-sided Jacobi SVD of W_I, truncated to
+//   the numerical rank r found by IncrementalBasis; r < n gives the minimum-norm solution.
+// * facet_inverse: the first facet (in list order) whose vertices are all active; least squares
+//   on those rows. No fully active facet: x = NaN and facet = -1 (never another facet).
+// * frame_inverse: the ReLU frame algorithm (gradient descent, variants relu/naive).
+// * cg_inverse: conjugate gradients on the active normal equations (matrix-free).
+// * inverse_stability: 1/sqrt(lambda_min(G_I)) at points x, with I = {<x, w_i> >= alpha_i}.
+//
+// All arithmetic is in double; W and alpha are passed as double (the binding converts float
+// weights once), Y and the outputs may be float or double.
+#pragma once
+#include <algorithm>
+#include <cmath>
+#include <cstddef>
+#include <cstdint>
+#include <limits>
+#include <vector>
+
+#include "reluinj/linalg.hpp"
+#include "reluinj/parallel.hpp"
+
+#if defined(__GNUC__) && defined(__x86_64__) && defined(__ELF__) && !defined(__clang__)
+#define RELUINJ_TARGET_CLONES __attribute__((target_clones("arch=haswell", "default")))
+#else
+#define RELUINJ_TARGET_CLONES
+#endif
+
+namespace reluinj {
+
+// The Cholesky path is accepted iff every pivot satisfies L_kk^2 > kCholPivotTol * G_kk, i.e.
+// column k of W_I keeps a sine > 1e-4 to the span of the previous columns; otherwise the
+// sample goes through the SVD fallback.
+constexpr double kCholPivotTol = 1e-8;
+constexpr int kJacobiMaxSweeps = 60;
+constexpr std::ptrdiff_t kSampleChunk = 64;
+
+// G[j, k] (k >= j, row-major n x n) += sign * sum over the listed rows of w_j w_k.
+// Rows are consumed eight (then four, then one) at a time so that every entry of G is loaded
+// and stored once per block; the summation order depends only on the row list.
+RELUINJ_TARGET_CLONES
+inline void gram_update(const double *W, const std::int64_t *idx, std::ptrdiff_t cnt,
+                        std::ptrdiff_t n, double sign, double *__restrict G) {
+    std::ptrdiff_t t = 0;
+    for (; t + 8 <= cnt; t += 8) {
+        const double *__restrict a = W + idx[t] * n, *__restrict b = W + idx[t + 1] * n;
+        const double *__restrict c = W + idx[t + 2] * n, *__restrict d = W + idx[t + 3] * n;
+        const double *__restrict e = W + idx[t + 4] * n, *__restrict f = W + idx[t + 5] * n;
+        const double *__restrict g_ = W + idx[t + 6] * n, *__restrict h = W + idx[t + 7] * n;
+        for (std::ptrdiff_t j = 0; j < n; ++j) {
+            const double aj = sign * a[j], bj = sign * b[j], cj = sign * c[j], dj = sign * d[j];
+            const double ej = sign * e[j], fj = sign * f[j], gj = sign * g_[j], hj = sign * h[j];
+            double *__restrict g = G + j * n;
+            for (std::ptrdiff_t k = j; k < n; ++k)
+                g[k] += ((aj * a[k] + bj * b[k]) + (cj * c[k] + dj * d[k])) +
+                        ((ej * e[k] + fj * f[k]) + (gj * g_[k] + hj * h[k]));
+        }
+    }
+    for (; t + 4 <= cnt; t += 4) {
+        const double *__restrict a = W + idx[t] * n, *__restrict b = W + idx[t + 1] * n;
+        const double *__restrict c = W + idx[t + 2] * n, *__restrict d = W + idx[t + 3] * n;
+        for (std::ptrdiff_t j = 0; j < n; ++j) {
+            const double aj = sign * a[j], bj = sign * b[j], cj = sign * c[j], dj = sign * d[j];
+            double *__restrict g = G + j * n;
+            for (std::ptrdiff_t k = j; k < n; ++k)
+                g[k] += ((aj * a[k] + bj * b[k]) + (cj * c[k] + dj * d[k]));
+        }
+    }
+    for (; t < cnt; ++t) {
+        const double *a = W + idx[t] * n;
+        for (std::ptrdiff_t j = 0; j < n; ++j) {
+            const double aj = sign * a[j];
+            double *__restrict g = G + j * n;
+            for (std::ptrdiff_t k = j; k < n; ++k) g[k] += aj * a[k];
+        }
+    }
+}
+
+// c = W x for all m rows, from the transposed weights Wt (n x m): n vectorised axpy passes.
+RELUINJ_TARGET_CLONES
+inline void analysis_t(const double *Wt, const double *x, std::ptrdiff_t m, std::ptrdiff_t n,
+                       double *__restrict c) {
+    std::fill(c, c + m, 0.0);
+    for (std::ptrdiff_t j = 0; j < n; ++j) {
+        const double xj = x[j];
+        const double *__restrict w = Wt + j * m;
+        for (std::ptrdiff_t i = 0; i < m; ++i) c[i] += xj * w[i];
+    }
+}
+
+// out = sum_t coef[t] * W[idx[t]] (length n).
+inline void synth_rows(const double *W, const std::int64_t *idx, const double *coef,
+                       std::ptrdiff_t cnt, std::ptrdiff_t n, double *out) {
+    std::fill(out, out + n, 0.0);
+    for (std::ptrdiff_t t = 0; t < cnt; ++t) {
+        const double *w = W + idx[t] * n;
+        const double ct = coef[t];
+        for (std::ptrdiff_t j = 0; j < n; ++j) out[j] += ct * w[j];
+    }
+}
+
+// In-place Cholesky G = L L^T of the upper triangle of G (L^T stored in the upper triangle).
+// Returns false when a pivot fails the relative test L_kk^2 > tol * G_kk.
+inline bool cholesky_upper(double *G, std::ptrdiff_t n, double tol) {
+    for (std::ptrdiff_t k = 0; k < n; ++k) {
+        const double gkk = G[k * n + k];
+        double d = gkk;
+        for (std::ptrdiff_t p = 0; p < k; ++p) d -= G[p * n + k] * G[p * n + k];
+        if (!(gkk > 0.0) || !(d > tol * gkk)) return false;
+        const double r = std::sqrt(d);
+        G[k * n + k] = r;
+        const double inv = 1.0 / r;
+        for (std::ptrdiff_t j = k + 1; j < n; ++j) {
+            double s = G[k * n + j];
+            for (std::ptrdiff_t p = 0; p < k; ++p) s -= G[p * n + k] * G[p * n + j];
+            G[k * n + j] = s * inv;
+        }
+    }
+    return true;
+}
+
+// Solve (R^T R) z = v in place, R upper triangular as left by cholesky_upper.
+inline void cholesky_solve(const double *R, std::ptrdiff_t n, double *v) {
+    for (std::ptrdiff_t k = 0; k < n; ++k) {
+        double s = v[k];
+        for (std::ptrdiff_t p = 0; p < k; ++p) s -= R[p * n + k] * v[p];
+        v[k] = s / R[k * n + k];
+    }
+    for (std::ptrdiff_t k = n - 1; k >= 0; --k) {
+        double s = v[k];
+        for (std::ptrdiff_t j = k + 1; j < n; ++j) s -= R[k * n + j] * v[j];
+        v[k] = s / R[k * n + k];
+    }
+}
+
+// One-sided (Hestenes) Jacobi SVD of a matrix given by its n columns a_j of length k, stored
+// as the rows of At (n x k). On return the rows of At are the columns of A V (= u_j sigma_j)
+// and the rows of Vt are the right singular vectors v_j.
+inline void jacobi_svd(double *At, double *Vt, std::ptrdiff_t n, std::ptrdiff_t k) {
+    std::fill(Vt, Vt + n * n, 0.0);
+    for (std::ptrdiff_t j = 0; j < n; ++j) Vt[j * n + j] = 1.0;
+    const double eps = std::numeric_limits<double>::epsilon();
+    for (int sweep = 0; sweep < kJacobiMaxSweeps; ++sweep) {
+        bool rotated = false;
+        for (std::ptrdiff_t p = 0; p + 1 < n; ++p) {
+            for (std::ptrdiff_t q = p + 1; q < n; ++q) {
+                double *ap = At + p * k, *aq = At + q * k;
+                const double alpha = dot(ap, ap, k), beta = dot(aq, aq, k), gamma = dot(ap, aq, k);
+                if (!(std::fabs(gamma) > eps * std::sqrt(alpha * beta))) continue;
+                rotated = true;
+                const double zeta = (beta - alpha) / (2.0 * gamma);
+                const double t = std::copysign(1.0, zeta) / (std::fabs(zeta) + std::sqrt(1.0 + zeta * zeta));
+                const double c = 1.0 / std::sqrt(1.0 + t * t), s = c * t;
+                for (std::ptrdiff_t i = 0; i < k; ++i) {
+                    const double x = ap[i], y = aq[i];
+                    ap[i] = c * x - s * y;
+                    aq[i] = s * x + c * y;
+                }
+                double *vp = Vt + p * n, *vq = Vt + q * n;
+                for (std::ptrdiff_t i = 0; i < n; ++i) {
+                    const double x = vp[i], y = vq[i];
+                    vp[i] = c * x - s * y;
+                    vq[i] = s * x + c * y;
+                }
+            }
+        }
+        if (!rotated) break;
+    }
+}
+
+// Householder reduction of the symmetric n x n matrix A (full storage, destroyed) to
+// tridiagonal form: diagonal d (n), off-diagonal e (n - 1, e[k] couples k and k + 1).
+inline void tridiagonalize(double *A, std::ptrdiff_t n, double *d, double *e, double *v, double *w) {
+    for (std::ptrdiff_t k = 0; k + 2 < n; ++k) {
+        const std::ptrdiff_t len = n - k - 1;
+        double *x = v;  // x = A[k+1:, k]
+        for (std::ptrdiff_t i = 0; i < len; ++i) x[i] = A[(k + 1 + i) * n + k];
+        const double xnorm = std::sqrt(dot(x, x, len));
+        if (xnorm == 0.0) {
+            e[k] = 0.0;
+            continue;
+        }
+        const double beta = x[0] >= 0.0 ? -xnorm : xnorm;  // x -> beta e_1
+        x[0] -= beta;
+        const double vnorm2 = dot(x, x, len);
+        const double tau = 2.0 / vnorm2;
+        // p = tau * A_sub v; w = p - (tau/2) (p.v) v; A_sub -= v w^T + w v^T
+        for (std::ptrdiff_t i = 0; i < len; ++i) w[i] = tau * dot(A + (k + 1 + i) * n + k + 1, x, len);
+        const double kappa = 0.5 * tau * dot(w, x, len);
+        for (std::ptrdiff_t i = 0; i < len; ++i) w[i] -= kappa * x[i];
+        for (std::ptrdiff_t i = 0; i < len; ++i) {
+            double *row = A + (k + 1 + i) * n + k + 1;
+            const double xi = x[i], wi = w[i];
+            for (std::ptrdiff_t j = 0; j < len; ++j) row[j] -= xi * w[j] + wi * x[j];
+        }
+        e[k] = beta;
+    }
+    for (std::ptrdiff_t k = 0; k < n; ++k) d[k] = A[k * n + k];
+    if (n >= 2) e[n - 2] = A[(n - 1) * n + n - 2];
+}
+
+// Number of eigenvalues < lambda of the symmetric tridiagonal (d, e) (Sturm count).
+inline std::ptrdiff_t sturm_count(const double *d, const double *e, std::ptrdiff_t n, double lambda) {
+    std::ptrdiff_t count = 0;
+    double q = 1.0;
+    for (std::ptrdiff_t i = 0; i < n; ++i) {
+        const double off = i > 0 ? e[i - 1] * e[i - 1] : 0.0;
+        q = d[i] - lambda - (i > 0 ? off / q : 0.0);
+        if (q == 0.0) q = -std::numeric_limits<double>::min();
+        if (q < 0.0) ++count;
+    }
+    return count;
+}
+
+// The k-th smallest eigenvalue (k = 0 .. n-1) of a symmetric tridiagonal matrix by bisection
+// inside its Gershgorin interval (absolute accuracy ~ eps * max |eigenvalue|).
+inline double tridiagonal_eigenvalue(const double *d, const double *e, std::ptrdiff_t n, std::ptrdiff_t k) {
+    double lo = d[0], hi = d[0];
+    for (std::ptrdiff_t i = 0; i < n; ++i) {
+        const double r = (i > 0 ? std::fabs(e[i - 1]) : 0.0) + (i + 1 < n ? std::fabs(e[i]) : 0.0);
+        lo = std::min(lo, d[i] - r);
+        hi = std::max(hi, d[i] + r);
+    }
+    for (int it = 0; it < 200; ++it) {
+        const double mid = 0.5 * (lo + hi);
+        if (!(mid > lo && mid < hi)) break;
+        if (sturm_count(d, e, n, mid) > k) hi = mid;
+        else lo = mid;
+    }
+    return 0.5 * (lo + hi);
+}
+
+// Per-thread scratch and the dense solvers shared by the reconstruction kernels.
+class ActiveSolver {
+public:
+    // W (m x n) and its transpose Wt (n x m); S = W^T W (full n x n) or nullptr.
+    ActiveSolver(const double *W, const double *Wt, const double *S, std::ptrdiff_t m,
+                 std::ptrdiff_t n, double rank_tol)
+        : W_(W), Wt_(Wt), S_(S), m_(m), n_(n), basis_(n, rank_tol), G_(n * n), g_(n), At_(n * std::max<std::ptrdiff_t>(m, 2)),
+          Vt_(n * n), sv_(n), order_(n), b_(m), act_(m), inact_(m), c_(m), wx_(m) {}
+
+    // Active set {i : y_i > 0} of a sample and the targets b_t = y_i + alpha_i.
+    template <class T>
+    void set_active(const T *y, const double *alpha) {
+        // Branch-free partition: outputs are ~50% active, so branches would mispredict.
+        n_act_ = n_inact_ = 0;
+        for (std::ptrdiff_t i = 0; i < m_; ++i) {
+            const double yi = double(y[i]);
+            const bool on = yi > 0.0;
+            b_[n_act_] = yi + alpha[i];
+            act_[n_act_] = i;
+            inact_[n_inact_] = i;
+            n_act_ += on;
+            n_inact_ += !on;
+        }
+    }
+
+    // Active set {i : <x, w_i> >= alpha_i} of an input point.
+    template <class T>
+    void set_active_from_input(const T *x, const double *alpha) {
+        n_act_ = n_inact_ = 0;
+        for (std::ptrdiff_t i = 0; i < m_; ++i) {
+            if (dot(W_ + i * n_, x, n_) >= alpha[i]) act_[n_act_++] = i;
+            else inact_[n_inact_++] = i;
+        }
+    }
+
+    // Use the given rows (e.g. a facet) with targets y_i + alpha_i instead of the active set.
+    template <class T>
+    void set_rows(const std::int64_t *rows, std::ptrdiff_t cnt, const T *y, const double *alpha) {
+        n_act_ = cnt;
+        n_inact_ = 0;
+        for (std::ptrdiff_t t = 0; t < cnt; ++t) {
+            act_[t] = rows[t];
+            b_[t] = double(y[rows[t]]) + alpha[rows[t]];
+        }
+    }
+
+    std::ptrdiff_t n_active() const { return n_act_; }
+    const std::int64_t *active() const { return act_.data(); }
+    const double *targets() const { return b_.data(); }
+
+    // Numerical rank of the current rows (greedy test of IncrementalBasis, as in injective_at).
+    std::ptrdiff_t rank() {
+        basis_.reset();
+        for (std::ptrdiff_t t = 0; t < n_act_ && !basis_.full(); ++t) basis_.try_add(W_ + act_[t] * n_);
+        return basis_.rank();
+    }
+
+    // Least squares on the current rows: x minimises ||W_I x - b||; the minimum-norm solution
+    // when the rows do not span. Returns the numerical rank (n when the rows span).
+    std::ptrdiff_t solve(double *x) {
+        const std::ptrdiff_t n = n_;
+        if (n_act_ >= n) {
+            build_gram();
+            if (cholesky_upper(G_.data(), n, kCholPivotTol)) {
+                synth_rows(W_, act_.data(), b_.data(), n_act_, n, x);
+                cholesky_solve(G_.data(), n, x);
+                // One step of iterative refinement with the residual of the active equations.
+                analysis_t(Wt_, x, m_, n, wx_.data());
+                for (std::ptrdiff_t t = 0; t < n_act_; ++t) c_[t] = b_[t] - wx_[act_[t]];
+                synth_rows(W_, act_.data(), c_.data(), n_act_, n, g_.data());
+                cholesky_solve(G_.data(), n, g_.data());
+                for (std::ptrdiff_t j = 0; j < n; ++j) x[j] += g_[j];
+                return n;
+            }
+        }
+        const std::ptrdiff_t r = rank();
+        svd_rows();
+        std::fill(x, x + n, 0.0);
+        const std::ptrdiff_t k = n_act_;
+        for (std::ptrdiff_t q = 0; q < r; ++q) {
+            const std::ptrdiff_t j = order_[q];
+            if (!(sv_[j] > 0.0)) break;
+            const double coef = dot(At_.data() + j * k, b_.data(), k) / (sv_[j] * sv_[j]);
+            const double *v = Vt_.data() + j * n;
+            for (std::ptrdiff_t i = 0; i < n; ++i) x[i] += coef * v[i];
+        }
+        return r;
+    }
+
+    // Smallest and largest eigenvalue of G_I = W_I^T W_I: Householder tridiagonalisation of
+    // G_I and bisection (lo = 0 when fewer than n rows are active).
+    void gram_extremes(double &lo, double &hi) {
+        const std::ptrdiff_t n = n_;
+        if (n_act_ == 0) {
+            lo = hi = 0.0;
+            return;
+        }
+        build_gram();
+        for (std::ptrdiff_t j = 0; j < n; ++j)
+            for (std::ptrdiff_t k = j + 1; k < n; ++k) G_[k * n + j] = G_[j * n + k];
+        double *d = sv_.data(), *e = g_.data(), *v = At_.data(), *w = At_.data() + n;
+        tridiagonalize(G_.data(), n, d, e, v, w);
+        hi = tridiagonal_eigenvalue(d, e, n, n - 1);
+        lo = n_act_ < n ? 0.0 : std::max(0.0, tridiagonal_eigenvalue(d, e, n, 0));
+    }
+
+    // ||ReLU(W x - alpha) - y||_2 (output-space misfit).
+    template <class T>
+    double output_residual(const double *x, const double *alpha, const T *y) {
+        analysis_t(Wt_, x, m_, n_, wx_.data());
+        double s = 0.0;
+        for (std::ptrdiff_t i = 0; i < m_; ++i) {
+            const double z = wx_[i] - alpha[i];
+            const double d = (z > 0.0 ? z : 0.0) - double(y[i]);
+            s += d * d;
+        }
+        return std::sqrt(s);
+    }
+
+private:
+    void build_gram() {
+        const std::ptrdiff_t n = n_;
+        if (S_ && n_inact_ < n_act_) {
+            std::copy(S_, S_ + n * n, G_.begin());
+            gram_update(W_, inact_.data(), n_inact_, n, -1.0, G_.data());
+        } else {
+            std::fill(G_.begin(), G_.end(), 0.0);
+            gram_update(W_, act_.data(), n_act_, n, 1.0, G_.data());
+        }
+    }
+
+    // Jacobi SVD of W_I; singular values in sv_, order_ sorts them decreasingly (stable).
+    void svd_rows() {
+        const std::ptrdiff_t n = n_, k = n_act_;
+        for (std::ptrdiff_t t = 0; t < k; ++t) {
+            const double *w = W_ + act_[t] * n;
+            for (std::ptrdiff_t j = 0; j < n; ++j) At_[j * k + t] = w[j];
+        }
+        jacobi_svd(At_.data(), Vt_.data(), n, k);
+        for (std::ptrdiff_t j = 0; j < n; ++j) {
+            sv_[j] = std::sqrt(dot(At_.data() + j * k, At_.data() + j * k, k));
+            order_[j] = j;
+        }
+        std::stable_sort(order_.begin(), order_.end(),
+                         [&](std::ptrdiff_t a, std::ptrdiff_t b) { return sv_[a] > sv_[b]; });
+    }
+
+    const double *W_;
+    const double *Wt_;
+    const double *S_;
+    std::ptrdiff_t m_, n_;
+    IncrementalBasis basis_;
+    std::vector<double> G_, g_, At_, Vt_, sv_;
+    std::vector<std::ptrdiff_t> order_;
+    std::vector<double> b_;
+    std::vector<std::int64_t> act_, inact_;
+    std::vector<double> c_, wx_;
+    std::ptrdiff_t n_act_ = 0, n_inact_ = 0;
+};
+
+// S = W^T W (upper triangle filled, as gram_update leaves it).
+inline std::vector<double> frame_operator_upper(const double *W, std::ptrdiff_t m, std::ptrdiff_t n) {
+    std::vector<std::int64_t> all(m);
+    for (std::ptrdiff_t i = 0; i < m; ++i) all[i] = i;
+    std::vector<double> S(n * n, 0.0);
+    gram_update(W, all.data(), m, n, 1.0, S.data());
+    return S;
+}
+
+inline std::vector<double> transpose(const double *W, std::ptrdiff_t m, std::ptrdiff_t n) {
+    std::vector<double> Wt(n * m);
+    for (std::ptrdiff_t i = 0; i < m; ++i)
+        for (std::ptrdiff_t j = 0; j < n; ++j) Wt[j * m + i] = W[i * n + j];
+    return Wt;
+}
+
+template <class T>
+void dual_inverse(const double *W, const double *alpha, const T *Y, T *X, std::uint8_t *injective,
+                  double *residual, std::ptrdiff_t m, std::ptrdiff_t n, std::ptrdiff_t B,
+                  double rank_tol, int n_threads) {
+    const std::vector<double> S = frame_operator_upper(W, m, n), Wt = transpose(W, m, n);
+    parallel_chunks(B, kSampleChunk, n_threads, [&](std::ptrdiff_t, std::ptrdiff_t b, std::ptrdiff_t e) {
+        ActiveSolver solver(W, Wt.data(), S.data(), m, n, rank_tol);
+        std::vector<double> x(n);
+        for (std::ptrdiff_t s = b; s < e; ++s) {
+            const T *y = Y + s * m;
+            solver.set_active(y, alpha);
+            const std::ptrdiff_t r = solver.solve(x.data());
+            injective[s] = r == n;
+            residual[s] = solver.output_residual(x.data(), alpha, y);
+            for (std::ptrdiff_t j = 0; j < n; ++j) X[s * n + j] = T(x[j]);
+        }
+    });
+}
+
+// Facets in CSR form: the vertices of facet f are indices[indptr[f]:indptr[f+1]].
+template <class T>
+void facet_inverse(const double *W, const double *alpha, const T *Y, const std::int64_t *indptr,
+                   const std::int64_t *indices, std::ptrdiff_t n_facets, T *X,
+                   std::uint8_t *injective, double *residual, std::int64_t *facet,
+                   std::ptrdiff_t m, std::ptrdiff_t n, std::ptrdiff_t B, double rank_tol, int n_threads) {
+    const std::vector<double> Wt = transpose(W, m, n);
+    parallel_chunks(B, kSampleChunk, n_threads, [&](std::ptrdiff_t, std::ptrdiff_t b, std::ptrdiff_t e) {
+        ActiveSolver solver(W, Wt.data(), nullptr, m, n, rank_tol);
+        std::vector<double> x(n);
+        for (std::ptrdiff_t s = b; s < e; ++s) {
+            const T *y = Y + s * m;
+            std::int64_t found = -1;
+            for (std::ptrdiff_t f = 0; f < n_facets && found < 0; ++f) {
+                bool all_active = true;
+                for (std::int64_t p = indptr[f]; p < indptr[f + 1] && all_active; ++p)
+                    all_active = double(y[indices[p]]) > 0.0;
+                if (all_active) found = f;
+            }
+            facet[s] = found;
+            if (found < 0) {
+                injective[s] = 0;
+                residual[s] = std::numeric_limits<double>::quiet_NaN();
+                for (std::ptrdiff_t j = 0; j < n; ++j) X[s * n + j] = T(std::numeric_limits<double>::quiet_NaN());
+                continue;
+            }
+            solver.set_rows(indices + indptr[found], indptr[found + 1] - indptr[found], y, alpha);
+            injective[s] = solver.solve(x.data()) == n;
+            residual[s] = solver.output_residual(x.data(), alpha, y);
+            for (std::ptrdiff_t j = 0; j < n; ++j) X[s * n + j] = T(x[j]);
+        }
+    });
+}
+
+// The ReLU frame algorithm. step: lambda_full > 0 uses that step for every sample; otherwise
+// lambda = 2 / (A_I + B_I) from the active sub-frame (1 / B_I when the active rows do not span).
+// Stops when ||y_{k+1} - y_k|| <= tol ||y_{k+1}|| (tol > 0) or after max_iter iterations.
+template <class T>
+void frame_inverse(const double *W, const double *alpha, const T *Y, T *X, std::uint8_t *injective,
+                   double *residual, std::int32_t *n_iter, std::ptrdiff_t m, std::ptrdiff_t n,
+                   std::ptrdiff_t B, bool relu_variant, double lambda_full, double tol, int max_iter,
+                   double rank_tol, int n_threads) {
+    const std::vector<double> Wt = transpose(W, m, n);
+    parallel_chunks(B, kSampleChunk, n_threads, [&](std::ptrdiff_t, std::ptrdiff_t b, std::ptrdiff_t e) {
+        ActiveSolver solver(W, Wt.data(), nullptr, m, n, rank_tol);
+        std::vector<double> x(n), grad(n), c(m);
+        std::vector<std::uint8_t> is_act(m);
+        for (std::ptrdiff_t s = b; s < e; ++s) {
+            const T *y = Y + s * m;
+            solver.set_active(y, alpha);
+            injective[s] = solver.rank() == n;
+            double lambda = lambda_full;
+            if (!(lambda_full > 0.0)) {
+                double lo, hi;
+                solver.gram_extremes(lo, hi);
+                lambda = hi > 0.0 ? (injective[s] ? 2.0 / (lo + hi) : 1.0 / hi) : 0.0;
+            }
+            std::fill(is_act.begin(), is_act.end(), 0);
+            const std::int64_t *act = solver.active();
+            const double *tgt = solver.targets();
+            const std::ptrdiff_t k = solver.n_active();
+            for (std::ptrdiff_t t = 0; t < k; ++t) is_act[act[t]] = 1;
+            std::fill(x.begin(), x.end(), 0.0);
+            int it = 0;
+            while (it < max_iter) {
+                analysis_t(Wt.data(), x.data(), m, n, c.data());
+                std::fill(grad.begin(), grad.end(), 0.0);
+                for (std::ptrdiff_t t = 0; t < k; ++t) {
+                    const double *w = W + act[t] * n;
+                    const double r = tgt[t] - c[act[t]];
+                    for (std::ptrdiff_t j = 0; j < n; ++j) grad[j] += r * w[j];
+                }
+                if (relu_variant) {
+                    for (std::ptrdiff_t i = 0; i < m; ++i) {
+                        if (is_act[i] || !(c[i] >= alpha[i])) continue;
+                        const double *w = W + i * n;
+                        const double r = alpha[i] - c[i];
+                        for (std::ptrdiff_t j = 0; j < n; ++j) grad[j] += r * w[j];
+                    }
+                }
+                double step2 = 0.0, norm2 = 0.0;
+                for (std::ptrdiff_t j = 0; j < n; ++j) {
+                    const double d = lambda * grad[j];
+                    x[j] += d;
+                    step2 += d * d;
+                    norm2 += x[j] * x[j];
+                }
+                ++it;
+                if (tol > 0.0 && std::sqrt(step2) <= tol * std::sqrt(norm2)) break;
+            }
+            n_iter[s] = it;
+            residual[s] = solver.output_residual(x.data(), alpha, y);
+            for (std::ptrdiff_t j = 0; j < n; ++j) X[s * n + j] = T(x[j]);
+        }
+    });
+}
+
+// Conjugate gradients on W_I^T W_I x = W_I^T b from x = 0 (minimum-norm limit when the rows do
+// not span). Stops when ||r_k|| <= tol ||W_I^T b|| or after max_iter iterations.
+template <class T>
+void cg_inverse(const double *W, const double *alpha, const T *Y, T *X, std::uint8_t *injective,
+                double *residual, std::int32_t *n_iter, std::ptrdiff_t m, std::ptrdiff_t n,
+                std::ptrdiff_t B, double tol, int max_iter, double rank_tol, int n_threads) {
+    const std::vector<double> Wt = transpose(W, m, n);
+    parallel_chunks(B, kSampleChunk, n_threads, [&](std::ptrdiff_t, std::ptrdiff_t b, std::ptrdiff_t e) {
+        ActiveSolver solver(W, Wt.data(), nullptr, m, n, rank_tol);
+        std::vector<double> x(n), r(n), p(n), q(n), tmp(m);
+        for (std::ptrdiff_t s = b; s < e; ++s) {
+            const T *y = Y + s * m;
+            solver.set_active(y, alpha);
+            injective[s] = solver.rank() == n;
+            const std::int64_t *act = solver.active();
+            const std::ptrdiff_t k = solver.n_active();
+            synth_rows(W, act, solver.targets(), k, n, r.data());
+            std::fill(x.begin(), x.end(), 0.0);
+            p = r;
+            double rr = dot(r.data(), r.data(), n);
+            const double stop = tol * std::sqrt(rr);
+            int it = 0;
+            while (it < max_iter && std::sqrt(rr) > stop && rr > 0.0) {
+                for (std::ptrdiff_t t = 0; t < k; ++t) tmp[t] = dot(W + act[t] * n, p.data(), n);
+                synth_rows(W, act, tmp.data(), k, n, q.data());
+                const double pq = dot(p.data(), q.data(), n);
+                ++it;
+                if (!(pq > 0.0)) break;
+                const double a = rr / pq;
+                for (std::ptrdiff_t j = 0; j < n; ++j) {
+                    x[j] += a * p[j];
+                    r[j] -= a * q[j];
+                }
+                const double rr_new = dot(r.data(), r.data(), n);
+                const double beta = rr_new / rr;
+                rr = rr_new;
+                for (std::ptrdiff_t j = 0; j < n; ++j) p[j] = r[j] + beta * p[j];
+            }
+            n_iter[s] = it;
+            residual[s] = solver.output_residual(x.data(), alpha, y);
+            for (std::ptrdiff_t j = 0; j < n; ++j) X[s * n + j] = T(x[j]);
+        }
+    });
+}
+
+// out[s] = 1 / sqrt(lambda_min(W_I^T W_I)) with I = {i : <x_s, w_i> >= alpha_i}; +inf when the
+// active rows do not span (rank test of IncrementalBasis).
+template <class T>
+void inverse_stability(const double *W, const double *alpha, const T *Xin, double *out, std::ptrdiff_t m,
+                       std::ptrdiff_t n, std::ptrdiff_t B, double rank_tol, int n_threads) {
+    const std::vector<double> Wt = transpose(W, m, n);
+    parallel_chunks(B, kSampleChunk, n_threads, [&](std::ptrdiff_t, std::ptrdiff_t b, std::ptrdiff_t e) {
+        ActiveSolver solver(W, Wt.data(), nullptr, m, n, rank_tol);
+        for (std::ptrdiff_t s = b; s < e; ++s) {
+            solver.set_active_from_input(Xin + s * n, alpha);
+            double lo, hi;
+            solver.gram_extremes(lo, hi);
+            // A clearly positive lambda_min proves that the rows span; only doubtful cases go
+            // through the greedy rank test (so the answer agrees with is_injective_at).
+            const bool spans = lo > kCholPivotTol * hi || solver.rank() == n;
+            out[s] = spans && lo > 0.0 ? 1.0 / std::sqrt(lo) : std::numeric_limits<double>::infinity();
+        }
+    });
+}
+
+}  // namespace reluinj
