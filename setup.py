@@ -20,6 +20,9 @@ from setuptools.command.build_ext import build_ext
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 INCLUDE = os.path.join("csrc", "include")
+# setuptools does not scan #includes: list the headers so that editing one rebuilds.
+HEADERS = sorted(glob(os.path.join(INCLUDE, "reluinj", "*.hpp"))
+                 + glob(os.path.join("csrc", "bindings", "*.hpp")))
 
 OPENMP_PROBE = textwrap.dedent(
     """
@@ -98,6 +101,7 @@ core = Extension(
     "reluinj._core",
     sources=sorted(glob(os.path.join("csrc", "bindings", "*.cpp"))),
     include_dirs=[INCLUDE, pybind11.get_include()],
+    depends=HEADERS,
     language="c++",
 )
 
@@ -105,6 +109,7 @@ cykern = Extension(
     "reluinj._cykern",
     sources=[os.path.join("csrc", "cython", "_cykern.pyx")],
     include_dirs=[INCLUDE],
+    depends=HEADERS + [os.path.join("csrc", "cython", "omp_compat.pxd")],
     language="c++",
 )
 

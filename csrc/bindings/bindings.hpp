@@ -35,5 +35,6 @@ inline void check_dim(const py::array &a, int axis, std::ptrdiff_t expected, con
 }
 
 void bind_injectivity(py::module_ &m);
+void bind_mcb(py::module_ &m);
 
 }  // namespace reluinj

@@ -18,4 +18,5 @@ PYBIND11_MODULE(_core, m) {
     m.attr("COMPILER") = "unknown";
 #endif
     reluinj::bind_injectivity(m);
+    reluinj::bind_mcb(m);
 }

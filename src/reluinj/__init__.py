@@ -36,6 +36,7 @@ from .frames import (
     tetrahedron,
 )
 from .layer import DEFAULT_RANK_TOL, ReLULayer
+from .sampled import data_bias, sampled_bias
 
 __all__ = [
     "__version__",
@@ -66,4 +67,6 @@ __all__ = [
     "Annulus",
     "BiasEstimate",
     "DEFAULT_RANK_TOL",
+    "sampled_bias",
+    "data_bias",
 ]

@@ -1,0 +1,399 @@
+// Most-correlated-basis (MCB) search over sample points: the kernel of Approach A of the
+// maximal-bias estimation (sampled_bias / data_bias).
+//
+// Inputs are the *normalized* frame Wn (m, n), rows = unit frame vectors, and k points X (k, n).
+// For every point x the correlations c_i = <x, Wn_i> are ordered by (c_i descending, i
+// ascending); the most correlated basis J*(x) is the greedy maximum-weight basis in that order:
+// the top n elements when they are linearly independent (fast path), otherwise an element is
+// kept only if it raises the rank (IncrementalBasis) until n independent ones are found. For
+// every i in J*(x): min_out[i] = min(min_out[i], c_i) and hits_out[i] += 1.
+//
+// Correlations are computed in blocks of CHUNK points by a packed, register-tiled GEMM
+// (compiled for SSE2 and, on x86 with GCC/Clang, also for AVX2+FMA and AVX-512, dispatched at
+// run time); no k x m matrix is ever materialized. Every correlation is the sequential sum over
+// j = 0..n-1 of x_j * w_ij, so its value depends only on (x, w_i) and the instruction set, never
+// on the chunk, the tile or the thread. Partial results live in per-thread buffers reduced with
+// exact operations (min, integer sum): the output is bitwise identical for any n_threads.
+#pragma once
+#include <algorithm>
+#include <cmath>
+#include <cstddef>
+#include <cstdint>
+#include <limits>
+#include <vector>
+
+#include "reluinj/linalg.hpp"
+#include "reluinj/omp_compat.hpp"
+#include "reluinj/parallel.hpp"
+
+#if defined(__GNUC__) && (defined(__x86_64__) || defined(__i386__))
+#define RELUINJ_MCB_X86 1
+#define RELUINJ_ALWAYS_INLINE inline __attribute__((always_inline))
+#define RELUINJ_TARGET_AVX2 __attribute__((target("avx2,fma")))
+#define RELUINJ_TARGET_AVX512 __attribute__((target("avx512f,avx2,fma")))
+#else
+#define RELUINJ_MCB_X86 0
+#define RELUINJ_ALWAYS_INLINE inline
+#endif
+
+namespace reluinj {
+namespace mcb_detail {
+
+// Points per chunk of the fixed work grid (also the height of a correlation block).
+constexpr std::ptrdiff_t CHUNK = 64;
+
+// Register tile: MR points x NR frame elements, accumulated over the n coordinates in the
+// order j = 0..n-1. With GCC/Clang the accumulators are vector-extension registers of VW lanes
+// (NR = NV * VW); elsewhere a plain loop the compiler may vectorize.
+#if defined(__GNUC__)
+template <class T, int VW>
+struct VecOf {
+    typedef T type __attribute__((vector_size(VW * sizeof(T))));
+    // Unaligned, aliasing view of VW consecutive T in memory (loads/stores).
+    typedef T mem __attribute__((vector_size(VW * sizeof(T)), aligned(sizeof(T)), may_alias));
+};
+
+template <class T, int MR, int NR, int VW>
+RELUINJ_ALWAYS_INLINE void micro_tile(const T *xp, const T *wp, std::ptrdiff_t n, T *c,
+                                      std::ptrdiff_t ldc, std::ptrdiff_t rows) {
+    using V = typename VecOf<T, VW>::type;
+    using M = typename VecOf<T, VW>::mem;
+    constexpr int NV = NR / VW;
+    V acc[MR][NV];
+    for (int r = 0; r < MR; ++r)
+        for (int v = 0; v < NV; ++v) acc[r][v] = V{};
+    for (std::ptrdiff_t j = 0; j < n; ++j) {
+        V w[NV];
+        for (int v = 0; v < NV; ++v) w[v] = *reinterpret_cast<const M *>(wp + j * NR + v * VW);
+        const T *x = xp + j * MR;
+        for (int r = 0; r < MR; ++r) {
+            const V xr = x[r] - V{};  // broadcast (x - 0 == x exactly, so it folds)
+            for (int v = 0; v < NV; ++v) acc[r][v] += xr * w[v];
+        }
+    }
+    for (std::ptrdiff_t r = 0; r < rows && r < MR; ++r)
+        for (int v = 0; v < NV; ++v) *reinterpret_cast<M *>(c + r * ldc + v * VW) = acc[r][v];
+}
+#else
+template <class T, int MR, int NR, int VW>
+inline void micro_tile(const T *xp, const T *wp, std::ptrdiff_t n, T *c, std::ptrdiff_t ldc,
+                       std::ptrdiff_t rows) {
+    T acc[MR][NR] = {};
+    for (std::ptrdiff_t j = 0; j < n; ++j) {
+        const T *w = wp + j * NR;
+        const T *x = xp + j * MR;
+        for (int r = 0; r < MR; ++r)
+            for (int t = 0; t < NR; ++t) acc[r][t] += x[r] * w[t];
+    }
+    for (std::ptrdiff_t r = 0; r < rows && r < MR; ++r)
+        for (int t = 0; t < NR; ++t) c[r * ldc + t] = acc[r][t];
+}
+#endif
+
+// Wp = Wn packed in panels of NR rows: Wp[(p * n + j) * NR + t] = Wn[p * NR + t][j] (zero
+// padding beyond m). Size m_pad * n with m_pad = ceil(m / NR) * NR.
+template <class T, int NR>
+void pack_frame(const T *Wn, std::ptrdiff_t m, std::ptrdiff_t n, std::vector<T> &Wp) {
+    const std::ptrdiff_t panels = (m + NR - 1) / NR;
+    Wp.assign(panels * NR * n, T(0));
+    for (std::ptrdiff_t p = 0; p < panels; ++p)
+        for (std::ptrdiff_t t = 0; t < NR && p * NR + t < m; ++t)
+            for (std::ptrdiff_t j = 0; j < n; ++j) Wp[(p * n + j) * NR + t] = Wn[(p * NR + t) * n + j];
+}
+
+// C (rows x m_pad, row-major) = X (rows x n) @ Wn.T, from the packed frame. xbuf holds
+// ceil(rows / MR) * MR * n entries. Returns false if X holds a NaN or inf.
+template <class T, int MR, int NR, int VW>
+RELUINJ_ALWAYS_INLINE bool corr_block(const T *Wp, std::ptrdiff_t m_pad, const T *X,
+                                      std::ptrdiff_t rows, std::ptrdiff_t n, T *xbuf, T *C) {
+    bool finite = true;
+    for (std::ptrdiff_t s0 = 0; s0 < rows; s0 += MR) {
+        T *dst = xbuf + s0 * n;
+        for (std::ptrdiff_t j = 0; j < n; ++j)
+            for (std::ptrdiff_t r = 0; r < MR; ++r) {
+                const T v = s0 + r < rows ? X[(s0 + r) * n + j] : T(0);
+                finite &= std::isfinite(v);
+                dst[j * MR + r] = v;
+            }
+    }
+    if (!finite) return false;
+    for (std::ptrdiff_t i0 = 0; i0 < m_pad; i0 += NR) {
+        const T *wp = Wp + i0 * n;
+        for (std::ptrdiff_t s0 = 0; s0 < rows; s0 += MR)
+            micro_tile<T, MR, NR, VW>(xbuf + s0 * n, wp, n, C + s0 * m_pad + i0, m_pad, rows - s0);
+    }
+    return true;
+}
+
+// Tile shapes per instruction set (accumulators fill about half the vector registers).
+// VW = lanes of one vector register, NR = 2 registers per tile row.
+template <class T> struct TileGeneric { static constexpr int MR = 4, VW = 16 / sizeof(T), NR = 2 * VW; };
+template <class T> struct TileAvx2 { static constexpr int MR = 6, VW = 32 / sizeof(T), NR = 2 * VW; };
+template <class T> struct TileAvx512 { static constexpr int MR = 8, VW = 64 / sizeof(T), NR = 2 * VW; };
+
+template <class T>
+using BlockFn = bool (*)(const T *, std::ptrdiff_t, const T *, std::ptrdiff_t, std::ptrdiff_t, T *, T *);
+
+template <class T>
+bool block_generic(const T *Wp, std::ptrdiff_t m_pad, const T *X, std::ptrdiff_t rows,
+                   std::ptrdiff_t n, T *xbuf, T *C) {
+    return corr_block<T, TileGeneric<T>::MR, TileGeneric<T>::NR, TileGeneric<T>::VW>(Wp, m_pad, X, rows, n, xbuf, C);
+}
+
+#if RELUINJ_MCB_X86
+template <class T>
+RELUINJ_TARGET_AVX2 bool block_avx2(const T *Wp, std::ptrdiff_t m_pad, const T *X,
+                                    std::ptrdiff_t rows, std::ptrdiff_t n, T *xbuf, T *C) {
+    return corr_block<T, TileAvx2<T>::MR, TileAvx2<T>::NR, TileAvx2<T>::VW>(Wp, m_pad, X, rows, n, xbuf, C);
+}
+
+template <class T>
+RELUINJ_TARGET_AVX512 bool block_avx512(const T *Wp, std::ptrdiff_t m_pad, const T *X,
+                                        std::ptrdiff_t rows, std::ptrdiff_t n, T *xbuf, T *C) {
+    return corr_block<T, TileAvx512<T>::MR, TileAvx512<T>::NR, TileAvx512<T>::VW>(Wp, m_pad, X, rows, n, xbuf, C);
+}
+#endif
+
+enum class Isa { generic, avx2, avx512 };
+
+// The widest instruction set of this CPU that the correlation engine has a block for.
+inline Isa detect_isa() {
+#if RELUINJ_MCB_X86
+    __builtin_cpu_init();
+    if (__builtin_cpu_supports("avx512f")) return Isa::avx512;
+    if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) return Isa::avx2;
+#endif
+    return Isa::generic;
+}
+
+// The correlation engine chosen for this CPU: packed frame + block function.
+template <class T>
+struct CorrelationEngine {
+    std::vector<T> Wp;
+    std::ptrdiff_t m = 0, n = 0, m_pad = 0, mr = 1;
+    BlockFn<T> block = nullptr;
+
+    template <class Tile>
+    void setup(const T *Wn, BlockFn<T> fn) {
+        pack_frame<T, Tile::NR>(Wn, m, n, Wp);
+        m_pad = static_cast<std::ptrdiff_t>(Wp.size()) / n;
+        mr = Tile::MR;
+        block = fn;
+    }
+
+    // isa: the instruction set to use; must not exceed detect_isa() (checked by the caller).
+    CorrelationEngine(const T *Wn, std::ptrdiff_t m_, std::ptrdiff_t n_, Isa isa = detect_isa())
+        : m(m_), n(n_) {
+#if RELUINJ_MCB_X86
+        switch (isa) {
+            case Isa::avx512: setup<TileAvx512<T>>(Wn, &block_avx512<T>); return;
+            case Isa::avx2: setup<TileAvx2<T>>(Wn, &block_avx2<T>); return;
+            default: break;
+        }
+#endif
+        setup<TileGeneric<T>>(Wn, &block_generic<T>);
+    }
+
+    std::ptrdiff_t xbuf_size(std::ptrdiff_t rows) const { return (rows + mr - 1) / mr * mr * n; }
+};
+
+// Strict total order of the elements of one point: larger correlation first, then smaller index.
+template <class T>
+struct ByCorrelation {
+    const T *c;
+    bool operator()(std::int64_t a, std::int64_t b) const {
+        return c[a] > c[b] || (c[a] == c[b] && a < b);
+    }
+};
+
+// Per-thread scratch and partial result.
+template <class T>
+struct Workspace {
+    std::vector<T> C, xbuf, tmp;
+    std::vector<std::int64_t> cand, sel, order;
+    IncrementalBasis basis;
+    std::vector<T> min_part;
+    std::vector<std::int64_t> hits_part;
+    Workspace(const CorrelationEngine<T> &eng, double rank_tol)
+        : C(CHUNK * eng.m_pad), xbuf(eng.xbuf_size(CHUNK)), tmp(eng.m), cand(eng.m), sel(eng.n),
+          basis(eng.n, rank_tol), min_part(eng.m, std::numeric_limits<T>::infinity()),
+          hits_part(eng.m, 0) {}
+};
+
+// Top n indices of c (length m) in the order ByCorrelation, written to sel; tmp and cand are
+// scratch of length m. Returns false (selecting nothing) if a correlation is NaN or inf
+// (overflow). For n <= SMALL_N a sorted running list is kept while scanning i upwards (an
+// index enters only if strictly larger than the current n-th, so ties keep the smaller
+// index); otherwise, when m >= 4n, a threshold t0 taken from a strided subsample prefilters the
+// candidates {i : c_i >= t0}; if they are at least n, they contain every element of the top n
+// (whose values are >= the n-th largest >= t0), so the exact selection runs on them alone.
+constexpr std::ptrdiff_t SMALL_N = 16;
+
+template <class T>
+bool top_n(const T *c, std::ptrdiff_t m, std::ptrdiff_t n, T *tmp, std::int64_t *cand,
+           std::int64_t *sel) {
+    bool finite = true;
+    for (std::ptrdiff_t i = 0; i < m; ++i) finite &= std::isfinite(c[i]);
+    if (!finite) return false;
+    if (n <= SMALL_N) {
+        T *val = tmp;  // val[q] = c[sel[q]]
+        for (std::ptrdiff_t i = 0; i < n; ++i) {
+            std::ptrdiff_t pos = i;
+            for (; pos > 0 && c[i] > val[pos - 1]; --pos) {
+                sel[pos] = sel[pos - 1];
+                val[pos] = val[pos - 1];
+            }
+            sel[pos] = i;
+            val[pos] = c[i];
+        }
+        T thr = val[n - 1];
+        for (std::ptrdiff_t i = n; i < m; ++i) {
+            const T v = c[i];
+            if (!(v > thr)) continue;
+            std::ptrdiff_t pos = n - 1;
+            for (; pos > 0 && v > val[pos - 1]; --pos) {
+                sel[pos] = sel[pos - 1];
+                val[pos] = val[pos - 1];
+            }
+            sel[pos] = i;
+            val[pos] = v;
+            thr = val[n - 1];
+        }
+        return true;
+    }
+    const auto greater = [](T a, T b) { return a > b; };
+    std::ptrdiff_t count = 0;
+    if (m >= 4 * n && m >= 64) {
+        const std::ptrdiff_t stride = std::max<std::ptrdiff_t>(1, m / 64);
+        std::ptrdiff_t s = 0;
+        for (std::ptrdiff_t i = 0; i < m; i += stride) tmp[s++] = c[i];
+        const std::ptrdiff_t q = std::min(s, 2 * ((n * s + m - 1) / m) + 4);
+        std::nth_element(tmp, tmp + (q - 1), tmp + s, greater);
+        const T t0 = tmp[q - 1];
+        for (std::ptrdiff_t i = 0; i < m; ++i) {
+            cand[count] = i;
+            count += c[i] >= t0;
+        }
+    }
+    if (count < n) {
+        for (std::ptrdiff_t i = 0; i < m; ++i) cand[i] = i;
+        count = m;
+    }
+    for (std::ptrdiff_t q = 0; q < count; ++q) tmp[q] = c[cand[q]];
+    std::nth_element(tmp, tmp + (n - 1), tmp + count, greater);
+    const T thr = tmp[n - 1];
+    std::ptrdiff_t cnt = 0;
+    for (std::ptrdiff_t q = 0; q < count; ++q)
+        if (c[cand[q]] > thr) sel[cnt++] = cand[q];
+    for (std::ptrdiff_t q = 0; q < count && cnt < n; ++q)
+        if (c[cand[q]] == thr) sel[cnt++] = cand[q];
+    return true;
+}
+
+// J*(x) for one point with correlations c; returns its size (n unless the frame is
+// numerically rank deficient), indices in ws.sel (or ws.order for the rank fallback).
+template <class T>
+const std::int64_t *most_correlated_basis(const T *Wn, const T *c, std::ptrdiff_t m,
+                                          std::ptrdiff_t n, bool check_rank, Workspace<T> &ws,
+                                          std::ptrdiff_t &size) {
+    std::int64_t *sel = ws.sel.data();
+    require(top_n(c, m, n, ws.tmp.data(), ws.cand.data(), sel), "correlations overflow (X too large)");
+    size = n;
+    if (!check_rank) return sel;
+    const ByCorrelation<T> cmp{c};
+    std::sort(sel, sel + n, cmp);
+    ws.basis.reset();
+    for (std::ptrdiff_t q = 0; q < n; ++q) ws.basis.try_add(Wn + sel[q] * n);
+    if (ws.basis.full()) return sel;
+    // Rank fallback: greedy over the full ordering (the top n are its prefix).
+    ws.order.resize(m);
+    for (std::ptrdiff_t i = 0; i < m; ++i) ws.order[i] = i;
+    std::sort(ws.order.begin(), ws.order.end(), cmp);
+    ws.basis.reset();
+    std::ptrdiff_t kept = 0;
+    for (std::ptrdiff_t q = 0; q < m && !ws.basis.full(); ++q)
+        if (ws.basis.try_add(Wn + ws.order[q] * n)) ws.order[kept++] = ws.order[q];
+    size = kept;
+    return ws.order.data();
+}
+
+}  // namespace mcb_detail
+
+// Partial Approach-A result over the points X (k, n) for the normalized frame Wn (m, n):
+// min_out[i] = min over points with i in J*(x) of <x, Wn_i> (+inf if none), hits_out[i] =
+// number of such points. Requires m >= n >= 1; X must be finite (std::invalid_argument).
+template <class T>
+void most_correlated_basis_partial(const T *Wn, const T *X, std::ptrdiff_t m, std::ptrdiff_t n,
+                                   std::ptrdiff_t k, bool check_rank, double rank_tol,
+                                   int n_threads, T *min_out, std::int64_t *hits_out) {
+    using namespace mcb_detail;
+    require(n >= 1 && m >= n, "most_correlated_basis_partial: need m >= n >= 1");
+    clamp_threads(n_threads);
+    const CorrelationEngine<T> eng(Wn, m, n);
+    std::vector<Workspace<T>> ws;
+    ws.reserve(n_threads);
+    for (int t = 0; t < n_threads; ++t) ws.emplace_back(eng, rank_tol);
+    parallel_chunks(k, CHUNK, n_threads, [&](std::ptrdiff_t, std::ptrdiff_t b, std::ptrdiff_t e) {
+        Workspace<T> &w = ws[reluinj_thread_num()];
+        const std::ptrdiff_t rows = e - b;
+        require(eng.block(eng.Wp.data(), eng.m_pad, X + b * n, rows, n, w.xbuf.data(), w.C.data()),
+                "X contains NaN or inf");
+        for (std::ptrdiff_t s = 0; s < rows; ++s) {
+            const T *c = w.C.data() + s * eng.m_pad;
+            std::ptrdiff_t size = 0;
+            const std::int64_t *J = most_correlated_basis(Wn, c, m, n, check_rank, w, size);
+            for (std::ptrdiff_t q = 0; q < size; ++q) {
+                const std::int64_t i = J[q];
+                w.min_part[i] = std::min(w.min_part[i], c[i]);
+                ++w.hits_part[i];
+            }
+        }
+    });
+    for (std::ptrdiff_t i = 0; i < m; ++i) {
+        T v = std::numeric_limits<T>::infinity();
+        std::int64_t h = 0;
+        for (const auto &w : ws) {
+            v = std::min(v, w.min_part[i]);
+            h += w.hits_part[i];
+        }
+        min_out[i] = v;
+        hits_out[i] = h;
+    }
+}
+
+// The correlations C (k, m) = X @ Wn.T exactly as the MCB kernel computes them (same
+// engine, same rounding); used to test the selection logic against a brute force and each
+// instruction-set path (isa_code 0 generic, 1 avx2, 2 avx512, -1 this CPU's best).
+template <class T>
+void most_correlated_basis_correlations(const T *Wn, const T *X, std::ptrdiff_t m,
+                                        std::ptrdiff_t n, std::ptrdiff_t k, int isa_code,
+                                        int n_threads, T *C_out) {
+    using namespace mcb_detail;
+    require(n >= 1 && m >= 1, "most_correlated_basis_correlations: need m, n >= 1");
+    clamp_threads(n_threads);
+    const int best = static_cast<int>(detect_isa());
+    require(isa_code >= -1 && isa_code <= best, "isa not supported by this CPU");
+    const CorrelationEngine<T> eng(Wn, m, n, isa_code < 0 ? detect_isa() : static_cast<Isa>(isa_code));
+    std::vector<std::vector<T>> Cbuf(n_threads, std::vector<T>(CHUNK * eng.m_pad));
+    std::vector<std::vector<T>> xbuf(n_threads, std::vector<T>(eng.xbuf_size(CHUNK)));
+    parallel_chunks(k, CHUNK, n_threads, [&](std::ptrdiff_t, std::ptrdiff_t b, std::ptrdiff_t e) {
+        const int t = reluinj_thread_num();
+        require(eng.block(eng.Wp.data(), eng.m_pad, X + b * n, e - b, n, xbuf[t].data(),
+                          Cbuf[t].data()),
+                "X contains NaN or inf");
+        for (std::ptrdiff_t s = b; s < e; ++s)
+            std::copy(Cbuf[t].data() + (s - b) * eng.m_pad, Cbuf[t].data() + (s - b) * eng.m_pad + m,
+                      C_out + s * m);
+    });
+}
+
+// Name of the instruction set the correlation engine uses on this CPU.
+inline const char *most_correlated_basis_isa() {
+    switch (mcb_detail::detect_isa()) {
+        case mcb_detail::Isa::avx512: return "avx512";
+        case mcb_detail::Isa::avx2: return "avx2";
+        default: return "generic";
+    }
+}
+
+}  // namespace reluinj
