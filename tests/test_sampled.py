@@ -141,9 +141,18 @@ def test_kernel_correlations_match_gemm_for_every_isa(rng):
 
 @pytest.mark.parametrize("frame, check_rank", [
     ("random", False), ("random", True), ("cube", True), ("duplicated", True), ("float32", True),
-], ids=["random-fast", "random-rank", "cube-ties", "duplicated-rows", "float32"])
+    ("ties-prefilter", True), ("large-n", False), ("large-n-duplicated", True),
+], ids=["random-fast", "random-rank", "cube-ties", "duplicated-rows", "float32",
+        "ties-prefilter", "large-n", "large-n-duplicated"])
 def test_data_bias_equals_brute_force(frame, check_rank, rng):
-    if frame == "cube":
+    if frame == "ties-prefilter":                  # m >= 4n: the candidate prefilter is used
+        W = np.vstack([reluinj.cross_polytope(4), reluinj.random_frame(8, 4, rng=rng)])
+        X = np.vstack([np.eye(4), -np.eye(4), np.zeros((1, 4)), rng.standard_normal((40, 4))])
+    elif frame.startswith("large-n"):              # n > 16: the nth_element path
+        R = reluinj.random_frame(100, 20, rng=rng)
+        W = np.vstack([R, R[:10]]) if frame.endswith("duplicated") else R
+        X = rng.standard_normal((40, 20))
+    elif frame == "cube":
         W = reluinj.cube()
         X = np.vstack([np.eye(3), -np.eye(3), [[1, 1, 0], [0, 1, -1]], rng.standard_normal((60, 3))])
     elif frame == "duplicated":
@@ -165,8 +174,8 @@ def test_data_bias_equals_brute_force(frame, check_rank, rng):
     np.testing.assert_array_equal(est.hits, hits)
     np.testing.assert_array_equal(est.alpha, norms * mins.astype(np.float64))
     assert est.method == "data" and est.domain is None and est.n_samples == X.shape[0]
-    if frame == "duplicated":
-        assert np.all(hits[8:] == 0)               # a parallel copy never raises the rank
+    if frame.endswith("duplicated"):
+        assert np.all(hits[-10:] == 0) if frame.startswith("large") else np.all(hits[8:] == 0)               # a parallel copy never raises the rank
 
 
 class _no_warning:

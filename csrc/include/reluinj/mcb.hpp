@@ -220,37 +220,55 @@ struct Workspace {
           hits_part(eng.m, 0) {}
 };
 
-// Top n indices of c (length m) in the order ByCorrelation, written to sel; tmp and cand are
-// scratch of length m. Returns false (selecting nothing) if a correlation is NaN or inf
-// (overflow). For n <= SMALL_N a sorted running list is kept while scanning i upwards (an
-// index enters only if strictly larger than the current n-th, so ties keep the smaller
-// index); otherwise, when m >= 4n, a threshold t0 taken from a strided subsample prefilters the
-// candidates {i : c_i >= t0}; if they are at least n, they contain every element of the top n
-// (whose values are >= the n-th largest >= t0), so the exact selection runs on them alone.
+// Top n indices of c (length m, all finite) in the order ByCorrelation, written to sel (sorted
+// in that order when n <= SMALL_N); tmp and cand are scratch of length m.
+//
+// When m >= 4n the candidates are prefiltered to {i : c_i >= t} (kept in increasing index
+// order) for a threshold t <= the n-th largest value, so no element of the top n is lost.
+// n <= SMALL_N: t = min over n disjoint groups of the group maximum (reached by n distinct
+// elements), then a sorted running list over the candidates (an index enters only if strictly
+// larger than the current n-th, so ties keep the smaller index). Larger n: t from a strided
+// subsample (checked to leave >= n candidates), nth_element for the n-th largest value, then
+// the values above it and the ties in index order.
 constexpr std::ptrdiff_t SMALL_N = 16;
 
 template <class T>
-bool top_n(const T *c, std::ptrdiff_t m, std::ptrdiff_t n, T *tmp, std::int64_t *cand,
+std::ptrdiff_t candidates(const T *c, std::ptrdiff_t m, std::ptrdiff_t n, std::int64_t *cand) {
+    if (m < 4 * n) {
+        for (std::ptrdiff_t i = 0; i < m; ++i) cand[i] = i;
+        return m;
+    }
+    const std::ptrdiff_t gs = m / n;
+    T t0 = std::numeric_limits<T>::infinity();
+    for (std::ptrdiff_t g = 0; g < n; ++g) {
+        const std::ptrdiff_t lo = g * gs, hi = g + 1 == n ? m : lo + gs;
+        T mx[4] = {c[lo], c[lo], c[lo], c[lo]};
+        std::ptrdiff_t i = lo;
+        for (; i + 4 <= hi; i += 4)
+            for (int l = 0; l < 4; ++l) mx[l] = c[i + l] > mx[l] ? c[i + l] : mx[l];
+        for (; i < hi; ++i) mx[0] = c[i] > mx[0] ? c[i] : mx[0];
+        t0 = std::min(t0, std::max(std::max(mx[0], mx[1]), std::max(mx[2], mx[3])));
+    }
+    std::ptrdiff_t count = 0;
+    for (std::ptrdiff_t i = 0; i < m; ++i) {
+        cand[count] = i;
+        count += c[i] >= t0;
+    }
+    return count;
+}
+
+template <class T>
+void top_n(const T *c, std::ptrdiff_t m, std::ptrdiff_t n, T *tmp, std::int64_t *cand,
            std::int64_t *sel) {
-    bool finite = true;
-    for (std::ptrdiff_t i = 0; i < m; ++i) finite &= std::isfinite(c[i]);
-    if (!finite) return false;
     if (n <= SMALL_N) {
+        const std::ptrdiff_t count = candidates(c, m, n, cand);
         T *val = tmp;  // val[q] = c[sel[q]]
-        for (std::ptrdiff_t i = 0; i < n; ++i) {
-            std::ptrdiff_t pos = i;
-            for (; pos > 0 && c[i] > val[pos - 1]; --pos) {
-                sel[pos] = sel[pos - 1];
-                val[pos] = val[pos - 1];
-            }
-            sel[pos] = i;
-            val[pos] = c[i];
-        }
-        T thr = val[n - 1];
-        for (std::ptrdiff_t i = n; i < m; ++i) {
+        T thr = -std::numeric_limits<T>::infinity();
+        for (std::ptrdiff_t q = 0; q < count; ++q) {
+            const std::int64_t i = cand[q];
             const T v = c[i];
-            if (!(v > thr)) continue;
-            std::ptrdiff_t pos = n - 1;
+            if (q >= n && !(v > thr)) continue;
+            std::ptrdiff_t pos = q < n ? q : n - 1;
             for (; pos > 0 && v > val[pos - 1]; --pos) {
                 sel[pos] = sel[pos - 1];
                 val[pos] = val[pos - 1];
@@ -259,20 +277,23 @@ bool top_n(const T *c, std::ptrdiff_t m, std::ptrdiff_t n, T *tmp, std::int64_t 
             val[pos] = v;
             thr = val[n - 1];
         }
-        return true;
+        return;
     }
     const auto greater = [](T a, T b) { return a > b; };
     std::ptrdiff_t count = 0;
-    if (m >= 4 * n && m >= 64) {
+    if (m >= 4 * n) {
+        // Threshold from a strided subsample: its q-th largest is expected above about 2n + 4
+        // stride elements; used only if at least n candidates reach it (then it is <= the n-th
+        // largest value, so no element of the top n is lost).
         const std::ptrdiff_t stride = std::max<std::ptrdiff_t>(1, m / 64);
         std::ptrdiff_t s = 0;
         for (std::ptrdiff_t i = 0; i < m; i += stride) tmp[s++] = c[i];
         const std::ptrdiff_t q = std::min(s, 2 * ((n * s + m - 1) / m) + 4);
         std::nth_element(tmp, tmp + (q - 1), tmp + s, greater);
-        const T t0 = tmp[q - 1];
+        const T t1 = tmp[q - 1];
         for (std::ptrdiff_t i = 0; i < m; ++i) {
             cand[count] = i;
-            count += c[i] >= t0;
+            count += c[i] >= t1;
         }
     }
     if (count < n) {
@@ -287,7 +308,14 @@ bool top_n(const T *c, std::ptrdiff_t m, std::ptrdiff_t n, T *tmp, std::int64_t 
         if (c[cand[q]] > thr) sel[cnt++] = cand[q];
     for (std::ptrdiff_t q = 0; q < count && cnt < n; ++q)
         if (c[cand[q]] == thr) sel[cnt++] = cand[q];
-    return true;
+}
+
+// True iff every entry is finite (v - v is 0 exactly for finite v, NaN otherwise); vectorizable.
+template <class T>
+bool all_finite(const T *c, std::ptrdiff_t len) {
+    int bad = 0;
+    for (std::ptrdiff_t i = 0; i < len; ++i) bad |= !(c[i] - c[i] == T(0));
+    return bad == 0;
 }
 
 // J*(x) for one point with correlations c; returns its size (n unless the frame is
@@ -297,11 +325,11 @@ const std::int64_t *most_correlated_basis(const T *Wn, const T *c, std::ptrdiff_
                                           std::ptrdiff_t n, bool check_rank, Workspace<T> &ws,
                                           std::ptrdiff_t &size) {
     std::int64_t *sel = ws.sel.data();
-    require(top_n(c, m, n, ws.tmp.data(), ws.cand.data(), sel), "correlations overflow (X too large)");
+    top_n(c, m, n, ws.tmp.data(), ws.cand.data(), sel);
     size = n;
     if (!check_rank) return sel;
     const ByCorrelation<T> cmp{c};
-    std::sort(sel, sel + n, cmp);
+    if (n > SMALL_N) std::sort(sel, sel + n, cmp);
     ws.basis.reset();
     for (std::ptrdiff_t q = 0; q < n; ++q) ws.basis.try_add(Wn + sel[q] * n);
     if (ws.basis.full()) return sel;
@@ -338,6 +366,7 @@ void most_correlated_basis_partial(const T *Wn, const T *X, std::ptrdiff_t m, st
         const std::ptrdiff_t rows = e - b;
         require(eng.block(eng.Wp.data(), eng.m_pad, X + b * n, rows, n, w.xbuf.data(), w.C.data()),
                 "X contains NaN or inf");
+        require(all_finite(w.C.data(), rows * eng.m_pad), "correlations overflow (X too large)");
         for (std::ptrdiff_t s = 0; s < rows; ++s) {
             const T *c = w.C.data() + s * eng.m_pad;
             std::ptrdiff_t size = 0;
