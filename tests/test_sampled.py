@@ -444,3 +444,15 @@ def test_progress_flag_runs():
     est = reluinj.sampled_bias(reluinj.icosahedron(), n_samples=3000, rng=0, batch_size=1000,
                                progress=True)
     assert est.hits.sum() == 9000
+
+
+def test_demo_section_reports_icosahedron():
+    import io
+
+    from reluinj.demo import SECTIONS, _section_sampled_bias
+
+    assert _section_sampled_bias in SECTIONS
+    out = io.StringIO()
+    _section_sampled_bias(out, np.random.default_rng(0))
+    text = out.getvalue()
+    assert "icosahedron 12x3" in text and "1/sqrt(5) = 0.4472" in text

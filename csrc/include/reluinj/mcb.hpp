@@ -364,9 +364,11 @@ void most_correlated_basis_partial(const T *Wn, const T *X, std::ptrdiff_t m, st
     parallel_chunks(k, CHUNK, n_threads, [&](std::ptrdiff_t, std::ptrdiff_t b, std::ptrdiff_t e) {
         Workspace<T> &w = ws[reluinj_thread_num()];
         const std::ptrdiff_t rows = e - b;
-        require(eng.block(eng.Wp.data(), eng.m_pad, X + b * n, rows, n, w.xbuf.data(), w.C.data()),
-                "X contains NaN or inf");
-        require(all_finite(w.C.data(), rows * eng.m_pad), "correlations overflow (X too large)");
+        // (checked before building the message: this runs once per chunk)
+        if (!eng.block(eng.Wp.data(), eng.m_pad, X + b * n, rows, n, w.xbuf.data(), w.C.data()))
+            throw std::invalid_argument("X contains NaN or inf");
+        if (!all_finite(w.C.data(), rows * eng.m_pad))
+            throw std::invalid_argument("correlations overflow (X too large)");
         for (std::ptrdiff_t s = 0; s < rows; ++s) {
             const T *c = w.C.data() + s * eng.m_pad;
             std::ptrdiff_t size = 0;
