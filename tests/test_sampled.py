@@ -142,10 +142,16 @@ def test_kernel_correlations_match_gemm_for_every_isa(rng):
 @pytest.mark.parametrize("frame, check_rank", [
     ("random", False), ("random", True), ("cube", True), ("duplicated", True), ("float32", True),
     ("ties-prefilter", True), ("large-n", False), ("large-n-duplicated", True),
+    ("near-dependent", True),
 ], ids=["random-fast", "random-rank", "cube-ties", "duplicated-rows", "float32",
-        "ties-prefilter", "large-n", "large-n-duplicated"])
+        "ties-prefilter", "large-n", "large-n-duplicated", "near-dependent"])
 def test_data_bias_equals_brute_force(frame, check_rank, rng):
-    if frame == "ties-prefilter":                  # m >= 4n: the candidate prefilter is used
+    if frame == "near-dependent":                  # sines ~1e-7: below the Cholesky proof level,
+        R = reluinj.random_frame(6, 3, rng=rng)    # above rank_tol -> exact Gram-Schmidt path
+        near = R[:3] + 1e-7 * rng.standard_normal((3, 3)) + R[[1, 2, 0]]
+        W = np.vstack([R, near, R[0] + R[1]])
+        X = rng.standard_normal((80, 3))
+    elif frame == "ties-prefilter":                  # m >= 4n: the candidate prefilter is used                  # m >= 4n: the candidate prefilter is used
         W = np.vstack([reluinj.cross_polytope(4), reluinj.random_frame(8, 4, rng=rng)])
         X = np.vstack([np.eye(4), -np.eye(4), np.zeros((1, 4)), rng.standard_normal((40, 4))])
     elif frame.startswith("large-n"):              # n > 16: the nth_element path
@@ -195,8 +201,10 @@ def test_data_bias_points_are_not_normalized(rng):
     np.testing.assert_array_equal(e3.hits, e1.hits)
 
 
-def test_check_rank_false_exact_for_general_position(rng):
-    W = reluinj.random_frame(30, 5, rng=rng)
+@pytest.mark.filterwarnings("ignore::reluinj.exceptions.SamplingWarning")  # m=2100: few hits
+@pytest.mark.parametrize("m, n", [(30, 5), (2100, 3), (120, 24)], ids=["30x5", "no-gram", "n24"])
+def test_check_rank_false_exact_for_general_position(m, n):
+    W = reluinj.random_frame(m, n, rng=m + n)
     assert resolve_check_rank(W, "auto") is False
     a = reluinj.sampled_bias(W, n_samples=5000, rng=2, check_rank=False)
     b = reluinj.sampled_bias(W, n_samples=5000, rng=2, check_rank=True)

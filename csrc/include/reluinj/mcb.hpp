@@ -41,6 +41,8 @@ namespace mcb_detail {
 
 // Points per chunk of the fixed work grid (also the height of a correlation block).
 constexpr std::ptrdiff_t CHUNK = 64;
+// Largest m for which the rank test uses a precomputed m x m Gram matrix (32 MiB).
+constexpr std::ptrdiff_t GRAM_MAX_M = 2048;
 
 // Register tile: MR points x NR frame elements, accumulated over the n coordinates in the
 // order j = 0..n-1. With GCC/Clang the accumulators are vector-extension registers of VW lanes
@@ -211,11 +213,12 @@ template <class T>
 struct Workspace {
     std::vector<T> C, xbuf, tmp;
     std::vector<std::int64_t> cand, sel, order;
+    std::vector<double> chol;
     IncrementalBasis basis;
     std::vector<T> min_part;
     std::vector<std::int64_t> hits_part;
     Workspace(const CorrelationEngine<T> &eng, double rank_tol)
-        : C(CHUNK * eng.m_pad), xbuf(eng.xbuf_size(CHUNK)), tmp(eng.m), cand(eng.m), sel(eng.n),
+        : C(CHUNK * eng.m_pad), xbuf(eng.xbuf_size(CHUNK)), tmp(eng.m), cand(eng.m), sel(eng.n), chol(eng.n * eng.n),
           basis(eng.n, rank_tol), min_part(eng.m, std::numeric_limits<T>::infinity()),
           hits_part(eng.m, 0) {}
 };
@@ -318,18 +321,48 @@ bool all_finite(const T *c, std::ptrdiff_t len) {
     return bad == 0;
 }
 
+// Sufficient test that the rows sel[0..n) of Wn are independent in the sense of
+// IncrementalBasis (each one's distance to the span of the previous ones > rank_tol): the
+// Cholesky factor of their Gram matrix (taken from `gram` = Wn Wn^T when given, else computed)
+// has pivots equal to those distances; all of them above CHOLESKY_PROOF (far above rank_tol
+// and the O(n eps) rounding of the Gram entries) prove it, at about a third of the cost of the
+// Gram-Schmidt test. Returns false when not proven (the caller then runs the exact test).
+constexpr double CHOLESKY_PROOF = 1e-5;
+
+template <class T>
+bool independent_by_cholesky(const T *Wn, const double *gram, std::ptrdiff_t m, std::ptrdiff_t n,
+                             const std::int64_t *sel, double *L) {
+    for (std::ptrdiff_t i = 0; i < n; ++i)
+        for (std::ptrdiff_t j = 0; j <= i; ++j)
+            L[i * n + j] = gram ? gram[sel[i] * m + sel[j]] : dot(Wn + sel[i] * n, Wn + sel[j] * n, n);
+    for (std::ptrdiff_t j = 0; j < n; ++j) {
+        double d = L[j * n + j];
+        for (std::ptrdiff_t k = 0; k < j; ++k) d -= L[j * n + k] * L[j * n + k];
+        if (!(d > CHOLESKY_PROOF * CHOLESKY_PROOF)) return false;
+        const double ljj = std::sqrt(d);
+        L[j * n + j] = ljj;
+        for (std::ptrdiff_t i = j + 1; i < n; ++i) {
+            double v = L[i * n + j];
+            for (std::ptrdiff_t k = 0; k < j; ++k) v -= L[i * n + k] * L[j * n + k];
+            L[i * n + j] = v / ljj;
+        }
+    }
+    return true;
+}
+
 // J*(x) for one point with correlations c; returns its size (n unless the frame is
 // numerically rank deficient), indices in ws.sel (or ws.order for the rank fallback).
 template <class T>
-const std::int64_t *most_correlated_basis(const T *Wn, const T *c, std::ptrdiff_t m,
-                                          std::ptrdiff_t n, bool check_rank, Workspace<T> &ws,
-                                          std::ptrdiff_t &size) {
+const std::int64_t *most_correlated_basis(const T *Wn, const double *gram, const T *c,
+                                          std::ptrdiff_t m, std::ptrdiff_t n, bool check_rank,
+                                          Workspace<T> &ws, std::ptrdiff_t &size) {
     std::int64_t *sel = ws.sel.data();
     top_n(c, m, n, ws.tmp.data(), ws.cand.data(), sel);
     size = n;
     if (!check_rank) return sel;
     const ByCorrelation<T> cmp{c};
     if (n > SMALL_N) std::sort(sel, sel + n, cmp);
+    if (independent_by_cholesky(Wn, gram, m, n, sel, ws.chol.data())) return sel;
     ws.basis.reset();
     for (std::ptrdiff_t q = 0; q < n; ++q) ws.basis.try_add(Wn + sel[q] * n);
     if (ws.basis.full()) return sel;
@@ -358,6 +391,14 @@ void most_correlated_basis_partial(const T *Wn, const T *X, std::ptrdiff_t m, st
     require(n >= 1 && m >= n, "most_correlated_basis_partial: need m >= n >= 1");
     clamp_threads(n_threads);
     const CorrelationEngine<T> eng(Wn, m, n);
+    // Gram matrix of the frame for the rank test, when it fits in GRAM_MAX_M^2 doubles.
+    std::vector<double> gram;
+    if (check_rank && n > 1 && m <= GRAM_MAX_M) {
+        gram.resize(m * m);
+        parallel_for(m, n_threads, [&](std::ptrdiff_t i) {
+            for (std::ptrdiff_t j = 0; j < m; ++j) gram[i * m + j] = dot(Wn + i * n, Wn + j * n, n);
+        });
+    }
     std::vector<Workspace<T>> ws;
     ws.reserve(n_threads);
     for (int t = 0; t < n_threads; ++t) ws.emplace_back(eng, rank_tol);
@@ -372,7 +413,9 @@ void most_correlated_basis_partial(const T *Wn, const T *X, std::ptrdiff_t m, st
         for (std::ptrdiff_t s = 0; s < rows; ++s) {
             const T *c = w.C.data() + s * eng.m_pad;
             std::ptrdiff_t size = 0;
-            const std::int64_t *J = most_correlated_basis(Wn, c, m, n, check_rank, w, size);
+            const std::int64_t *J =
+                most_correlated_basis(Wn, gram.empty() ? nullptr : gram.data(), c, m, n,
+                                      check_rank, w, size);
             for (std::ptrdiff_t q = 0; q < size; ++q) {
                 const std::int64_t i = J[q];
                 w.min_part[i] = std::min(w.min_part[i], c[i]);
