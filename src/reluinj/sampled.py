@@ -337,7 +337,10 @@ def sampled_bias(W, domain=Sphere(), *, n_samples=100_000, rng=None, batch_size=
     Correlations are computed in blocks of 64 points by a packed, register-tiled GEMM inside
     the compiled kernel, the top n per point are selected exactly (order: correlation
     descending, index ascending), and per-thread minima are reduced exactly; no N x m
-    matrix is materialized.
+    matrix is materialized. With the rank check on, the top n are first proven independent
+    by a Cholesky factorization of their Gram matrix (all pivots above 1e-5); only when that
+    fails does the exact greedy Gram-Schmidt test (tolerance ``DEFAULT_RANK_TOL``) run, going
+    down the ordering until n independent elements are found.
 
     Examples
     --------
