@@ -104,21 +104,24 @@ void pack_frame(const T *Wn, std::ptrdiff_t m, std::ptrdiff_t n, std::vector<T> 
 }
 
 // C (rows x m_pad, row-major) = X (rows x n) @ Wn.T, from the packed frame. xbuf holds
-// ceil(rows / MR) * MR * n entries. Returns false if X holds a NaN or inf.
+// ceil(rows / MR) * MR * n entries. Returns false (computing nothing) unless every |x_j| <=
+// x_limit, which rejects NaN/inf and, with x_limit from CorrelationEngine, any overflow: by
+// Cauchy-Schwarz every partial sum is at most sqrt(n) max|x_j| max_i ||w_i|| <= max(T) / 2.
 template <class T, int MR, int NR, int VW>
 RELUINJ_ALWAYS_INLINE bool corr_block(const T *Wp, std::ptrdiff_t m_pad, const T *X,
-                                      std::ptrdiff_t rows, std::ptrdiff_t n, T *xbuf, T *C) {
-    bool finite = true;
+                                      std::ptrdiff_t rows, std::ptrdiff_t n, T x_limit, T *xbuf,
+                                      T *C) {
+    bool ok = true;
     for (std::ptrdiff_t s0 = 0; s0 < rows; s0 += MR) {
         T *dst = xbuf + s0 * n;
         for (std::ptrdiff_t j = 0; j < n; ++j)
             for (std::ptrdiff_t r = 0; r < MR; ++r) {
                 const T v = s0 + r < rows ? X[(s0 + r) * n + j] : T(0);
-                finite &= std::isfinite(v);
+                ok &= std::abs(v) <= x_limit;  // false for NaN and inf
                 dst[j * MR + r] = v;
             }
     }
-    if (!finite) return false;
+    if (!ok) return false;
     for (std::ptrdiff_t i0 = 0; i0 < m_pad; i0 += NR) {
         const T *wp = Wp + i0 * n;
         for (std::ptrdiff_t s0 = 0; s0 < rows; s0 += MR)
@@ -134,25 +137,31 @@ template <class T> struct TileAvx2 { static constexpr int MR = 6, VW = 32 / size
 template <class T> struct TileAvx512 { static constexpr int MR = 8, VW = 64 / sizeof(T), NR = 2 * VW; };
 
 template <class T>
-using BlockFn = bool (*)(const T *, std::ptrdiff_t, const T *, std::ptrdiff_t, std::ptrdiff_t, T *, T *);
+using BlockFn = bool (*)(const T *, std::ptrdiff_t, const T *, std::ptrdiff_t, std::ptrdiff_t, T,
+                         T *, T *);
 
 template <class T>
 bool block_generic(const T *Wp, std::ptrdiff_t m_pad, const T *X, std::ptrdiff_t rows,
-                   std::ptrdiff_t n, T *xbuf, T *C) {
-    return corr_block<T, TileGeneric<T>::MR, TileGeneric<T>::NR, TileGeneric<T>::VW>(Wp, m_pad, X, rows, n, xbuf, C);
+                   std::ptrdiff_t n, T x_limit, T *xbuf, T *C) {
+    return corr_block<T, TileGeneric<T>::MR, TileGeneric<T>::NR, TileGeneric<T>::VW>(
+        Wp, m_pad, X, rows, n, x_limit, xbuf, C);
 }
 
 #if RELUINJ_MCB_X86
 template <class T>
 RELUINJ_TARGET_AVX2 bool block_avx2(const T *Wp, std::ptrdiff_t m_pad, const T *X,
-                                    std::ptrdiff_t rows, std::ptrdiff_t n, T *xbuf, T *C) {
-    return corr_block<T, TileAvx2<T>::MR, TileAvx2<T>::NR, TileAvx2<T>::VW>(Wp, m_pad, X, rows, n, xbuf, C);
+                                    std::ptrdiff_t rows, std::ptrdiff_t n, T x_limit, T *xbuf,
+                                    T *C) {
+    return corr_block<T, TileAvx2<T>::MR, TileAvx2<T>::NR, TileAvx2<T>::VW>(
+        Wp, m_pad, X, rows, n, x_limit, xbuf, C);
 }
 
 template <class T>
 RELUINJ_TARGET_AVX512 bool block_avx512(const T *Wp, std::ptrdiff_t m_pad, const T *X,
-                                        std::ptrdiff_t rows, std::ptrdiff_t n, T *xbuf, T *C) {
-    return corr_block<T, TileAvx512<T>::MR, TileAvx512<T>::NR, TileAvx512<T>::VW>(Wp, m_pad, X, rows, n, xbuf, C);
+                                        std::ptrdiff_t rows, std::ptrdiff_t n, T x_limit,
+                                        T *xbuf, T *C) {
+    return corr_block<T, TileAvx512<T>::MR, TileAvx512<T>::NR, TileAvx512<T>::VW>(
+        Wp, m_pad, X, rows, n, x_limit, xbuf, C);
 }
 #endif
 
@@ -174,6 +183,7 @@ struct CorrelationEngine {
     std::vector<T> Wp;
     std::ptrdiff_t m = 0, n = 0, m_pad = 0, mr = 1;
     BlockFn<T> block = nullptr;
+    T x_limit = std::numeric_limits<T>::max();  // largest |x_j| that cannot overflow
 
     template <class Tile>
     void setup(const T *Wn, BlockFn<T> fn) {
@@ -181,6 +191,15 @@ struct CorrelationEngine {
         m_pad = static_cast<std::ptrdiff_t>(Wp.size()) / n;
         mr = Tile::MR;
         block = fn;
+        double wmax = 0.0;
+        for (std::ptrdiff_t i = 0; i < m; ++i) wmax = std::max(wmax, std::sqrt(dot(Wn + i * n, Wn + i * n, n)));
+        const double tmax = static_cast<double>(std::numeric_limits<T>::max());
+        if (wmax > 0.0) x_limit = static_cast<T>(std::min(tmax, tmax / (2.0 * std::sqrt(double(n)) * wmax)));
+    }
+
+    // C (rows x m_pad) = X (rows x n) @ Wn.T; false if some |x_j| > x_limit (incl. NaN/inf).
+    bool compute(const T *X, std::ptrdiff_t rows, T *xbuf, T *C) const {
+        return block(Wp.data(), m_pad, X, rows, n, x_limit, xbuf, C);
     }
 
     // isa: the instruction set to use; must not exceed detect_isa() (checked by the caller).
@@ -313,13 +332,8 @@ void top_n(const T *c, std::ptrdiff_t m, std::ptrdiff_t n, T *tmp, std::int64_t 
         if (c[cand[q]] == thr) sel[cnt++] = cand[q];
 }
 
-// True iff every entry is finite (v - v is 0 exactly for finite v, NaN otherwise); vectorizable.
-template <class T>
-bool all_finite(const T *c, std::ptrdiff_t len) {
-    int bad = 0;
-    for (std::ptrdiff_t i = 0; i < len; ++i) bad |= !(c[i] - c[i] == T(0));
-    return bad == 0;
-}
+constexpr const char *X_ERROR =
+    "X contains NaN or inf, or entries so large that the correlations overflow";
 
 // Sufficient test that the rows sel[0..n) of Wn are independent in the sense of
 // IncrementalBasis (each one's distance to the span of the previous ones > rank_tol): the
@@ -405,11 +419,8 @@ void most_correlated_basis_partial(const T *Wn, const T *X, std::ptrdiff_t m, st
     parallel_chunks(k, CHUNK, n_threads, [&](std::ptrdiff_t, std::ptrdiff_t b, std::ptrdiff_t e) {
         Workspace<T> &w = ws[reluinj_thread_num()];
         const std::ptrdiff_t rows = e - b;
-        // (checked before building the message: this runs once per chunk)
-        if (!eng.block(eng.Wp.data(), eng.m_pad, X + b * n, rows, n, w.xbuf.data(), w.C.data()))
-            throw std::invalid_argument("X contains NaN or inf");
-        if (!all_finite(w.C.data(), rows * eng.m_pad))
-            throw std::invalid_argument("correlations overflow (X too large)");
+        if (!eng.compute(X + b * n, rows, w.xbuf.data(), w.C.data()))
+            throw std::invalid_argument(X_ERROR);
         for (std::ptrdiff_t s = 0; s < rows; ++s) {
             const T *c = w.C.data() + s * eng.m_pad;
             std::ptrdiff_t size = 0;
@@ -452,9 +463,8 @@ void most_correlated_basis_correlations(const T *Wn, const T *X, std::ptrdiff_t 
     std::vector<std::vector<T>> xbuf(n_threads, std::vector<T>(eng.xbuf_size(CHUNK)));
     parallel_chunks(k, CHUNK, n_threads, [&](std::ptrdiff_t, std::ptrdiff_t b, std::ptrdiff_t e) {
         const int t = reluinj_thread_num();
-        require(eng.block(eng.Wp.data(), eng.m_pad, X + b * n, e - b, n, xbuf[t].data(),
-                          Cbuf[t].data()),
-                "X contains NaN or inf");
+        if (!eng.compute(X + b * n, e - b, xbuf[t].data(), Cbuf[t].data()))
+            throw std::invalid_argument(X_ERROR);
         for (std::ptrdiff_t s = b; s < e; ++s)
             std::copy(Cbuf[t].data() + (s - b) * eng.m_pad, Cbuf[t].data() + (s - b) * eng.m_pad + m,
                       C_out + s * m);
