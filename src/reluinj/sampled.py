@@ -18,7 +18,9 @@ minimum (and sum of hits) over batches ``b = 0 .. ceil(N / B) - 1`` of
 ``batch_partial_bias(Wn, draw_batch(domain, n, seed_sequence(r), b, B, N), check_rank=...)``,
 with ``Wn, norms = normalized_frame(W)``. Any engine that evaluates the same batches and
 combines the partials with :func:`combine_partials` reproduces the result bitwise, for any
-thread count and in any batch order.
+thread count and in any batch order, on CPUs with the same instruction set (the kernel's GEMM
+uses FMA on AVX2/AVX-512 machines, so last-bit values can differ from an SSE2-only machine;
+``reluinj._core.most_correlated_basis_isa()`` names the path in use).
 """
 import math
 import numbers
