@@ -75,11 +75,12 @@ py::tuple facet_inverse_py(carray<double> W, carray<double> alpha, carray<T> Y, 
 
 template <class T>
 py::tuple frame_inverse_py(carray<double> W, carray<double> alpha, carray<T> Y, bool relu_variant,
-                           double lambda_full, double tol, int max_iter, double rank_tol,
-                           int n_threads) {
+                           double lambda_full, double frame_upper, double tol, int max_iter,
+                           double rank_tol, int n_threads) {
     check_inverse_args(W, alpha, Y, rank_tol);
     require(tol >= 0.0, "tol must be >= 0");
     require(max_iter >= 1, "max_iter must be >= 1");
+    require(frame_upper > 0.0, "frame_upper must be > 0");
     const auto m = W.shape(0), n = W.shape(1), B = Y.shape(0);
     carray<T> X({B, n});
     py::array_t<bool> inj(B);
@@ -93,8 +94,8 @@ py::tuple frame_inverse_py(carray<double> W, carray<double> alpha, carray<T> Y, 
     std::int32_t *it = nit.mutable_data();
     {
         py::gil_scoped_release nogil;
-        frame_inverse(w, a, y, x, o, r, it, m, n, B, relu_variant, lambda_full, tol, max_iter,
-                      rank_tol, n_threads);
+        frame_inverse(w, a, y, x, o, r, it, m, n, B, relu_variant, lambda_full, frame_upper, tol,
+                      max_iter, rank_tol, n_threads);
     }
     return py::make_tuple(X, inj, res, nit);
 }
@@ -155,8 +156,9 @@ void def_typed(py::module_ &m) {
           "First fully active facet per output: (X, injective, residual, facet).");
     m.def("frame_inverse", &frame_inverse_py<T>, py::arg("W").noconvert(),
           py::arg("alpha").noconvert(), py::arg("Y").noconvert(), py::arg("relu_variant"),
-          py::arg("lambda_full"), py::arg("tol"), py::arg("max_iter"), py::arg("rank_tol"),
-          py::arg("n_threads"), "ReLU frame algorithm: (X, injective, residual, n_iter).");
+          py::arg("lambda_full"), py::arg("frame_upper"), py::arg("tol"), py::arg("max_iter"),
+          py::arg("rank_tol"), py::arg("n_threads"),
+          "ReLU frame algorithm: (X, injective, residual, n_iter).");
     m.def("cg_inverse", &cg_inverse_py<T>, py::arg("W").noconvert(), py::arg("alpha").noconvert(),
           py::arg("Y").noconvert(), py::arg("tol"), py::arg("max_iter"), py::arg("rank_tol"),
           py::arg("n_threads"), "CG on the active normal equations: (X, injective, residual, n_iter).");

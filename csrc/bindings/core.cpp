@@ -21,4 +21,5 @@ PYBIND11_MODULE(_core, m) {
     reluinj::bind_facets(m);
     reluinj::bind_conv(m);
     reluinj::bind_reconstruct(m);
+    reluinj::bind_mcb(m);
 }

@@ -63,6 +63,7 @@ from .conditioning import (
 )
 from .network import ReLUNetwork
 from .reconstruct import InverseResult, relu_inverse, stability_constant
+from .sampled import data_bias, sampled_bias
 
 __all__ = [
     "__version__",
@@ -125,6 +126,8 @@ __all__ = [
     "InverseResult",
     "stability_constant",
     "ReLUNetwork",
+    "sampled_bias",
+    "data_bias",
 ]
 
 # torch-based names live in reluinj.nn and are resolved on first access, so that

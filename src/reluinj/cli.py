@@ -66,28 +66,33 @@ def _cmd_rip(args):
     else:
         print("Theorem 3.3 does not apply: sampled delta_2k >= 1")
     return 0
+
+
 def _cmd_inr(args):
     from .nn import run_inr_cli
 
     return run_inr_cli(args, sys.stdout)
-def _load_layer(path):
-    """(W, alpha) from a .npy (W, alpha = 0) or a .npz with W and alpha (or b, alpha = -b)."""
+
+
+def _load_layer_file(path):
+    """(W, alpha) from a .npy file (W; alpha None) or a .npz file holding "W" and optionally
+    "alpha" (the layer convention ReLU(W x - alpha)) or "b" (ReLU(W x + b), alpha = -b)."""
     import numpy as np
 
     data = np.load(path, allow_pickle=False)
     if isinstance(data, np.ndarray):
-        return data, 0.0
+        return data, None
     with data:
         if "W" not in data:
-            raise ValueError(f"{path}: the .npz must contain an array named 'W'")
+            raise ValueError(f"{path}: the .npz must hold an array 'W' (and optionally 'alpha' "
+                             f"or 'b'); found {sorted(data.files)}")
         if "alpha" in data and "b" in data:
             raise ValueError(f"{path}: give either 'alpha' or 'b', not both")
-        W = data["W"]
         if "alpha" in data:
-            return W, data["alpha"]
+            return data["W"], data["alpha"]
         if "b" in data:
-            return W, -data["b"]
-        return W, 0.0
+            return data["W"], -data["b"]
+        return data["W"], None
 
 
 def _cmd_invert(args):
@@ -95,18 +100,51 @@ def _cmd_invert(args):
 
     from .reconstruct import relu_inverse
 
-    W, alpha = _load_layer(args.weights)
+    W, alpha = _load_layer_file(args.weights)
     Y = np.load(args.outputs, allow_pickle=False)
-    res = relu_inverse(W, alpha, Y, method=args.method, n_threads=args.n_threads)
-    n_failed = res.n_failed
+    res = relu_inverse(W, 0.0 if alpha is None else alpha, Y, method=args.method,
+                       n_threads=args.n_threads)
     total = np.atleast_1d(res.injective).size
     if args.out:
         np.save(args.out, res.x)
         print(f"reconstructed {total} inputs -> {args.out}")
     else:
         np.savetxt(sys.stdout, np.atleast_2d(res.x), fmt="%.17g")
-    print(f"non-injective samples: {n_failed} of {total}; "
+    print(f"non-injective samples: {res.n_failed} of {total}; "
           f"max output residual {np.nanmax(np.atleast_1d(res.residual)):.3g}", file=sys.stderr)
+    return 0
+
+
+def _cmd_bias(args):
+    import time
+
+    import numpy as np
+
+    from ._validation import as_bias, check_positive_int
+    from .domains import parse_domain
+    from .polytope import polytope_bias
+    from .sampled import sampled_bias
+
+    W, current = _load_layer_file(args.weights)
+    domain = parse_domain(args.domain)
+    t0 = time.perf_counter()
+    if args.method == "sampled":
+        samples = check_positive_int(float(args.samples), "--samples")
+        est = sampled_bias(W, domain, n_samples=samples, rng=args.seed, n_threads=args.threads)
+    else:
+        est = polytope_bias(W, domain, n_threads=args.threads)
+    dt = time.perf_counter() - t0
+    alpha = est.alpha
+    print(f"method={est.method} domain={domain} W shape={tuple(np.shape(W))} ({dt:.3f} s)")
+    print(f"alpha: min={np.min(alpha):.6g} median={np.median(alpha):.6g} max={np.max(alpha):.6g}"
+          f" (+inf entries: {est.n_unbounded})")
+    if current is not None:
+        current = as_bias(current, alpha.shape[0], name="alpha")
+        ok = int(np.count_nonzero(current <= alpha))
+        print(f"current bias: {ok} of {alpha.shape[0]} entries certified (alpha_current <= alpha)")
+    if args.out:
+        np.save(args.out, alpha)
+        print(f"alpha written to {args.out}")
     return 0
 
 
@@ -120,6 +158,17 @@ def build_parser():
     p = sub.add_parser("demo", help="run the built-in examples and print a report")
     p.add_argument("--seed", type=int, default=0, help="seed of the demo's samples")
     p.set_defaults(func=_cmd_demo)
+    p = sub.add_parser("bias", help="maximal bias of a ReLU layer ReLU(W x - alpha)")
+    p.add_argument("weights", metavar="WEIGHTS",
+                   help=".npy file with W (m, n), or .npz with 'W' and optional 'b' (layer ReLU(W x + b))")
+    p.add_argument("--method", choices=["sampled", "polytope"], default="sampled")
+    p.add_argument("--domain", default="sphere:1",
+                   help="'sphere[:r]', 'ball[:r]' or 'annulus:r1:r2', optional ':+' (default sphere:1)")
+    p.add_argument("--samples", default="1e5", help="samples of the sampled method (default 1e5)")
+    p.add_argument("--seed", type=int, default=0, help="seed of the samples (default 0)")
+    p.add_argument("--threads", type=int, default=None, help="OpenMP threads (default: all)")
+    p.add_argument("--out", default=None, help="write alpha (m,) to this .npy file")
+    p.set_defaults(func=_cmd_bias)
     p = sub.add_parser("info", help="print build and thread configuration")
     p.set_defaults(func=_cmd_info)
     p = sub.add_parser("rip", help="sampled model-RIP constants of a convolution layer's W^T")

@@ -162,12 +162,10 @@ def _relu_inverse(W, alpha, Y, *, method, n_threads, rcond, facets, variant, ste
                 raise ValueError(f"variant must be 'relu' or 'naive'; got {variant!r}")
             if step not in ("full", "subframe"):
                 raise ValueError(f"step must be 'full' or 'subframe'; got {step!r}")
-            lam = 0.0
-            if step == "full":
-                ev = np.linalg.eigvalsh(W64.T @ W64)
-                lam = 2.0 / (ev[0] + ev[-1])
-            X, inj, res, n_iter = _core.frame_inverse(W64, a, Y2, variant == "relu", lam, tol,
-                                                      max_iter, rank_tol, nt)
+            ev = np.linalg.eigvalsh(W64.T @ W64)
+            lam = 2.0 / (ev[0] + ev[-1]) if step == "full" else 0.0
+            X, inj, res, n_iter = _core.frame_inverse(W64, a, Y2, variant == "relu", lam, ev[-1],
+                                                      tol, max_iter, rank_tol, nt)
         else:
             X, inj, res, n_iter = _core.cg_inverse(W64, a, Y2, tol, max_iter, rank_tol, nt)
         stuck = int(np.count_nonzero(n_iter >= max_iter)) if tol > 0 else 0
@@ -234,8 +232,11 @@ def relu_inverse(W, alpha, Y, *, method="dual", n_threads=None, rcond=None, face
     step : {"full", "subframe"}, default="full"
         Only for ``method="frame"``: ``λ = 2 / (A + B)`` with the optimal frame bounds of the
         whole frame (rate ``1 - 2 A_I / (A + B)``, as in the reference implementation), or
-        ``λ = 2 / (A_I + B_I)`` from the active sub-frame (rate
-        ``(B_I - A_I) / (B_I + A_I)``; ``1 / B_I`` when the active rows do not span).
+        a step from the active sub-frame: ``λ = 2 / (A_I + B_I)`` for ``variant="naive"``
+        (rate ``(B_I - A_I) / (B_I + A_I)``) and ``λ = 2 / (A_I + B)`` for ``variant="relu"``,
+        whose gradient also involves violated inactive rows and is only B-Lipschitz (always
+        convergent, rate ``1 - 2 A_I / (A_I + B)``); ``1 / B_I`` resp. ``1 / B`` when the
+        active rows do not span.
     tol : float, default=1e-10
         Iterative methods: "frame" stops when ``||y_{k+1} - y_k|| <= tol ||y_{k+1}||``, "cg"
         when the normal-equation residual is ``<= tol ||W_I^T (y_I + alpha_I)||``.

@@ -469,13 +469,18 @@ void facet_inverse(const double *W, const double *alpha, const T *Y, const std::
 }
 
 // The ReLU frame algorithm. step: lambda_full > 0 uses that step for every sample; otherwise
-// lambda = 2 / (A_I + B_I) from the active sub-frame (1 / B_I when the active rows do not span).
+// the step comes from the active sub-frame: 2 / (A_I + B_I) for the naive variant (whose
+// objective involves the active rows only, so its gradient is B_I-Lipschitz), and
+// 2 / (A_I + frame_upper) for the relu variant, whose gradient also involves the violated
+// inactive rows and is only B-Lipschitz (frame_upper = B of the whole frame): a step below
+// 2 / B, hence convergent, and still faster than 2 / (A + B). 1 / B_I (naive) or
+// 1 / frame_upper (relu) when the active rows do not span.
 // Stops when ||y_{k+1} - y_k|| <= tol ||y_{k+1}|| (tol > 0) or after max_iter iterations.
 template <class T>
 void frame_inverse(const double *W, const double *alpha, const T *Y, T *X, std::uint8_t *injective,
                    double *residual, std::int32_t *n_iter, std::ptrdiff_t m, std::ptrdiff_t n,
-                   std::ptrdiff_t B, bool relu_variant, double lambda_full, double tol, int max_iter,
-                   double rank_tol, int n_threads) {
+                   std::ptrdiff_t B, bool relu_variant, double lambda_full, double frame_upper,
+                   double tol, int max_iter, double rank_tol, int n_threads) {
     const std::vector<double> Wt = transpose(W, m, n);
     parallel_chunks(B, kSampleChunk, n_threads, [&](std::ptrdiff_t, std::ptrdiff_t b, std::ptrdiff_t e) {
         ActiveSolver solver(W, Wt.data(), nullptr, m, n, rank_tol);
@@ -489,6 +494,7 @@ void frame_inverse(const double *W, const double *alpha, const T *Y, T *X, std::
             if (!(lambda_full > 0.0)) {
                 double lo, hi;
                 solver.gram_extremes(lo, hi);
+                if (relu_variant) hi = frame_upper;
                 lambda = hi > 0.0 ? (injective[s] ? 2.0 / (lo + hi) : 1.0 / hi) : 0.0;
             }
             std::fill(is_act.begin(), is_act.end(), 0);

@@ -1,0 +1,483 @@
+// Most-correlated-basis (MCB) search over sample points: the kernel of Approach A of the
+// maximal-bias estimation (sampled_bias / data_bias).
+//
+// Inputs are the *normalized* frame Wn (m, n), rows = unit frame vectors, and k points X (k, n).
+// For every point x the correlations c_i = <x, Wn_i> are ordered by (c_i descending, i
+// ascending); the most correlated basis J*(x) is the greedy maximum-weight basis in that order:
+// the top n elements when they are linearly independent (fast path), otherwise an element is
+// kept only if it raises the rank (IncrementalBasis) until n independent ones are found. For
+// every i in J*(x): min_out[i] = min(min_out[i], c_i) and hits_out[i] += 1.
+//
+// Correlations are computed in blocks of CHUNK points by a packed, register-tiled GEMM
+// (compiled for SSE2 and, on x86 with GCC/Clang, also for AVX2+FMA and AVX-512, dispatched at
+// run time); no k x m matrix is ever materialized. Every correlation is the sequential sum over
+// j = 0..n-1 of x_j * w_ij, so its value depends only on (x, w_i) and the instruction set, never
+// on the chunk, the tile or the thread. Partial results live in per-thread buffers reduced with
+// exact operations (min, integer sum): the output is bitwise identical for any n_threads.
+#pragma once
+#include <algorithm>
+#include <cmath>
+#include <cstddef>
+#include <cstdint>
+#include <limits>
+#include <vector>
+
+#include "reluinj/linalg.hpp"
+#include "reluinj/omp_compat.hpp"
+#include "reluinj/parallel.hpp"
+
+#if defined(__GNUC__) && (defined(__x86_64__) || defined(__i386__))
+#define RELUINJ_MCB_X86 1
+#define RELUINJ_ALWAYS_INLINE inline __attribute__((always_inline))
+#define RELUINJ_TARGET_AVX2 __attribute__((target("avx2,fma")))
+#define RELUINJ_TARGET_AVX512 __attribute__((target("avx512f,avx2,fma")))
+#else
+#define RELUINJ_MCB_X86 0
+#define RELUINJ_ALWAYS_INLINE inline
+#endif
+
+namespace reluinj {
+namespace mcb_detail {
+
+// Points per chunk of the fixed work grid (also the height of a correlation block).
+constexpr std::ptrdiff_t CHUNK = 64;
+// Largest m for which the rank test uses a precomputed m x m Gram matrix (32 MiB).
+constexpr std::ptrdiff_t GRAM_MAX_M = 2048;
+
+// Register tile: MR points x NR frame elements, accumulated over the n coordinates in the
+// order j = 0..n-1. With GCC/Clang the accumulators are vector-extension registers of VW lanes
+// (NR = NV * VW); elsewhere a plain loop the compiler may vectorize.
+#if defined(__GNUC__)
+template <class T, int VW>
+struct VecOf {
+    typedef T type __attribute__((vector_size(VW * sizeof(T))));
+    // Unaligned, aliasing view of VW consecutive T in memory (loads/stores).
+    typedef T mem __attribute__((vector_size(VW * sizeof(T)), aligned(sizeof(T)), may_alias));
+};
+
+template <class T, int MR, int NR, int VW>
+RELUINJ_ALWAYS_INLINE void micro_tile(const T *xp, const T *wp, std::ptrdiff_t n, T *c,
+                                      std::ptrdiff_t ldc, std::ptrdiff_t rows) {
+    using V = typename VecOf<T, VW>::type;
+    using M = typename VecOf<T, VW>::mem;
+    constexpr int NV = NR / VW;
+    V acc[MR][NV];
+    for (int r = 0; r < MR; ++r)
+        for (int v = 0; v < NV; ++v) acc[r][v] = V{};
+    for (std::ptrdiff_t j = 0; j < n; ++j) {
+        V w[NV];
+        for (int v = 0; v < NV; ++v) w[v] = *reinterpret_cast<const M *>(wp + j * NR + v * VW);
+        const T *x = xp + j * MR;
+        for (int r = 0; r < MR; ++r) {
+            const V xr = x[r] - V{};  // broadcast (x - 0 == x exactly, so it folds)
+            for (int v = 0; v < NV; ++v) acc[r][v] += xr * w[v];
+        }
+    }
+    for (std::ptrdiff_t r = 0; r < rows && r < MR; ++r)
+        for (int v = 0; v < NV; ++v) *reinterpret_cast<M *>(c + r * ldc + v * VW) = acc[r][v];
+}
+#else
+template <class T, int MR, int NR, int VW>
+inline void micro_tile(const T *xp, const T *wp, std::ptrdiff_t n, T *c, std::ptrdiff_t ldc,
+                       std::ptrdiff_t rows) {
+    T acc[MR][NR] = {};
+    for (std::ptrdiff_t j = 0; j < n; ++j) {
+        const T *w = wp + j * NR;
+        const T *x = xp + j * MR;
+        for (int r = 0; r < MR; ++r)
+            for (int t = 0; t < NR; ++t) acc[r][t] += x[r] * w[t];
+    }
+    for (std::ptrdiff_t r = 0; r < rows && r < MR; ++r)
+        for (int t = 0; t < NR; ++t) c[r * ldc + t] = acc[r][t];
+}
+#endif
+
+// Wp = Wn packed in panels of NR rows: Wp[(p * n + j) * NR + t] = Wn[p * NR + t][j] (zero
+// padding beyond m). Size m_pad * n with m_pad = ceil(m / NR) * NR.
+template <class T, int NR>
+void pack_frame(const T *Wn, std::ptrdiff_t m, std::ptrdiff_t n, std::vector<T> &Wp) {
+    const std::ptrdiff_t panels = (m + NR - 1) / NR;
+    Wp.assign(panels * NR * n, T(0));
+    for (std::ptrdiff_t p = 0; p < panels; ++p)
+        for (std::ptrdiff_t t = 0; t < NR && p * NR + t < m; ++t)
+            for (std::ptrdiff_t j = 0; j < n; ++j) Wp[(p * n + j) * NR + t] = Wn[(p * NR + t) * n + j];
+}
+
+// C (rows x m_pad, row-major) = X (rows x n) @ Wn.T, from the packed frame. xbuf holds
+// ceil(rows / MR) * MR * n entries. Returns false (computing nothing) unless every |x_j| <=
+// x_limit, which rejects NaN/inf and, with x_limit from CorrelationEngine, any overflow: by
+// Cauchy-Schwarz every partial sum is at most sqrt(n) max|x_j| max_i ||w_i|| <= max(T) / 2.
+template <class T, int MR, int NR, int VW>
+RELUINJ_ALWAYS_INLINE bool corr_block(const T *Wp, std::ptrdiff_t m_pad, const T *X,
+                                      std::ptrdiff_t rows, std::ptrdiff_t n, T x_limit, T *xbuf,
+                                      T *C) {
+    bool ok = true;
+    for (std::ptrdiff_t s0 = 0; s0 < rows; s0 += MR) {
+        T *dst = xbuf + s0 * n;
+        for (std::ptrdiff_t j = 0; j < n; ++j)
+            for (std::ptrdiff_t r = 0; r < MR; ++r) {
+                const T v = s0 + r < rows ? X[(s0 + r) * n + j] : T(0);
+                ok &= std::abs(v) <= x_limit;  // false for NaN and inf
+                dst[j * MR + r] = v;
+            }
+    }
+    if (!ok) return false;
+    for (std::ptrdiff_t i0 = 0; i0 < m_pad; i0 += NR) {
+        const T *wp = Wp + i0 * n;
+        for (std::ptrdiff_t s0 = 0; s0 < rows; s0 += MR)
+            micro_tile<T, MR, NR, VW>(xbuf + s0 * n, wp, n, C + s0 * m_pad + i0, m_pad, rows - s0);
+    }
+    return true;
+}
+
+// Tile shapes per instruction set (accumulators fill about half the vector registers).
+// VW = lanes of one vector register, NR = 2 registers per tile row.
+template <class T> struct TileGeneric { static constexpr int MR = 4, VW = 16 / sizeof(T), NR = 2 * VW; };
+template <class T> struct TileAvx2 { static constexpr int MR = 6, VW = 32 / sizeof(T), NR = 2 * VW; };
+template <class T> struct TileAvx512 { static constexpr int MR = 8, VW = 64 / sizeof(T), NR = 2 * VW; };
+
+template <class T>
+using BlockFn = bool (*)(const T *, std::ptrdiff_t, const T *, std::ptrdiff_t, std::ptrdiff_t, T,
+                         T *, T *);
+
+template <class T>
+bool block_generic(const T *Wp, std::ptrdiff_t m_pad, const T *X, std::ptrdiff_t rows,
+                   std::ptrdiff_t n, T x_limit, T *xbuf, T *C) {
+    return corr_block<T, TileGeneric<T>::MR, TileGeneric<T>::NR, TileGeneric<T>::VW>(
+        Wp, m_pad, X, rows, n, x_limit, xbuf, C);
+}
+
+#if RELUINJ_MCB_X86
+template <class T>
+RELUINJ_TARGET_AVX2 bool block_avx2(const T *Wp, std::ptrdiff_t m_pad, const T *X,
+                                    std::ptrdiff_t rows, std::ptrdiff_t n, T x_limit, T *xbuf,
+                                    T *C) {
+    return corr_block<T, TileAvx2<T>::MR, TileAvx2<T>::NR, TileAvx2<T>::VW>(
+        Wp, m_pad, X, rows, n, x_limit, xbuf, C);
+}
+
+template <class T>
+RELUINJ_TARGET_AVX512 bool block_avx512(const T *Wp, std::ptrdiff_t m_pad, const T *X,
+                                        std::ptrdiff_t rows, std::ptrdiff_t n, T x_limit,
+                                        T *xbuf, T *C) {
+    return corr_block<T, TileAvx512<T>::MR, TileAvx512<T>::NR, TileAvx512<T>::VW>(
+        Wp, m_pad, X, rows, n, x_limit, xbuf, C);
+}
+#endif
+
+enum class Isa { generic, avx2, avx512 };
+
+// The widest instruction set of this CPU that the correlation engine has a block for.
+inline Isa detect_isa() {
+#if RELUINJ_MCB_X86
+    __builtin_cpu_init();
+    if (__builtin_cpu_supports("avx512f")) return Isa::avx512;
+    if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) return Isa::avx2;
+#endif
+    return Isa::generic;
+}
+
+// The correlation engine chosen for this CPU: packed frame + block function.
+template <class T>
+struct CorrelationEngine {
+    std::vector<T> Wp;
+    std::ptrdiff_t m = 0, n = 0, m_pad = 0, mr = 1;
+    BlockFn<T> block = nullptr;
+    T x_limit = std::numeric_limits<T>::max();  // largest |x_j| that cannot overflow
+
+    template <class Tile>
+    void setup(const T *Wn, BlockFn<T> fn) {
+        pack_frame<T, Tile::NR>(Wn, m, n, Wp);
+        m_pad = static_cast<std::ptrdiff_t>(Wp.size()) / n;
+        mr = Tile::MR;
+        block = fn;
+        double wmax = 0.0;
+        for (std::ptrdiff_t i = 0; i < m; ++i) wmax = std::max(wmax, std::sqrt(dot(Wn + i * n, Wn + i * n, n)));
+        const double tmax = static_cast<double>(std::numeric_limits<T>::max());
+        if (wmax > 0.0) x_limit = static_cast<T>(std::min(tmax, tmax / (2.0 * std::sqrt(double(n)) * wmax)));
+    }
+
+    // C (rows x m_pad) = X (rows x n) @ Wn.T; false if some |x_j| > x_limit (incl. NaN/inf).
+    bool compute(const T *X, std::ptrdiff_t rows, T *xbuf, T *C) const {
+        return block(Wp.data(), m_pad, X, rows, n, x_limit, xbuf, C);
+    }
+
+    // isa: the instruction set to use; must not exceed detect_isa() (checked by the caller).
+    CorrelationEngine(const T *Wn, std::ptrdiff_t m_, std::ptrdiff_t n_, Isa isa = detect_isa())
+        : m(m_), n(n_) {
+#if RELUINJ_MCB_X86
+        switch (isa) {
+            case Isa::avx512: setup<TileAvx512<T>>(Wn, &block_avx512<T>); return;
+            case Isa::avx2: setup<TileAvx2<T>>(Wn, &block_avx2<T>); return;
+            default: break;
+        }
+#endif
+        setup<TileGeneric<T>>(Wn, &block_generic<T>);
+    }
+
+    std::ptrdiff_t xbuf_size(std::ptrdiff_t rows) const { return (rows + mr - 1) / mr * mr * n; }
+};
+
+// Strict total order of the elements of one point: larger correlation first, then smaller index.
+template <class T>
+struct ByCorrelation {
+    const T *c;
+    bool operator()(std::int64_t a, std::int64_t b) const {
+        return c[a] > c[b] || (c[a] == c[b] && a < b);
+    }
+};
+
+// Per-thread scratch and partial result.
+template <class T>
+struct Workspace {
+    std::vector<T> C, xbuf, tmp;
+    std::vector<std::int64_t> cand, sel, order;
+    std::vector<double> chol;
+    IncrementalBasis basis;
+    std::vector<T> min_part;
+    std::vector<std::int64_t> hits_part;
+    Workspace(const CorrelationEngine<T> &eng, double rank_tol)
+        : C(CHUNK * eng.m_pad), xbuf(eng.xbuf_size(CHUNK)), tmp(eng.m), cand(eng.m), sel(eng.n), chol(eng.n * eng.n),
+          basis(eng.n, rank_tol), min_part(eng.m, std::numeric_limits<T>::infinity()),
+          hits_part(eng.m, 0) {}
+};
+
+// Top n indices of c (length m, all finite) in the order ByCorrelation, written to sel (sorted
+// in that order when n <= SMALL_N); tmp and cand are scratch of length m.
+//
+// When m >= 4n the candidates are prefiltered to {i : c_i >= t} (kept in increasing index
+// order) for a threshold t <= the n-th largest value, so no element of the top n is lost.
+// n <= SMALL_N: t = min over n disjoint groups of the group maximum (reached by n distinct
+// elements), then a sorted running list over the candidates (an index enters only if strictly
+// larger than the current n-th, so ties keep the smaller index). Larger n: t from a strided
+// subsample (checked to leave >= n candidates), nth_element for the n-th largest value, then
+// the values above it and the ties in index order.
+constexpr std::ptrdiff_t SMALL_N = 16;
+
+template <class T>
+std::ptrdiff_t candidates(const T *c, std::ptrdiff_t m, std::ptrdiff_t n, std::int64_t *cand) {
+    if (m < 4 * n) {
+        for (std::ptrdiff_t i = 0; i < m; ++i) cand[i] = i;
+        return m;
+    }
+    const std::ptrdiff_t gs = m / n;
+    T t0 = std::numeric_limits<T>::infinity();
+    for (std::ptrdiff_t g = 0; g < n; ++g) {
+        const std::ptrdiff_t lo = g * gs, hi = g + 1 == n ? m : lo + gs;
+        T mx[4] = {c[lo], c[lo], c[lo], c[lo]};
+        std::ptrdiff_t i = lo;
+        for (; i + 4 <= hi; i += 4)
+            for (int l = 0; l < 4; ++l) mx[l] = c[i + l] > mx[l] ? c[i + l] : mx[l];
+        for (; i < hi; ++i) mx[0] = c[i] > mx[0] ? c[i] : mx[0];
+        t0 = std::min(t0, std::max(std::max(mx[0], mx[1]), std::max(mx[2], mx[3])));
+    }
+    std::ptrdiff_t count = 0;
+    for (std::ptrdiff_t i = 0; i < m; ++i) {
+        cand[count] = i;
+        count += c[i] >= t0;
+    }
+    return count;
+}
+
+template <class T>
+void top_n(const T *c, std::ptrdiff_t m, std::ptrdiff_t n, T *tmp, std::int64_t *cand,
+           std::int64_t *sel) {
+    if (n <= SMALL_N) {
+        const std::ptrdiff_t count = candidates(c, m, n, cand);
+        T *val = tmp;  // val[q] = c[sel[q]]
+        T thr = -std::numeric_limits<T>::infinity();
+        for (std::ptrdiff_t q = 0; q < count; ++q) {
+            const std::int64_t i = cand[q];
+            const T v = c[i];
+            if (q >= n && !(v > thr)) continue;
+            std::ptrdiff_t pos = q < n ? q : n - 1;
+            for (; pos > 0 && v > val[pos - 1]; --pos) {
+                sel[pos] = sel[pos - 1];
+                val[pos] = val[pos - 1];
+            }
+            sel[pos] = i;
+            val[pos] = v;
+            thr = val[n - 1];
+        }
+        return;
+    }
+    const auto greater = [](T a, T b) { return a > b; };
+    std::ptrdiff_t count = 0;
+    if (m >= 4 * n) {
+        // Threshold from a strided subsample: its q-th largest is expected above about 2n + 4
+        // stride elements; used only if at least n candidates reach it (then it is <= the n-th
+        // largest value, so no element of the top n is lost).
+        const std::ptrdiff_t stride = std::max<std::ptrdiff_t>(1, m / 64);
+        std::ptrdiff_t s = 0;
+        for (std::ptrdiff_t i = 0; i < m; i += stride) tmp[s++] = c[i];
+        const std::ptrdiff_t q = std::min(s, 2 * ((n * s + m - 1) / m) + 4);
+        std::nth_element(tmp, tmp + (q - 1), tmp + s, greater);
+        const T t1 = tmp[q - 1];
+        for (std::ptrdiff_t i = 0; i < m; ++i) {
+            cand[count] = i;
+            count += c[i] >= t1;
+        }
+    }
+    if (count < n) {
+        for (std::ptrdiff_t i = 0; i < m; ++i) cand[i] = i;
+        count = m;
+    }
+    for (std::ptrdiff_t q = 0; q < count; ++q) tmp[q] = c[cand[q]];
+    std::nth_element(tmp, tmp + (n - 1), tmp + count, greater);
+    const T thr = tmp[n - 1];
+    std::ptrdiff_t cnt = 0;
+    for (std::ptrdiff_t q = 0; q < count; ++q)
+        if (c[cand[q]] > thr) sel[cnt++] = cand[q];
+    for (std::ptrdiff_t q = 0; q < count && cnt < n; ++q)
+        if (c[cand[q]] == thr) sel[cnt++] = cand[q];
+}
+
+constexpr const char *X_ERROR =
+    "X contains NaN or inf, or entries so large that the correlations overflow";
+
+// Sufficient test that the rows sel[0..n) of Wn are independent in the sense of
+// IncrementalBasis (each one's distance to the span of the previous ones > rank_tol): the
+// Cholesky factor of their Gram matrix (taken from `gram` = Wn Wn^T when given, else computed)
+// has pivots equal to those distances; all of them above CHOLESKY_PROOF (far above rank_tol
+// and the O(n eps) rounding of the Gram entries) prove it, at about a third of the cost of the
+// Gram-Schmidt test. Returns false when not proven (the caller then runs the exact test).
+constexpr double CHOLESKY_PROOF = 1e-5;
+
+template <class T>
+bool independent_by_cholesky(const T *Wn, const double *gram, std::ptrdiff_t m, std::ptrdiff_t n,
+                             const std::int64_t *sel, double *L) {
+    for (std::ptrdiff_t i = 0; i < n; ++i)
+        for (std::ptrdiff_t j = 0; j <= i; ++j)
+            L[i * n + j] = gram ? gram[sel[i] * m + sel[j]] : dot(Wn + sel[i] * n, Wn + sel[j] * n, n);
+    for (std::ptrdiff_t j = 0; j < n; ++j) {
+        double d = L[j * n + j];
+        for (std::ptrdiff_t k = 0; k < j; ++k) d -= L[j * n + k] * L[j * n + k];
+        if (!(d > CHOLESKY_PROOF * CHOLESKY_PROOF)) return false;
+        const double ljj = std::sqrt(d);
+        L[j * n + j] = ljj;
+        for (std::ptrdiff_t i = j + 1; i < n; ++i) {
+            double v = L[i * n + j];
+            for (std::ptrdiff_t k = 0; k < j; ++k) v -= L[i * n + k] * L[j * n + k];
+            L[i * n + j] = v / ljj;
+        }
+    }
+    return true;
+}
+
+// J*(x) for one point with correlations c; returns its size (n unless the frame is
+// numerically rank deficient), indices in ws.sel (or ws.order for the rank fallback).
+template <class T>
+const std::int64_t *most_correlated_basis(const T *Wn, const double *gram, const T *c,
+                                          std::ptrdiff_t m, std::ptrdiff_t n, bool check_rank,
+                                          Workspace<T> &ws, std::ptrdiff_t &size) {
+    std::int64_t *sel = ws.sel.data();
+    top_n(c, m, n, ws.tmp.data(), ws.cand.data(), sel);
+    size = n;
+    if (!check_rank) return sel;
+    const ByCorrelation<T> cmp{c};
+    if (n > SMALL_N) std::sort(sel, sel + n, cmp);
+    if (independent_by_cholesky(Wn, gram, m, n, sel, ws.chol.data())) return sel;
+    ws.basis.reset();
+    for (std::ptrdiff_t q = 0; q < n; ++q) ws.basis.try_add(Wn + sel[q] * n);
+    if (ws.basis.full()) return sel;
+    // Rank fallback: greedy over the full ordering (the top n are its prefix).
+    ws.order.resize(m);
+    for (std::ptrdiff_t i = 0; i < m; ++i) ws.order[i] = i;
+    std::sort(ws.order.begin(), ws.order.end(), cmp);
+    ws.basis.reset();
+    std::ptrdiff_t kept = 0;
+    for (std::ptrdiff_t q = 0; q < m && !ws.basis.full(); ++q)
+        if (ws.basis.try_add(Wn + ws.order[q] * n)) ws.order[kept++] = ws.order[q];
+    size = kept;
+    return ws.order.data();
+}
+
+}  // namespace mcb_detail
+
+// Partial Approach-A result over the points X (k, n) for the normalized frame Wn (m, n):
+// min_out[i] = min over points with i in J*(x) of <x, Wn_i> (+inf if none), hits_out[i] =
+// number of such points. Requires m >= n >= 1; X must be finite (std::invalid_argument).
+template <class T>
+void most_correlated_basis_partial(const T *Wn, const T *X, std::ptrdiff_t m, std::ptrdiff_t n,
+                                   std::ptrdiff_t k, bool check_rank, double rank_tol,
+                                   int n_threads, T *min_out, std::int64_t *hits_out) {
+    using namespace mcb_detail;
+    require(n >= 1 && m >= n, "most_correlated_basis_partial: need m >= n >= 1");
+    clamp_threads(n_threads);
+    const CorrelationEngine<T> eng(Wn, m, n);
+    // Gram matrix of the frame for the rank test, when it fits in GRAM_MAX_M^2 doubles.
+    std::vector<double> gram;
+    if (check_rank && n > 1 && m <= GRAM_MAX_M) {
+        gram.resize(m * m);
+        parallel_for(m, n_threads, [&](std::ptrdiff_t i) {
+            for (std::ptrdiff_t j = 0; j < m; ++j) gram[i * m + j] = dot(Wn + i * n, Wn + j * n, n);
+        });
+    }
+    std::vector<Workspace<T>> ws;
+    ws.reserve(n_threads);
+    for (int t = 0; t < n_threads; ++t) ws.emplace_back(eng, rank_tol);
+    parallel_chunks(k, CHUNK, n_threads, [&](std::ptrdiff_t, std::ptrdiff_t b, std::ptrdiff_t e) {
+        Workspace<T> &w = ws[reluinj_thread_num()];
+        const std::ptrdiff_t rows = e - b;
+        if (!eng.compute(X + b * n, rows, w.xbuf.data(), w.C.data()))
+            throw std::invalid_argument(X_ERROR);
+        for (std::ptrdiff_t s = 0; s < rows; ++s) {
+            const T *c = w.C.data() + s * eng.m_pad;
+            std::ptrdiff_t size = 0;
+            const std::int64_t *J =
+                most_correlated_basis(Wn, gram.empty() ? nullptr : gram.data(), c, m, n,
+                                      check_rank, w, size);
+            for (std::ptrdiff_t q = 0; q < size; ++q) {
+                const std::int64_t i = J[q];
+                w.min_part[i] = std::min(w.min_part[i], c[i]);
+                ++w.hits_part[i];
+            }
+        }
+    });
+    for (std::ptrdiff_t i = 0; i < m; ++i) {
+        T v = std::numeric_limits<T>::infinity();
+        std::int64_t h = 0;
+        for (const auto &w : ws) {
+            v = std::min(v, w.min_part[i]);
+            h += w.hits_part[i];
+        }
+        min_out[i] = v;
+        hits_out[i] = h;
+    }
+}
+
+// The correlations C (k, m) = X @ Wn.T exactly as the MCB kernel computes them (same
+// engine, same rounding); used to test the selection logic against a brute force and each
+// instruction-set path (isa_code 0 generic, 1 avx2, 2 avx512, -1 this CPU's best).
+template <class T>
+void most_correlated_basis_correlations(const T *Wn, const T *X, std::ptrdiff_t m,
+                                        std::ptrdiff_t n, std::ptrdiff_t k, int isa_code,
+                                        int n_threads, T *C_out) {
+    using namespace mcb_detail;
+    require(n >= 1 && m >= 1, "most_correlated_basis_correlations: need m, n >= 1");
+    clamp_threads(n_threads);
+    const int best = static_cast<int>(detect_isa());
+    require(isa_code >= -1 && isa_code <= best, "isa not supported by this CPU");
+    const CorrelationEngine<T> eng(Wn, m, n, isa_code < 0 ? detect_isa() : static_cast<Isa>(isa_code));
+    std::vector<std::vector<T>> Cbuf(n_threads, std::vector<T>(CHUNK * eng.m_pad));
+    std::vector<std::vector<T>> xbuf(n_threads, std::vector<T>(eng.xbuf_size(CHUNK)));
+    parallel_chunks(k, CHUNK, n_threads, [&](std::ptrdiff_t, std::ptrdiff_t b, std::ptrdiff_t e) {
+        const int t = reluinj_thread_num();
+        if (!eng.compute(X + b * n, e - b, xbuf[t].data(), Cbuf[t].data()))
+            throw std::invalid_argument(X_ERROR);
+        for (std::ptrdiff_t s = b; s < e; ++s)
+            std::copy(Cbuf[t].data() + (s - b) * eng.m_pad, Cbuf[t].data() + (s - b) * eng.m_pad + m,
+                      C_out + s * m);
+    });
+}
+
+// Name of the instruction set the correlation engine uses on this CPU.
+inline const char *most_correlated_basis_isa() {
+    switch (mcb_detail::detect_isa()) {
+        case mcb_detail::Isa::avx512: return "avx512";
+        case mcb_detail::Isa::avx2: return "avx2";
+        default: return "generic";
+    }
+}
+
+}  // namespace reluinj
