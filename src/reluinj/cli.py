@@ -128,7 +128,18 @@ def _cmd_bias(args):
     W, current = _load_layer_file(args.weights)
     domain = parse_domain(args.domain)
     t0 = time.perf_counter()
-    if args.method == "sampled":
+    if args.scheduler and args.method != "sampled":
+        raise ValueError("--scheduler works with --method sampled only")
+    if args.scheduler:
+        from . import distributed
+
+        samples = check_positive_int(float(args.samples), "--samples")
+        with distributed.connect(args.scheduler, timeout=args.connect_timeout) as client:
+            print(f"scheduler: {args.scheduler} ({len(client.scheduler_info()['workers'])} "
+                  "workers)")
+            est = distributed.sampled_bias(W, domain, n_samples=samples, rng=args.seed,
+                                           client=client, progress=args.progress)
+    elif args.method == "sampled":
         samples = check_positive_int(float(args.samples), "--samples")
         est = sampled_bias(W, domain, n_samples=samples, rng=args.seed, n_threads=args.threads)
     else:
@@ -168,6 +179,12 @@ def build_parser():
     p.add_argument("--seed", type=int, default=0, help="seed of the samples (default 0)")
     p.add_argument("--threads", type=int, default=None, help="OpenMP threads (default: all)")
     p.add_argument("--out", default=None, help="write alpha (m,) to this .npy file")
+    p.add_argument("--scheduler", default=None,
+                   help="run the sampled method on Dask: tcp://HOST:PORT of a running scheduler, "
+                   "or local:N for a local cluster of N worker processes (needs the 'dask' extra)")
+    p.add_argument("--connect-timeout", type=float, default=10.0,
+                   help="seconds to wait for the scheduler (default 10)")
+    p.add_argument("--progress", action="store_true", help="show a progress bar (with --scheduler)")
     p.set_defaults(func=_cmd_bias)
     p = sub.add_parser("info", help="print build and thread configuration")
     p.set_defaults(func=_cmd_info)

@@ -47,6 +47,7 @@ __all__ = [
     "resolve_check_rank",
     "batch_partial_bias",
     "combine_partials",
+    "finalize_sampled_bias",
     "authors_init",
 ]
 
@@ -375,6 +376,25 @@ def sampled_bias(W, domain=Sphere(), *, n_samples=100_000, rng=None, batch_size=
     finally:
         if bar is not None:
             bar.close()
+    return finalize_sampled_bias(W, Wn, norms, partial, domain, init, n_samples)
+
+
+def finalize_sampled_bias(W, Wn, norms, partial, domain, init, n_samples):
+    """The :class:`BiasEstimate` of :func:`sampled_bias` from the combined partial of all batches.
+
+    Shared by the local and the distributed (:mod:`reluinj.distributed`) engines, so that the
+    same partial gives the same estimate bitwise.
+
+    Parameters
+    ----------
+    W, Wn, norms
+        As returned by :func:`normalized_frame`.
+    partial : tuple (min_corr, hits)
+        Combination (:func:`combine_partials`) of every batch's :func:`batch_partial_bias`.
+    domain : Sphere, Ball or Annulus
+    init : {"none", "authors"}
+    n_samples : int
+    """
     a = partial[0].astype(np.float64)
     hits = partial[1]
     if init == "authors":
