@@ -22,16 +22,8 @@ __all__ = ["Sphere", "Ball", "Annulus", "Domain", "scale_to_domain", "parse_doma
 
 
 @dataclass(frozen=True)
-class Sphere:
-    """The sphere ``{x : ||x|| = radius}`` (optionally only its part in R^n_+).
-
-    Parameters
-    ----------
-    radius : float, default=1.0
-        Positive radius.
-    nonnegative : bool, default=False
-        Restrict to points with all coordinates >= 0.
-    """
+class _RadialDomain:
+    """Shared fields and validation of Sphere and Ball."""
 
     radius: float = 1.0
     nonnegative: bool = False
@@ -42,15 +34,29 @@ class Sphere:
 
 
 @dataclass(frozen=True)
-class Ball:
-    """The closed ball ``{x : ||x|| <= radius}`` (optionally only its part in R^n_+)."""
+class Sphere(_RadialDomain):
+    """The sphere ``{x : ||x|| = radius}`` (optionally only its part in R^n_+).
 
-    radius: float = 1.0
-    nonnegative: bool = False
+    Parameters
+    ----------
+    radius : float, default=1.0
+        Positive radius.
+    nonnegative : bool, default=False
+        Restrict to points with all coordinates >= 0.
+    """
 
-    def __post_init__(self):
-        object.__setattr__(self, "radius", check_positive_float(self.radius, "radius"))
-        object.__setattr__(self, "nonnegative", bool(self.nonnegative))
+
+@dataclass(frozen=True)
+class Ball(_RadialDomain):
+    """The closed ball ``{x : ||x|| <= radius}`` (optionally only its part in R^n_+).
+
+    Parameters
+    ----------
+    radius : float, default=1.0
+        Positive radius.
+    nonnegative : bool, default=False
+        Restrict to points with all coordinates >= 0.
+    """
 
 
 @dataclass(frozen=True)
