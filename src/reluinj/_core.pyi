@@ -1,18 +1,55 @@
-"""Type stub of the private pybind11 module reluinj._core (topics add their kernels here)."""
-from typing import Tuple, Union
+"""Type stub of the private pybind11 module reluinj._core (generated from its signatures)."""
+from typing import Any
 
-import numpy as np
 import numpy.typing as npt
 
 HAS_OPENMP: bool
 COMPILER: str
 
+# Boolean (k, m) mask <X[s], W[i]> >= alpha[i].
+def active_mask(W: npt.NDArray[Any], alpha: npt.NDArray[Any], X: npt.NDArray[Any], n_threads: int) -> npt.NDArray[Any]: ...
+
+# CG on the active normal equations: (X, injective, residual, n_iter).
+def cg_inverse(W: npt.NDArray[Any], alpha: npt.NDArray[Any], Y: npt.NDArray[Any], tol: float, max_iter: int, rank_tol: float, n_threads: int) -> tuple[Any, ...]: ...
+
+# Adjoint of conv_forward: Z (B, K, OH, OW) -> (B, M, H, W).
+def conv_adjoint(Z: npt.NDArray[Any], filters: npt.NDArray[Any], H: int, W: int, stride_h: int, stride_w: int, n_threads: int) -> npt.NDArray[Any]: ...
+
+# Valid strided cross-correlation: X (B, M, H, W), filters (K, M, kh, kw) -> (B, K, OH, OW).
+def conv_forward(X: npt.NDArray[Any], filters: npt.NDArray[Any], stride_h: int, stride_w: int, n_threads: int) -> npt.NDArray[Any]: ...
+
+# Least squares on the active rows of each output: (X, injective, residual).
+def dual_inverse(W: npt.NDArray[Any], alpha: npt.NDArray[Any], Y: npt.NDArray[Any], rank_tol: float, n_threads: int) -> tuple[Any, ...]: ...
+
+# First fully active facet per output: (X, injective, residual, facet).
+def facet_inverse(W: npt.NDArray[Any], alpha: npt.NDArray[Any], Y: npt.NDArray[Any], indptr: npt.NDArray[Any], indices: npt.NDArray[Any], rank_tol: float, n_threads: int) -> tuple[Any, ...]: ...
+
+# Polytope bias over CSR facets: (alpha (m,), beta (nnz,), min_F sigma_min(Wn[F])).
+def facet_traversal(Wn: npt.NDArray[Any], indptr: npt.NDArray[Any], indices: npt.NDArray[Any], used: Any, variant: int, n_threads: int) -> tuple[Any, ...]: ...
+
+# Boolean (n_facets,): cone(F) meets R^n_+ outside 0.
+def facets_meeting_orthant(Wn: npt.NDArray[Any], indptr: npt.NDArray[Any], indices: npt.NDArray[Any], tol: float, n_threads: int) -> npt.NDArray[Any]: ...
+
+# ReLU frame algorithm: (X, injective, residual, n_iter).
+def frame_inverse(W: npt.NDArray[Any], alpha: npt.NDArray[Any], Y: npt.NDArray[Any], relu_variant: bool, lambda_full: float, frame_upper: float, tol: float, max_iter: int, rank_tol: float, n_threads: int) -> tuple[Any, ...]: ...
+
+# Per-sample test that the active rows of W span R^n (optionally with their rank).
+def injective_at(W: npt.NDArray[Any], alpha: npt.NDArray[Any], X: npt.NDArray[Any], rank_tol: float, return_rank: bool, n_threads: int) -> Any: ...
+
+# 1/sqrt(lambda_min(W_I^T W_I)) per input point (inf if not spanning).
+def inverse_stability(W: npt.NDArray[Any], alpha: npt.NDArray[Any], X: npt.NDArray[Any], rank_tol: float, n_threads: int) -> npt.NDArray[Any]: ...
+
+# omp_get_max_threads() (1 without OpenMP); honours OMP_NUM_THREADS and threadpoolctl.
 def max_threads() -> int: ...
-def active_mask(
-    W: npt.NDArray[np.floating], alpha: npt.NDArray[np.floating], X: npt.NDArray[np.floating],
-    n_threads: int,
-) -> npt.NDArray[np.bool_]: ...
-def injective_at(
-    W: npt.NDArray[np.floating], alpha: npt.NDArray[np.floating], X: npt.NDArray[np.floating],
-    rank_tol: float, return_rank: bool, n_threads: int,
-) -> Union[npt.NDArray[np.bool_], Tuple[npt.NDArray[np.bool_], npt.NDArray[np.int32]]]: ...
+
+# X @ Wn.T computed by the MCB kernel's correlation engine (for tests).
+def most_correlated_basis_correlations(Wn: npt.NDArray[Any], X: npt.NDArray[Any], isa: str, n_threads: int) -> npt.NDArray[Any]: ...
+
+# Instruction set of the MCB correlation engine on this CPU.
+def most_correlated_basis_isa() -> str: ...
+
+# (min, hits) over the points X of <x, Wn_i> for i in the most correlated basis J*(x).
+def most_correlated_basis_partial(Wn: npt.NDArray[Any], X: npt.NDArray[Any], check_rank: bool, rank_tol: float, n_threads: int) -> tuple[Any, ...]: ...
+
+# Lawson-Hanson NNLS: (x, rnorm) minimising ||A x - b|| subject to x >= 0.
+def nnls(A: npt.NDArray[Any], b: npt.NDArray[Any], maxiter: int) -> tuple[Any, ...]: ...
