@@ -6,6 +6,8 @@ RELUINJ_OPENMP : {"auto", "0", "1"}, default "auto"
     ``auto`` probes the compiler for OpenMP (compile *and* link a tiny program) and builds
     serial with a warning when the probe fails; ``1`` makes a failed probe an error; ``0``
     forces a serial build.
+RELUINJ_DEBUG : {"0", "1"}, default "0"
+    ``1`` keeps the compiler's debug flag (``-g``); by default it is dropped.
 """
 import os
 import sys
@@ -87,6 +89,13 @@ class BuildExt(build_ext):
                 print("reluinj: WARNING: OpenMP probe failed; building serial kernels",
                       file=sys.stderr)
         print(f"reluinj: OpenMP {'enabled' if enabled else 'disabled'}")
+        # Python's default CFLAGS carry -g: debug info triples the size of the modules and
+        # slows the build; set RELUINJ_DEBUG=1 to keep it.
+        if os.environ.get("RELUINJ_DEBUG", "0") != "1":
+            for attr in ("compiler_so", "compiler_so_cxx"):
+                flags = getattr(self.compiler, attr, None)
+                if isinstance(flags, list):
+                    setattr(self.compiler, attr, [f for f in flags if f != "-g"])
         if ctype == "msvc":
             base = ["/std:c++17", "/O2", "/EHsc"]
         else:
