@@ -48,15 +48,7 @@ class Sphere(_RadialDomain):
 
 @dataclass(frozen=True)
 class Ball(_RadialDomain):
-    """The closed ball ``{x : ||x|| <= radius}`` (optionally only its part in R^n_+).
-
-    Parameters
-    ----------
-    radius : float, default=1.0
-        Positive radius.
-    nonnegative : bool, default=False
-        Restrict to points with all coordinates >= 0.
-    """
+    """The closed ball ``{x : ||x|| <= radius}``; parameters as for :class:`Sphere`."""
 
 
 @dataclass(frozen=True)
