@@ -278,7 +278,10 @@ RELUINJ_TARGET_AVX512 inline void select_avx512<double>(const double *c, std::pt
     const __m512i nv = _mm512_set1_epi64(static_cast<long long>(n));
     const __m512d t0 = _mm512_mask_blend_pd(_mm512_cmpge_epi64_mask(c0, nv), ninf, g0);
     const __m512d t1 = _mm512_mask_blend_pd(_mm512_cmpge_epi64_mask(c1, nv), ninf, g1);
-    const double t = _mm512_reduce_max_pd(_mm512_max_pd(t0, t1));
+    alignas(64) double tt[8];
+    _mm512_store_pd(tt, _mm512_max_pd(t0, t1));
+    double t = tt[0];
+    for (int l = 1; l < 8; ++l) t = tt[l] > t ? tt[l] : t;
     const __m512d tv = _mm512_set1_pd(t);
     // Candidates {q : c_q >= t} in increasing index order.
     std::ptrdiff_t count = 0;
@@ -292,6 +295,33 @@ RELUINJ_TARGET_AVX512 inline void select_avx512<double>(const double *c, std::pt
         _mm512_storeu_si512(cand + count, _mm512_maskz_compress_epi64(k, idx));
         count += __builtin_popcount(static_cast<unsigned>(k));
         idx = _mm512_add_epi64(idx, eight);
+    }
+    if (count <= 16) {
+        // Rank of each candidate in the order ByCorrelation (value descending, then index,
+        // i.e. position, ascending); keep ranks < n, in position order.
+        const __mmask8 valid0 = count >= 8 ? __mmask8(0xFF) : __mmask8((1u << count) - 1u);
+        const __mmask8 valid1 = count > 8 ? __mmask8((1u << (count - 8)) - 1u) : __mmask8(0);
+        const __m512d v0 = _mm512_mask_loadu_pd(ninf, valid0, vals);
+        const __m512d v1 = _mm512_mask_loadu_pd(ninf, valid1, vals + 8);
+        __m512i r0 = _mm512_setzero_si512(), r1 = _mm512_setzero_si512();
+        for (std::ptrdiff_t p = 0; p < count; ++p) {
+            const __m512d b = _mm512_set1_pd(vals[p]);
+            // lanes after position p (ties: the earlier position ranks first)
+            const __mmask8 after0 = p < 7 ? __mmask8(0xFFu << (p + 1)) : __mmask8(0);
+            const __mmask8 after1 = p < 8 ? __mmask8(0xFF) : __mmask8(0xFFu << (p - 7));
+            const __mmask8 k0 = _mm512_cmp_pd_mask(b, v0, _CMP_GT_OQ) |
+                                _mm512_mask_cmp_pd_mask(after0, b, v0, _CMP_EQ_OQ);
+            const __mmask8 k1 = _mm512_cmp_pd_mask(b, v1, _CMP_GT_OQ) |
+                                _mm512_mask_cmp_pd_mask(after1, b, v1, _CMP_EQ_OQ);
+            r0 = _mm512_mask_add_epi64(r0, k0, r0, one);
+            r1 = _mm512_mask_add_epi64(r1, k1, r1, one);
+        }
+        const __mmask8 keep0 = _mm512_mask_cmplt_epi64_mask(valid0, r0, nv);
+        const __mmask8 keep1 = _mm512_mask_cmplt_epi64_mask(valid1, r1, nv);
+        _mm512_mask_compressstoreu_epi64(sel, keep0, _mm512_loadu_si512(cand));
+        _mm512_mask_compressstoreu_epi64(sel + __builtin_popcount(static_cast<unsigned>(keep0)),
+                                         keep1, _mm512_loadu_si512(cand + 8));
+        return;
     }
     // Drop the last candidate in the order ByCorrelation until n remain.
     while (count > n) {
