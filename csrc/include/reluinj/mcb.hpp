@@ -296,35 +296,9 @@ RELUINJ_TARGET_AVX512 inline void select_avx512<double>(const double *c, std::pt
         count += __builtin_popcount(static_cast<unsigned>(k));
         idx = _mm512_add_epi64(idx, eight);
     }
-    if (count <= 16) {
-        // Rank of each candidate in the order ByCorrelation (value descending, then index,
-        // i.e. position, ascending); keep ranks < n, in position order.
-        const __mmask8 valid0 = count >= 8 ? __mmask8(0xFF) : __mmask8((1u << count) - 1u);
-        const __mmask8 valid1 = count > 8 ? __mmask8((1u << (count - 8)) - 1u) : __mmask8(0);
-        const __m512d v0 = _mm512_mask_loadu_pd(ninf, valid0, vals);
-        const __m512d v1 = _mm512_mask_loadu_pd(ninf, valid1, vals + 8);
-        __m512i r0 = _mm512_setzero_si512(), r1 = _mm512_setzero_si512();
-        for (std::ptrdiff_t p = 0; p < count; ++p) {
-            const __m512d b = _mm512_set1_pd(vals[p]);
-            // lanes after position p (ties: the earlier position ranks first)
-            const __mmask8 after0 = p < 7 ? __mmask8(0xFFu << (p + 1)) : __mmask8(0);
-            const __mmask8 after1 = p < 8 ? __mmask8(0xFF) : __mmask8(0xFFu << (p - 7));
-            const __mmask8 k0 = _mm512_cmp_pd_mask(b, v0, _CMP_GT_OQ) |
-                                _mm512_mask_cmp_pd_mask(after0, b, v0, _CMP_EQ_OQ);
-            const __mmask8 k1 = _mm512_cmp_pd_mask(b, v1, _CMP_GT_OQ) |
-                                _mm512_mask_cmp_pd_mask(after1, b, v1, _CMP_EQ_OQ);
-            r0 = _mm512_mask_add_epi64(r0, k0, r0, one);
-            r1 = _mm512_mask_add_epi64(r1, k1, r1, one);
-        }
-        const __mmask8 keep0 = _mm512_mask_cmplt_epi64_mask(valid0, r0, nv);
-        const __mmask8 keep1 = _mm512_mask_cmplt_epi64_mask(valid1, r1, nv);
-        _mm512_mask_compressstoreu_epi64(sel, keep0, _mm512_loadu_si512(cand));
-        _mm512_mask_compressstoreu_epi64(sel + __builtin_popcount(static_cast<unsigned>(keep0)),
-                                         keep1, _mm512_loadu_si512(cand + 8));
-        return;
-    }
-    // Drop the last candidate in the order ByCorrelation until n remain.
-    while (count > n) {
+    // Drop the last candidate in the order ByCorrelation (smallest value, then largest index)
+    // while more than 16 remain (rare for random data).
+    while (count > 16 && count > n) {
         std::ptrdiff_t w = 0;
         double bv = vals[0];
         std::int64_t bc = cand[0];
@@ -338,7 +312,29 @@ RELUINJ_TARGET_AVX512 inline void select_avx512<double>(const double *c, std::pt
         cand[w] = cand[count];
         vals[w] = vals[count];
     }
-    for (std::ptrdiff_t q = 0; q < n; ++q) sel[q] = cand[q];
+    // Rank of each of the <= 16 candidates in the order ByCorrelation; keep ranks < n.
+    const __mmask8 valid0 = count >= 8 ? __mmask8(0xFF) : __mmask8((1u << count) - 1u);
+    const __mmask8 valid1 = count > 8 ? __mmask8((1u << (count - 8)) - 1u) : __mmask8(0);
+    const __m512d v0 = _mm512_mask_loadu_pd(ninf, valid0, vals);
+    const __m512d v1 = _mm512_mask_loadu_pd(ninf, valid1, vals + 8);
+    const __m512i i0 = _mm512_maskz_loadu_epi64(valid0, cand);
+    const __m512i i1 = _mm512_maskz_loadu_epi64(valid1, cand + 8);
+    __m512i r0 = _mm512_setzero_si512(), r1 = _mm512_setzero_si512();
+    for (std::ptrdiff_t p = 0; p < count; ++p) {
+        const __m512d b = _mm512_set1_pd(vals[p]);
+        const __m512i bi = _mm512_set1_epi64(cand[p]);
+        // p ranks before a lane if larger, or equal with a smaller index
+        const __mmask8 k0 = _mm512_cmp_pd_mask(b, v0, _CMP_GT_OQ) |
+                            (_mm512_cmp_pd_mask(b, v0, _CMP_EQ_OQ) & _mm512_cmplt_epi64_mask(bi, i0));
+        const __mmask8 k1 = _mm512_cmp_pd_mask(b, v1, _CMP_GT_OQ) |
+                            (_mm512_cmp_pd_mask(b, v1, _CMP_EQ_OQ) & _mm512_cmplt_epi64_mask(bi, i1));
+        r0 = _mm512_mask_add_epi64(r0, k0, r0, one);
+        r1 = _mm512_mask_add_epi64(r1, k1, r1, one);
+    }
+    const __mmask8 keep0 = _mm512_mask_cmplt_epi64_mask(valid0, r0, nv);
+    const __mmask8 keep1 = _mm512_mask_cmplt_epi64_mask(valid1, r1, nv);
+    _mm512_mask_compressstoreu_epi64(sel, keep0, i0);
+    _mm512_mask_compressstoreu_epi64(sel + __builtin_popcount(static_cast<unsigned>(keep0)), keep1, i1);
 }
 #endif
 
