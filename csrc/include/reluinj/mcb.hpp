@@ -243,6 +243,9 @@ RELUINJ_TARGET_AVX512 void select_avx512(const T *c, std::ptrdiff_t m, std::ptrd
 // The same selection for double with AVX-512 (G = 16 groups = two registers of group maxima,
 // ranks of the maxima by masked counting, candidates compacted with vcompress). vals and cand
 // need m + 8 entries (full-register stores past the last candidate).
+#pragma GCC diagnostic push  // GCC 12 flags the undefined pass-through operand of _mm512_max_pd
+#pragma GCC diagnostic ignored "-Wuninitialized"
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
 template <>
 RELUINJ_TARGET_AVX512 inline void select_avx512<double>(const double *c, std::ptrdiff_t m,
                                                         std::ptrdiff_t n, double *vals,
@@ -336,6 +339,7 @@ RELUINJ_TARGET_AVX512 inline void select_avx512<double>(const double *c, std::pt
     _mm512_mask_compressstoreu_epi64(sel, keep0, i0);
     _mm512_mask_compressstoreu_epi64(sel + __builtin_popcount(static_cast<unsigned>(keep0)), keep1, i1);
 }
+#pragma GCC diagnostic pop
 #endif
 
 enum class Isa { generic, avx2, avx512 };
@@ -417,65 +421,15 @@ struct Workspace {
           hits_part(eng.m, 0) {}
 };
 
-// Top n indices of c (length m, all finite) in the order ByCorrelation, written to sel (sorted
-// in that order when n <= SMALL_N); tmp and cand are scratch of length m.
-//
-// When m >= 4n the candidates are prefiltered to {i : c_i >= t} (kept in increasing index
-// order) for a threshold t <= the n-th largest value, so no element of the top n is lost.
-// n <= SMALL_N: t = min over n disjoint groups of the group maximum (reached by n distinct
-// elements), then a sorted running list over the candidates (an index enters only if strictly
-// larger than the current n-th, so ties keep the smaller index). Larger n: t from a strided
-// subsample (checked to leave >= n candidates), nth_element for the n-th largest value, then
-// the values above it and the ties in index order.
-constexpr std::ptrdiff_t SMALL_N = 16;
-
-template <class T>
-std::ptrdiff_t candidates(const T *c, std::ptrdiff_t m, std::ptrdiff_t n, std::int64_t *cand) {
-    if (m < 4 * n) {
-        for (std::ptrdiff_t i = 0; i < m; ++i) cand[i] = i;
-        return m;
-    }
-    const std::ptrdiff_t gs = m / n;
-    T t0 = std::numeric_limits<T>::infinity();
-    for (std::ptrdiff_t g = 0; g < n; ++g) {
-        const std::ptrdiff_t lo = g * gs, hi = g + 1 == n ? m : lo + gs;
-        T mx[4] = {c[lo], c[lo], c[lo], c[lo]};
-        std::ptrdiff_t i = lo;
-        for (; i + 4 <= hi; i += 4)
-            for (int l = 0; l < 4; ++l) mx[l] = c[i + l] > mx[l] ? c[i + l] : mx[l];
-        for (; i < hi; ++i) mx[0] = c[i] > mx[0] ? c[i] : mx[0];
-        t0 = std::min(t0, std::max(std::max(mx[0], mx[1]), std::max(mx[2], mx[3])));
-    }
-    std::ptrdiff_t count = 0;
-    for (std::ptrdiff_t i = 0; i < m; ++i) {
-        cand[count] = i;
-        count += c[i] >= t0;
-    }
-    return count;
-}
-
+// Top n indices of c (length m, all finite) in the order ByCorrelation, as a set written to
+// sel, for n > SMALL_SELECT_N (smaller n go through CorrelationEngine::select); tmp and cand
+// are scratch of length m. When m >= 4n the candidates are prefiltered to {i : c_i >= t} (kept
+// in increasing index order) for a threshold t <= the n-th largest value, so no element of the
+// top n is lost: t from a strided subsample (checked to leave >= n candidates), nth_element
+// for the n-th largest value, then the values above it and the ties in index order.
 template <class T>
 void top_n(const T *c, std::ptrdiff_t m, std::ptrdiff_t n, T *tmp, std::int64_t *cand,
            std::int64_t *sel) {
-    if (n <= SMALL_N) {
-        const std::ptrdiff_t count = candidates(c, m, n, cand);
-        T *val = tmp;  // val[q] = c[sel[q]]
-        T thr = -std::numeric_limits<T>::infinity();
-        for (std::ptrdiff_t q = 0; q < count; ++q) {
-            const std::int64_t i = cand[q];
-            const T v = c[i];
-            if (q >= n && !(v > thr)) continue;
-            std::ptrdiff_t pos = q < n ? q : n - 1;
-            for (; pos > 0 && v > val[pos - 1]; --pos) {
-                sel[pos] = sel[pos - 1];
-                val[pos] = val[pos - 1];
-            }
-            sel[pos] = i;
-            val[pos] = v;
-            thr = val[n - 1];
-        }
-        return;
-    }
     const auto greater = [](T a, T b) { return a > b; };
     std::ptrdiff_t count = 0;
     if (m >= 4 * n) {
@@ -547,15 +501,14 @@ const std::int64_t *most_correlated_basis(const CorrelationEngine<T> &eng, const
                                           std::ptrdiff_t n, bool check_rank, Workspace<T> &ws,
                                           std::ptrdiff_t &size) {
     std::int64_t *sel = ws.sel.data();
-    const bool small = n <= SMALL_SELECT_N;
-    if (small)
+    if (n <= SMALL_SELECT_N)
         eng.select(c, m, n, ws.tmp.data(), ws.cand.data(), sel);
     else
         top_n(c, m, n, ws.tmp.data(), ws.cand.data(), sel);
     size = n;
     if (!check_rank) return sel;
     const ByCorrelation<T> cmp{c};
-    if (small || n > SMALL_N) std::sort(sel, sel + n, cmp);
+    std::sort(sel, sel + n, cmp);  // the rank test goes down the ordering
     if (independent_by_cholesky(Wn, gram, m, n, sel, ws.chol.data())) return sel;
     ws.basis.reset();
     for (std::ptrdiff_t q = 0; q < n; ++q) ws.basis.try_add(Wn + sel[q] * n);
