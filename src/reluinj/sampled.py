@@ -134,7 +134,11 @@ def draw_batch(domain, n, seed_seq, b, batch_size, n_total, dtype=np.float64):
     X = np.random.default_rng(child).standard_normal((size, n))
     if domain.nonnegative:
         np.abs(X, out=X)
-    X /= np.linalg.norm(X, axis=1, keepdims=True)
+    # Same operations as ``np.linalg.norm(X, axis=1, keepdims=True)`` (bitwise identical), with
+    # one temporary fewer (no ``X.conj()`` copy) and the square root taken in place.
+    norms = np.add.reduce(np.multiply(X, X), axis=1, keepdims=True)
+    np.sqrt(norms, out=norms)
+    X /= norms
     return X.astype(dtype, copy=False)
 
 

@@ -22,6 +22,10 @@
 #include <limits>
 #include <vector>
 
+#if defined(__GNUC__) && (defined(__x86_64__) || defined(__i386__))
+#include <immintrin.h>
+#endif
+
 #include "reluinj/linalg.hpp"
 #include "reluinj/omp_compat.hpp"
 #include "reluinj/parallel.hpp"
@@ -165,6 +169,179 @@ RELUINJ_TARGET_AVX512 bool block_avx512(const T *Wp, std::ptrdiff_t m_pad, const
 }
 #endif
 
+// Top n (n <= SMALL_SELECT_N <= G) of the correlations c[0..m) of one point, as a set (in no
+// particular order) written to sel; vals and cand are scratch of length >= m.
+//
+// Threshold: the m elements fall in G = 16 groups (i mod G); the n-th largest group maximum t
+// (computed as the largest g_k with #{j : g_j >= g_k} >= n) is reached by n distinct
+// elements, so t <= the n-th largest value and {i : c_i >= t} contains the whole top n. These
+// candidates (about n + 4 for random data) are compacted branch-free in increasing index
+// order; then the last one in the order ByCorrelation (smallest value, then largest index) is
+// removed until n remain. Exact: the same set as a full sort.
+constexpr std::ptrdiff_t SELECT_GROUPS = 16;
+constexpr std::ptrdiff_t SMALL_SELECT_N = 16;
+
+template <class T>
+RELUINJ_ALWAYS_INLINE void select_small_impl(const T *c, std::ptrdiff_t m, std::ptrdiff_t n,
+                                             T *vals, std::int64_t *cand, std::int64_t *sel) {
+    constexpr std::ptrdiff_t G = SELECT_GROUPS;
+    const T ninf = -std::numeric_limits<T>::infinity();
+    T g[G];
+    for (std::ptrdiff_t l = 0; l < G; ++l) g[l] = ninf;
+    std::ptrdiff_t i = 0;
+    for (; i + G <= m; i += G)
+        for (std::ptrdiff_t l = 0; l < G; ++l) g[l] = c[i + l] > g[l] ? c[i + l] : g[l];
+    for (std::ptrdiff_t l = 0; i + l < m; ++l) g[l] = c[i + l] > g[l] ? c[i + l] : g[l];
+    T t = ninf;
+    for (std::ptrdiff_t k = 0; k < G; ++k) {
+        std::ptrdiff_t cnt = 0;
+        for (std::ptrdiff_t j = 0; j < G; ++j) cnt += g[j] >= g[k];
+        const T cand_t = cnt >= n ? g[k] : ninf;
+        t = cand_t > t ? cand_t : t;
+    }
+    std::ptrdiff_t count = 0;
+    for (std::ptrdiff_t q = 0; q < m; ++q) {
+        const T v = c[q];
+        cand[count] = q;
+        vals[count] = v;
+        count += v >= t;
+    }
+    while (count > n) {
+        std::ptrdiff_t w = 0;
+        for (std::ptrdiff_t q = 1; q < count; ++q)
+            if (vals[q] < vals[w] || (vals[q] == vals[w] && cand[q] > cand[w])) w = q;
+        --count;
+        cand[w] = cand[count];
+        vals[w] = vals[count];
+    }
+    for (std::ptrdiff_t q = 0; q < n; ++q) sel[q] = cand[q];
+}
+
+template <class T>
+using SelectFn = void (*)(const T *, std::ptrdiff_t, std::ptrdiff_t, T *, std::int64_t *,
+                          std::int64_t *);
+
+template <class T>
+void select_generic(const T *c, std::ptrdiff_t m, std::ptrdiff_t n, T *vals, std::int64_t *cand,
+                    std::int64_t *sel) {
+    select_small_impl(c, m, n, vals, cand, sel);
+}
+
+#if RELUINJ_MCB_X86
+template <class T>
+RELUINJ_TARGET_AVX2 void select_avx2(const T *c, std::ptrdiff_t m, std::ptrdiff_t n, T *vals,
+                                     std::int64_t *cand, std::int64_t *sel) {
+    select_small_impl(c, m, n, vals, cand, sel);
+}
+
+template <class T>
+RELUINJ_TARGET_AVX512 void select_avx512(const T *c, std::ptrdiff_t m, std::ptrdiff_t n, T *vals,
+                                         std::int64_t *cand, std::int64_t *sel) {
+    select_small_impl(c, m, n, vals, cand, sel);
+}
+
+// The same selection for double with AVX-512 (G = 16 groups = two registers of group maxima,
+// ranks of the maxima by masked counting, candidates compacted with vcompress). vals and cand
+// need m + 8 entries (full-register stores past the last candidate).
+#pragma GCC diagnostic push  // GCC 12 flags the undefined pass-through operand of _mm512_max_pd
+#pragma GCC diagnostic ignored "-Wuninitialized"
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+template <>
+RELUINJ_TARGET_AVX512 inline void select_avx512<double>(const double *c, std::ptrdiff_t m,
+                                                        std::ptrdiff_t n, double *vals,
+                                                        std::int64_t *cand, std::int64_t *sel) {
+    static_assert(SELECT_GROUPS == 16, "two registers of 8 doubles");
+    const __m512d ninf = _mm512_set1_pd(-std::numeric_limits<double>::infinity());
+    __m512d g0 = ninf, g1 = ninf;
+    std::ptrdiff_t i = 0;
+    for (; i + 16 <= m; i += 16) {
+        g0 = _mm512_max_pd(g0, _mm512_loadu_pd(c + i));
+        g1 = _mm512_max_pd(g1, _mm512_loadu_pd(c + i + 8));
+    }
+    const std::ptrdiff_t rem = m - i;
+    if (rem > 0) {
+        const __mmask8 k0 = rem >= 8 ? __mmask8(0xFF) : __mmask8((1u << rem) - 1u);
+        g0 = _mm512_max_pd(g0, _mm512_mask_loadu_pd(ninf, k0, c + i));
+        if (rem > 8) {
+            const __mmask8 k1 = __mmask8((1u << (rem - 8)) - 1u);
+            g1 = _mm512_max_pd(g1, _mm512_mask_loadu_pd(ninf, k1, c + i + 8));
+        }
+    }
+    // cnt_k = #{j : g_j >= g_k}; t = max{g_k : cnt_k >= n}.
+    alignas(64) double gs[16];
+    _mm512_store_pd(gs, g0);
+    _mm512_store_pd(gs + 8, g1);
+    const __m512i one = _mm512_set1_epi64(1);
+    __m512i c0 = _mm512_setzero_si512(), c1 = _mm512_setzero_si512();
+    for (int j = 0; j < 16; ++j) {
+        const __m512d b = _mm512_set1_pd(gs[j]);
+        c0 = _mm512_mask_add_epi64(c0, _mm512_cmp_pd_mask(b, g0, _CMP_GE_OQ), c0, one);
+        c1 = _mm512_mask_add_epi64(c1, _mm512_cmp_pd_mask(b, g1, _CMP_GE_OQ), c1, one);
+    }
+    const __m512i nv = _mm512_set1_epi64(static_cast<long long>(n));
+    const __m512d t0 = _mm512_mask_blend_pd(_mm512_cmpge_epi64_mask(c0, nv), ninf, g0);
+    const __m512d t1 = _mm512_mask_blend_pd(_mm512_cmpge_epi64_mask(c1, nv), ninf, g1);
+    alignas(64) double tt[8];
+    _mm512_store_pd(tt, _mm512_max_pd(t0, t1));
+    double t = tt[0];
+    for (int l = 1; l < 8; ++l) t = tt[l] > t ? tt[l] : t;
+    const __m512d tv = _mm512_set1_pd(t);
+    // Candidates {q : c_q >= t} in increasing index order.
+    std::ptrdiff_t count = 0;
+    __m512i idx = _mm512_set_epi64(7, 6, 5, 4, 3, 2, 1, 0);
+    const __m512i eight = _mm512_set1_epi64(8);
+    for (std::ptrdiff_t q = 0; q < m; q += 8) {
+        const __mmask8 valid = m - q >= 8 ? __mmask8(0xFF) : __mmask8((1u << (m - q)) - 1u);
+        const __m512d v = _mm512_mask_loadu_pd(ninf, valid, c + q);
+        const __mmask8 k = _mm512_mask_cmp_pd_mask(valid, v, tv, _CMP_GE_OQ);
+        _mm512_storeu_pd(vals + count, _mm512_maskz_compress_pd(k, v));
+        _mm512_storeu_si512(cand + count, _mm512_maskz_compress_epi64(k, idx));
+        count += __builtin_popcount(static_cast<unsigned>(k));
+        idx = _mm512_add_epi64(idx, eight);
+    }
+    // Drop the last candidate in the order ByCorrelation (smallest value, then largest index)
+    // while more than 16 remain (rare for random data).
+    while (count > 16 && count > n) {
+        std::ptrdiff_t w = 0;
+        double bv = vals[0];
+        std::int64_t bc = cand[0];
+        for (std::ptrdiff_t q = 1; q < count; ++q) {
+            const bool worse = vals[q] < bv || (vals[q] == bv && cand[q] > bc);
+            w = worse ? q : w;
+            bv = worse ? vals[q] : bv;
+            bc = worse ? cand[q] : bc;
+        }
+        --count;
+        cand[w] = cand[count];
+        vals[w] = vals[count];
+    }
+    // Rank of each of the <= 16 candidates in the order ByCorrelation; keep ranks < n.
+    const __mmask8 valid0 = count >= 8 ? __mmask8(0xFF) : __mmask8((1u << count) - 1u);
+    const __mmask8 valid1 = count > 8 ? __mmask8((1u << (count - 8)) - 1u) : __mmask8(0);
+    const __m512d v0 = _mm512_mask_loadu_pd(ninf, valid0, vals);
+    const __m512d v1 = _mm512_mask_loadu_pd(ninf, valid1, vals + 8);
+    const __m512i i0 = _mm512_maskz_loadu_epi64(valid0, cand);
+    const __m512i i1 = _mm512_maskz_loadu_epi64(valid1, cand + 8);
+    __m512i r0 = _mm512_setzero_si512(), r1 = _mm512_setzero_si512();
+    for (std::ptrdiff_t p = 0; p < count; ++p) {
+        const __m512d b = _mm512_set1_pd(vals[p]);
+        const __m512i bi = _mm512_set1_epi64(cand[p]);
+        // p ranks before a lane if larger, or equal with a smaller index
+        const __mmask8 k0 = _mm512_cmp_pd_mask(b, v0, _CMP_GT_OQ) |
+                            (_mm512_cmp_pd_mask(b, v0, _CMP_EQ_OQ) & _mm512_cmplt_epi64_mask(bi, i0));
+        const __mmask8 k1 = _mm512_cmp_pd_mask(b, v1, _CMP_GT_OQ) |
+                            (_mm512_cmp_pd_mask(b, v1, _CMP_EQ_OQ) & _mm512_cmplt_epi64_mask(bi, i1));
+        r0 = _mm512_mask_add_epi64(r0, k0, r0, one);
+        r1 = _mm512_mask_add_epi64(r1, k1, r1, one);
+    }
+    const __mmask8 keep0 = _mm512_mask_cmplt_epi64_mask(valid0, r0, nv);
+    const __mmask8 keep1 = _mm512_mask_cmplt_epi64_mask(valid1, r1, nv);
+    _mm512_mask_compressstoreu_epi64(sel, keep0, i0);
+    _mm512_mask_compressstoreu_epi64(sel + __builtin_popcount(static_cast<unsigned>(keep0)), keep1, i1);
+}
+#pragma GCC diagnostic pop
+#endif
+
 enum class Isa { generic, avx2, avx512 };
 
 // The widest instruction set of this CPU that the correlation engine has a block for.
@@ -183,14 +360,16 @@ struct CorrelationEngine {
     std::vector<T> Wp;
     std::ptrdiff_t m = 0, n = 0, m_pad = 0, mr = 1;
     BlockFn<T> block = nullptr;
+    SelectFn<T> select = nullptr;  // top n for n <= SMALL_SELECT_N (same instruction set)
     T x_limit = std::numeric_limits<T>::max();  // largest |x_j| that cannot overflow
 
     template <class Tile>
-    void setup(const T *Wn, BlockFn<T> fn) {
+    void setup(const T *Wn, BlockFn<T> fn, SelectFn<T> sel_fn) {
         pack_frame<T, Tile::NR>(Wn, m, n, Wp);
         m_pad = static_cast<std::ptrdiff_t>(Wp.size()) / n;
         mr = Tile::MR;
         block = fn;
+        select = sel_fn;
         double wmax = 0.0;
         for (std::ptrdiff_t i = 0; i < m; ++i) wmax = std::max(wmax, std::sqrt(dot(Wn + i * n, Wn + i * n, n)));
         const double tmax = static_cast<double>(std::numeric_limits<T>::max());
@@ -207,12 +386,12 @@ struct CorrelationEngine {
         : m(m_), n(n_) {
 #if RELUINJ_MCB_X86
         switch (isa) {
-            case Isa::avx512: setup<TileAvx512<T>>(Wn, &block_avx512<T>); return;
-            case Isa::avx2: setup<TileAvx2<T>>(Wn, &block_avx2<T>); return;
+            case Isa::avx512: setup<TileAvx512<T>>(Wn, &block_avx512<T>, &select_avx512<T>); return;
+            case Isa::avx2: setup<TileAvx2<T>>(Wn, &block_avx2<T>, &select_avx2<T>); return;
             default: break;
         }
 #endif
-        setup<TileGeneric<T>>(Wn, &block_generic<T>);
+        setup<TileGeneric<T>>(Wn, &block_generic<T>, &select_generic<T>);
     }
 
     std::ptrdiff_t xbuf_size(std::ptrdiff_t rows) const { return (rows + mr - 1) / mr * mr * n; }
@@ -237,70 +416,20 @@ struct Workspace {
     std::vector<T> min_part;
     std::vector<std::int64_t> hits_part;
     Workspace(const CorrelationEngine<T> &eng, double rank_tol)
-        : C(CHUNK * eng.m_pad), xbuf(eng.xbuf_size(CHUNK)), tmp(eng.m), cand(eng.m), sel(eng.n), chol(eng.n * eng.n),
+        : C(CHUNK * eng.m_pad), xbuf(eng.xbuf_size(CHUNK)), tmp(eng.m + 8), cand(eng.m + 8), sel(eng.n), chol(eng.n * eng.n),
           basis(eng.n, rank_tol), min_part(eng.m, std::numeric_limits<T>::infinity()),
           hits_part(eng.m, 0) {}
 };
 
-// Top n indices of c (length m, all finite) in the order ByCorrelation, written to sel (sorted
-// in that order when n <= SMALL_N); tmp and cand are scratch of length m.
-//
-// When m >= 4n the candidates are prefiltered to {i : c_i >= t} (kept in increasing index
-// order) for a threshold t <= the n-th largest value, so no element of the top n is lost.
-// n <= SMALL_N: t = min over n disjoint groups of the group maximum (reached by n distinct
-// elements), then a sorted running list over the candidates (an index enters only if strictly
-// larger than the current n-th, so ties keep the smaller index). Larger n: t from a strided
-// subsample (checked to leave >= n candidates), nth_element for the n-th largest value, then
-// the values above it and the ties in index order.
-constexpr std::ptrdiff_t SMALL_N = 16;
-
-template <class T>
-std::ptrdiff_t candidates(const T *c, std::ptrdiff_t m, std::ptrdiff_t n, std::int64_t *cand) {
-    if (m < 4 * n) {
-        for (std::ptrdiff_t i = 0; i < m; ++i) cand[i] = i;
-        return m;
-    }
-    const std::ptrdiff_t gs = m / n;
-    T t0 = std::numeric_limits<T>::infinity();
-    for (std::ptrdiff_t g = 0; g < n; ++g) {
-        const std::ptrdiff_t lo = g * gs, hi = g + 1 == n ? m : lo + gs;
-        T mx[4] = {c[lo], c[lo], c[lo], c[lo]};
-        std::ptrdiff_t i = lo;
-        for (; i + 4 <= hi; i += 4)
-            for (int l = 0; l < 4; ++l) mx[l] = c[i + l] > mx[l] ? c[i + l] : mx[l];
-        for (; i < hi; ++i) mx[0] = c[i] > mx[0] ? c[i] : mx[0];
-        t0 = std::min(t0, std::max(std::max(mx[0], mx[1]), std::max(mx[2], mx[3])));
-    }
-    std::ptrdiff_t count = 0;
-    for (std::ptrdiff_t i = 0; i < m; ++i) {
-        cand[count] = i;
-        count += c[i] >= t0;
-    }
-    return count;
-}
-
+// Top n indices of c (length m, all finite) in the order ByCorrelation, as a set written to
+// sel, for n > SMALL_SELECT_N (smaller n go through CorrelationEngine::select); tmp and cand
+// are scratch of length m. When m >= 4n the candidates are prefiltered to {i : c_i >= t} (kept
+// in increasing index order) for a threshold t <= the n-th largest value, so no element of the
+// top n is lost: t from a strided subsample (checked to leave >= n candidates), nth_element
+// for the n-th largest value, then the values above it and the ties in index order.
 template <class T>
 void top_n(const T *c, std::ptrdiff_t m, std::ptrdiff_t n, T *tmp, std::int64_t *cand,
            std::int64_t *sel) {
-    if (n <= SMALL_N) {
-        const std::ptrdiff_t count = candidates(c, m, n, cand);
-        T *val = tmp;  // val[q] = c[sel[q]]
-        T thr = -std::numeric_limits<T>::infinity();
-        for (std::ptrdiff_t q = 0; q < count; ++q) {
-            const std::int64_t i = cand[q];
-            const T v = c[i];
-            if (q >= n && !(v > thr)) continue;
-            std::ptrdiff_t pos = q < n ? q : n - 1;
-            for (; pos > 0 && v > val[pos - 1]; --pos) {
-                sel[pos] = sel[pos - 1];
-                val[pos] = val[pos - 1];
-            }
-            sel[pos] = i;
-            val[pos] = v;
-            thr = val[n - 1];
-        }
-        return;
-    }
     const auto greater = [](T a, T b) { return a > b; };
     std::ptrdiff_t count = 0;
     if (m >= 4 * n) {
@@ -367,15 +496,19 @@ bool independent_by_cholesky(const T *Wn, const double *gram, std::ptrdiff_t m, 
 // J*(x) for one point with correlations c; returns its size (n unless the frame is
 // numerically rank deficient), indices in ws.sel (or ws.order for the rank fallback).
 template <class T>
-const std::int64_t *most_correlated_basis(const T *Wn, const double *gram, const T *c,
-                                          std::ptrdiff_t m, std::ptrdiff_t n, bool check_rank,
-                                          Workspace<T> &ws, std::ptrdiff_t &size) {
+const std::int64_t *most_correlated_basis(const CorrelationEngine<T> &eng, const T *Wn,
+                                          const double *gram, const T *c, std::ptrdiff_t m,
+                                          std::ptrdiff_t n, bool check_rank, Workspace<T> &ws,
+                                          std::ptrdiff_t &size) {
     std::int64_t *sel = ws.sel.data();
-    top_n(c, m, n, ws.tmp.data(), ws.cand.data(), sel);
+    if (n <= SMALL_SELECT_N)
+        eng.select(c, m, n, ws.tmp.data(), ws.cand.data(), sel);
+    else
+        top_n(c, m, n, ws.tmp.data(), ws.cand.data(), sel);
     size = n;
     if (!check_rank) return sel;
     const ByCorrelation<T> cmp{c};
-    if (n > SMALL_N) std::sort(sel, sel + n, cmp);
+    std::sort(sel, sel + n, cmp);  // the rank test goes down the ordering
     if (independent_by_cholesky(Wn, gram, m, n, sel, ws.chol.data())) return sel;
     ws.basis.reset();
     for (std::ptrdiff_t q = 0; q < n; ++q) ws.basis.try_add(Wn + sel[q] * n);
@@ -425,7 +558,7 @@ void most_correlated_basis_partial(const T *Wn, const T *X, std::ptrdiff_t m, st
             const T *c = w.C.data() + s * eng.m_pad;
             std::ptrdiff_t size = 0;
             const std::int64_t *J =
-                most_correlated_basis(Wn, gram.empty() ? nullptr : gram.data(), c, m, n,
+                most_correlated_basis(eng, Wn, gram.empty() ? nullptr : gram.data(), c, m, n,
                                       check_rank, w, size);
             for (std::ptrdiff_t q = 0; q < size; ++q) {
                 const std::int64_t i = J[q];
