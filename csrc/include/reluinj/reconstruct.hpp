@@ -237,6 +237,22 @@ inline void analysis_t(const double *Wt, const double *x, std::ptrdiff_t m, std:
     }
 }
 
+// out_j = sum_i Wt[j, i] v_i (= W^T v) for all m rows: n vectorised dot products of length m.
+RELUINJ_TARGET_CLONES
+inline void synthesis_t(const double *Wt, const double *v, std::ptrdiff_t m, std::ptrdiff_t n,
+                        double *__restrict out) {
+    // Eight interleaved partial sums per dot (i mod 8), combined pairwise: a fixed order.
+    for (std::ptrdiff_t j = 0; j < n; ++j) {
+        const double *__restrict w = Wt + j * m;
+        double a[8] = {0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0};
+        std::ptrdiff_t i = 0;
+        for (; i + 8 <= m; i += 8)
+            for (int l = 0; l < 8; ++l) a[l] += w[i + l] * v[i + l];
+        for (int l = 0; i < m; ++i, ++l) a[l] += w[i] * v[i];
+        out[j] = ((a[0] + a[4]) + (a[2] + a[6])) + ((a[1] + a[5]) + (a[3] + a[7]));
+    }
+}
+
 // out = sum_t coef[t] * W[idx[t]] (length n), four rows per pass.
 RELUINJ_TARGET_CLONES
 inline void synth_rows(const double *W, const std::int64_t *idx, const double *coef,
@@ -402,7 +418,7 @@ public:
     ActiveSolver(const double *W, const double *Wt, const double *S, std::ptrdiff_t m,
                  std::ptrdiff_t n, double rank_tol)
         : W_(W), Wt_(Wt), S_(S), m_(m), n_(n), basis_(n, rank_tol), G_(n * n), g_(n), At_(n * std::max<std::ptrdiff_t>(m, 2)),
-          Vt_(n * n), sv_(n), order_(n), b_(m), act_(m), inact_(m), c_(m), wx_(m),
+          Vt_(n * n), sv_(n), order_(n), b_(m), act_(m), inact_(m), c_(m), wx_(m), bm_(m), on_(m),
           isa_(detect_gram_isa()), np_(gram_stride(isa_, n)) {}
 
     // Small n: build Gram matrices from the pair table P (m x packed_pairs(n), see pair_table)
@@ -421,18 +437,23 @@ public:
         for (std::ptrdiff_t i = 0; i < m_; ++i) {
             const double yi = double(y[i]);
             const bool on = yi > 0.0;
-            b_[n_act_] = yi + alpha[i];
+            const double bi = yi + alpha[i];
+            b_[n_act_] = bi;
+            bm_[i] = on ? bi : 0.0;  // targets in row order, 0 on inactive rows
+            on_[i] = on ? 1.0 : 0.0;
             act_[n_act_] = i;
             inact_[n_inact_] = i;
             n_act_ += on;
             n_inact_ += !on;
         }
+        dense_ = true;
     }
 
     // Active set {i : <x, w_i> >= alpha_i} of an input point.
     template <class T>
     void set_active_from_input(const T *x, const double *alpha) {
         n_act_ = n_inact_ = 0;
+        dense_ = false;
         for (std::ptrdiff_t i = 0; i < m_; ++i) {
             if (dot(W_ + i * n_, x, n_) >= alpha[i]) act_[n_act_++] = i;
             else inact_[n_inact_++] = i;
@@ -444,6 +465,7 @@ public:
     void set_rows(const std::int64_t *rows, std::ptrdiff_t cnt, const T *y, const double *alpha) {
         n_act_ = cnt;
         n_inact_ = 0;
+        dense_ = false;
         for (std::ptrdiff_t t = 0; t < cnt; ++t) {
             act_[t] = rows[t];
             b_[t] = double(y[rows[t]]) + alpha[rows[t]];
@@ -468,12 +490,22 @@ public:
         if (n_act_ >= n) {
             build_gram();
             if (cholesky_upper(G_.data(), n, kCholPivotTol, sv_.data())) {
-                synth_rows(W_, act_.data(), b_.data(), n_act_, n, x);
-                cholesky_solve(G_.data(), n, x);
                 // One step of iterative refinement with the residual of the active equations.
-                analysis_t(Wt_, x, m_, n, wx_.data());
-                for (std::ptrdiff_t t = 0; t < n_act_; ++t) c_[t] = b_[t] - wx_[act_[t]];
-                synth_rows(W_, act_.data(), c_.data(), n_act_, n, g_.data());
+                // After set_active the right-hand sides are dense products with W^T of vectors
+                // that vanish on the inactive rows (no gathers); otherwise sums over the rows.
+                if (dense_) {
+                    synthesis_t(Wt_, bm_.data(), m_, n, x);
+                    cholesky_solve(G_.data(), n, x);
+                    analysis_t(Wt_, x, m_, n, wx_.data());
+                    for (std::ptrdiff_t i = 0; i < m_; ++i) c_[i] = on_[i] * (bm_[i] - wx_[i]);  // branch-free
+                    synthesis_t(Wt_, c_.data(), m_, n, g_.data());
+                } else {
+                    synth_rows(W_, act_.data(), b_.data(), n_act_, n, x);
+                    cholesky_solve(G_.data(), n, x);
+                    analysis_t(Wt_, x, m_, n, wx_.data());
+                    for (std::ptrdiff_t t = 0; t < n_act_; ++t) c_[t] = b_[t] - wx_[act_[t]];
+                    synth_rows(W_, act_.data(), c_.data(), n_act_, n, g_.data());
+                }
                 cholesky_solve(G_.data(), n, g_.data());
                 for (std::ptrdiff_t j = 0; j < n; ++j) x[j] += g_[j];
                 return n;
@@ -589,7 +621,9 @@ private:
     std::vector<std::ptrdiff_t> order_;
     std::vector<double> b_;
     std::vector<std::int64_t> act_, inact_;
-    std::vector<double> c_, wx_;
+    std::vector<double> c_, wx_, bm_;
+    std::vector<double> on_;  // 1.0 on active rows, 0.0 elsewhere
+    bool dense_ = false;
     std::ptrdiff_t n_act_ = 0, n_inact_ = 0;
     GramIsa isa_;
     std::ptrdiff_t np_;
