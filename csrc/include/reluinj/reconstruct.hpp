@@ -30,9 +30,21 @@
 #include "reluinj/parallel.hpp"
 
 #if defined(__GNUC__) && defined(__x86_64__) && defined(__ELF__) && !defined(__clang__)
-#define RELUINJ_TARGET_CLONES __attribute__((target_clones("arch=haswell", "default")))
+#define RELUINJ_TARGET_CLONES __attribute__((target_clones("arch=x86-64-v4", "arch=haswell", "default")))
 #else
 #define RELUINJ_TARGET_CLONES
+#endif
+
+// Runtime ISA dispatch of the Gram (SYRK) blocks, as in mcb.hpp: functions compiled with
+// target("avx512f,avx2,fma") / target("avx2,fma"), chosen with __builtin_cpu_supports, with the
+// portable gram_update as baseline.
+#if defined(__GNUC__) && defined(__x86_64__)
+#define RELUINJ_RECON_X86 1
+#include <immintrin.h>
+#define RELUINJ_RECON_AVX2 __attribute__((target("avx2,fma")))
+#define RELUINJ_RECON_AVX512 __attribute__((target("avx512f,avx2,fma")))
+#else
+#define RELUINJ_RECON_X86 0
 #endif
 
 namespace reluinj {
@@ -85,60 +97,220 @@ inline void gram_update(const double *W, const std::int64_t *idx, std::ptrdiff_t
     }
 }
 
-// c = W x for all m rows, from the transposed weights Wt (n x m): n vectorised axpy passes.
+// ---- Gram of packed rows: G (np x np, row-major) = A^T A, A = k packed rows of stride np whose
+// entries past n are zero. Only register blocks that touch the upper triangle (col >= row) are
+// computed; every entry is sum_t a_tj a_tc accumulated in t order (one FMA chain per entry), so
+// the result depends only on the rows and their order.
+enum class GramIsa { generic, avx2, avx512 };
+
+inline GramIsa detect_gram_isa() {
+#if RELUINJ_RECON_X86
+    __builtin_cpu_init();
+    if (__builtin_cpu_supports("avx512f")) return GramIsa::avx512;
+    if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) return GramIsa::avx2;
+#endif
+    return GramIsa::generic;
+}
+
+// Padded row stride for the packed rows of each ISA (multiple of the register block width).
+inline std::ptrdiff_t gram_stride(GramIsa isa, std::ptrdiff_t n) {
+    const std::ptrdiff_t w = isa == GramIsa::avx512 ? 16 : 8;
+    return (n + w - 1) / w * w;
+}
+
+#if RELUINJ_RECON_X86
+// 8 x 16 register block (16 zmm accumulators).
+RELUINJ_RECON_AVX512 inline void syrk_packed_avx512(const double *A, std::ptrdiff_t k,
+                                                    std::ptrdiff_t np, std::ptrdiff_t n, double *G) {
+    for (std::ptrdiff_t j0 = 0; j0 < n; j0 += 8) {
+        for (std::ptrdiff_t c0 = j0 / 16 * 16; c0 < n; c0 += 16) {
+            __m512d a0 = _mm512_setzero_pd(), a1 = a0, a2 = a0, a3 = a0, a4 = a0, a5 = a0, a6 = a0, a7 = a0;
+            __m512d b0 = a0, b1 = a0, b2 = a0, b3 = a0, b4 = a0, b5 = a0, b6 = a0, b7 = a0;
+            const double *r = A;
+            for (std::ptrdiff_t t = 0; t < k; ++t, r += np) {
+                const __m512d u = _mm512_loadu_pd(r + c0), v = _mm512_loadu_pd(r + c0 + 8);
+                const double *s = r + j0;
+                __m512d x;
+                x = _mm512_set1_pd(s[0]); a0 = _mm512_fmadd_pd(x, u, a0); b0 = _mm512_fmadd_pd(x, v, b0);
+                x = _mm512_set1_pd(s[1]); a1 = _mm512_fmadd_pd(x, u, a1); b1 = _mm512_fmadd_pd(x, v, b1);
+                x = _mm512_set1_pd(s[2]); a2 = _mm512_fmadd_pd(x, u, a2); b2 = _mm512_fmadd_pd(x, v, b2);
+                x = _mm512_set1_pd(s[3]); a3 = _mm512_fmadd_pd(x, u, a3); b3 = _mm512_fmadd_pd(x, v, b3);
+                x = _mm512_set1_pd(s[4]); a4 = _mm512_fmadd_pd(x, u, a4); b4 = _mm512_fmadd_pd(x, v, b4);
+                x = _mm512_set1_pd(s[5]); a5 = _mm512_fmadd_pd(x, u, a5); b5 = _mm512_fmadd_pd(x, v, b5);
+                x = _mm512_set1_pd(s[6]); a6 = _mm512_fmadd_pd(x, u, a6); b6 = _mm512_fmadd_pd(x, v, b6);
+                x = _mm512_set1_pd(s[7]); a7 = _mm512_fmadd_pd(x, u, a7); b7 = _mm512_fmadd_pd(x, v, b7);
+            }
+            double *g = G + j0 * np + c0;
+            _mm512_storeu_pd(g, a0); _mm512_storeu_pd(g + 8, b0); g += np;
+            _mm512_storeu_pd(g, a1); _mm512_storeu_pd(g + 8, b1); g += np;
+            _mm512_storeu_pd(g, a2); _mm512_storeu_pd(g + 8, b2); g += np;
+            _mm512_storeu_pd(g, a3); _mm512_storeu_pd(g + 8, b3); g += np;
+            _mm512_storeu_pd(g, a4); _mm512_storeu_pd(g + 8, b4); g += np;
+            _mm512_storeu_pd(g, a5); _mm512_storeu_pd(g + 8, b5); g += np;
+            _mm512_storeu_pd(g, a6); _mm512_storeu_pd(g + 8, b6); g += np;
+            _mm512_storeu_pd(g, a7); _mm512_storeu_pd(g + 8, b7);
+        }
+    }
+}
+
+// 4 x 8 register block (8 ymm accumulators).
+RELUINJ_RECON_AVX2 inline void syrk_packed_avx2(const double *A, std::ptrdiff_t k, std::ptrdiff_t np,
+                                                std::ptrdiff_t n, double *G) {
+    for (std::ptrdiff_t j0 = 0; j0 < n; j0 += 4) {
+        for (std::ptrdiff_t c0 = j0 / 8 * 8; c0 < n; c0 += 8) {
+            __m256d a0 = _mm256_setzero_pd(), a1 = a0, a2 = a0, a3 = a0, b0 = a0, b1 = a0, b2 = a0, b3 = a0;
+            const double *r = A;
+            for (std::ptrdiff_t t = 0; t < k; ++t, r += np) {
+                const __m256d u = _mm256_loadu_pd(r + c0), v = _mm256_loadu_pd(r + c0 + 4);
+                const double *s = r + j0;
+                __m256d x;
+                x = _mm256_broadcast_sd(s); a0 = _mm256_fmadd_pd(x, u, a0); b0 = _mm256_fmadd_pd(x, v, b0);
+                x = _mm256_broadcast_sd(s + 1); a1 = _mm256_fmadd_pd(x, u, a1); b1 = _mm256_fmadd_pd(x, v, b1);
+                x = _mm256_broadcast_sd(s + 2); a2 = _mm256_fmadd_pd(x, u, a2); b2 = _mm256_fmadd_pd(x, v, b2);
+                x = _mm256_broadcast_sd(s + 3); a3 = _mm256_fmadd_pd(x, u, a3); b3 = _mm256_fmadd_pd(x, v, b3);
+            }
+            double *g = G + j0 * np + c0;
+            _mm256_storeu_pd(g, a0); _mm256_storeu_pd(g + 4, b0); g += np;
+            _mm256_storeu_pd(g, a1); _mm256_storeu_pd(g + 4, b1); g += np;
+            _mm256_storeu_pd(g, a2); _mm256_storeu_pd(g + 4, b2); g += np;
+            _mm256_storeu_pd(g, a3); _mm256_storeu_pd(g + 4, b3);
+        }
+    }
+}
+#endif
+
+// ---- Small n: table P (m x np2) of the packed upper-triangle outer products w_j w_c (j <= c,
+// row-major pair order, zero padded to np2); the packed Gram of a row list is a plain sum of
+// table rows (four at a time, in list order).
+inline std::ptrdiff_t packed_pairs(std::ptrdiff_t n) { return (n * (n + 1) / 2 + 7) / 8 * 8; }
+
+// Use the table when it is small enough to stay in cache.
+inline bool use_pair_table(std::ptrdiff_t m, std::ptrdiff_t n) {
+    return n <= 24 && m * packed_pairs(n) * std::ptrdiff_t(sizeof(double)) <= (std::ptrdiff_t(4) << 20);
+}
+
+inline std::vector<double> pair_table(const double *W, std::ptrdiff_t m, std::ptrdiff_t n) {
+    const std::ptrdiff_t np2 = packed_pairs(n);
+    std::vector<double> P(m * np2, 0.0);
+    for (std::ptrdiff_t i = 0; i < m; ++i) {
+        const double *w = W + i * n;
+        double *p = P.data() + i * np2;
+        for (std::ptrdiff_t j = 0; j < n; ++j)
+            for (std::ptrdiff_t c = j; c < n; ++c) *p++ = w[j] * w[c];
+    }
+    return P;
+}
+
+// out[q] += sum over the listed rows of P[idx[t], q].
+RELUINJ_TARGET_CLONES
+inline void pair_sum(const double *P, std::ptrdiff_t np2, const std::int64_t *idx, std::ptrdiff_t cnt,
+                     double *__restrict out) {
+    std::ptrdiff_t t = 0;
+    for (; t + 4 <= cnt; t += 4) {
+        const double *__restrict a = P + idx[t] * np2, *__restrict b = P + idx[t + 1] * np2;
+        const double *__restrict c = P + idx[t + 2] * np2, *__restrict d = P + idx[t + 3] * np2;
+        for (std::ptrdiff_t q = 0; q < np2; ++q) out[q] += (a[q] + b[q]) + (c[q] + d[q]);
+    }
+    for (; t < cnt; ++t) {
+        const double *__restrict a = P + idx[t] * np2;
+        for (std::ptrdiff_t q = 0; q < np2; ++q) out[q] += a[q];
+    }
+}
+
+// c = W x for all m rows, from the transposed weights Wt (n x m): vectorised passes over the
+// rows, four coordinates per pass (c_i = ((x0 w0i + x1 w1i) + (x2 w2i + x3 w3i)) + ... in j order).
 RELUINJ_TARGET_CLONES
 inline void analysis_t(const double *Wt, const double *x, std::ptrdiff_t m, std::ptrdiff_t n,
                        double *__restrict c) {
     std::fill(c, c + m, 0.0);
-    for (std::ptrdiff_t j = 0; j < n; ++j) {
+    std::ptrdiff_t j = 0;
+    for (; j + 4 <= n; j += 4) {
+        const double x0 = x[j], x1 = x[j + 1], x2 = x[j + 2], x3 = x[j + 3];
+        const double *__restrict w0 = Wt + j * m, *__restrict w1 = w0 + m, *__restrict w2 = w1 + m,
+                                 *__restrict w3 = w2 + m;
+        for (std::ptrdiff_t i = 0; i < m; ++i) c[i] += (x0 * w0[i] + x1 * w1[i]) + (x2 * w2[i] + x3 * w3[i]);
+    }
+    for (; j < n; ++j) {
         const double xj = x[j];
         const double *__restrict w = Wt + j * m;
         for (std::ptrdiff_t i = 0; i < m; ++i) c[i] += xj * w[i];
     }
 }
 
-// out = sum_t coef[t] * W[idx[t]] (length n).
+// out_j = sum_i Wt[j, i] v_i (= W^T v) for all m rows: n vectorised dot products of length m.
+RELUINJ_TARGET_CLONES
+inline void synthesis_t(const double *Wt, const double *v, std::ptrdiff_t m, std::ptrdiff_t n,
+                        double *__restrict out) {
+    // Eight interleaved partial sums per dot (i mod 8), combined pairwise: a fixed order.
+    for (std::ptrdiff_t j = 0; j < n; ++j) {
+        const double *__restrict w = Wt + j * m;
+        double a[8] = {0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0};
+        std::ptrdiff_t i = 0;
+        for (; i + 8 <= m; i += 8)
+            for (int l = 0; l < 8; ++l) a[l] += w[i + l] * v[i + l];
+        for (int l = 0; i < m; ++i, ++l) a[l] += w[i] * v[i];
+        out[j] = ((a[0] + a[4]) + (a[2] + a[6])) + ((a[1] + a[5]) + (a[3] + a[7]));
+    }
+}
+
+// out = sum_t coef[t] * W[idx[t]] (length n), four rows per pass.
+RELUINJ_TARGET_CLONES
 inline void synth_rows(const double *W, const std::int64_t *idx, const double *coef,
-                       std::ptrdiff_t cnt, std::ptrdiff_t n, double *out) {
+                       std::ptrdiff_t cnt, std::ptrdiff_t n, double *__restrict out) {
     std::fill(out, out + n, 0.0);
-    for (std::ptrdiff_t t = 0; t < cnt; ++t) {
-        const double *w = W + idx[t] * n;
+    std::ptrdiff_t t = 0;
+    for (; t + 4 <= cnt; t += 4) {
+        const double *__restrict a = W + idx[t] * n, *__restrict b = W + idx[t + 1] * n;
+        const double *__restrict c = W + idx[t + 2] * n, *__restrict d = W + idx[t + 3] * n;
+        const double ca = coef[t], cb = coef[t + 1], cc = coef[t + 2], cd = coef[t + 3];
+        for (std::ptrdiff_t j = 0; j < n; ++j) out[j] += (ca * a[j] + cb * b[j]) + (cc * c[j] + cd * d[j]);
+    }
+    for (; t < cnt; ++t) {
+        const double *__restrict w = W + idx[t] * n;
         const double ct = coef[t];
         for (std::ptrdiff_t j = 0; j < n; ++j) out[j] += ct * w[j];
     }
 }
 
 // In-place Cholesky G = L L^T of the upper triangle of G (L^T stored in the upper triangle).
-// Returns false when a pivot fails the relative test L_kk^2 > tol * G_kk.
-inline bool cholesky_upper(double *G, std::ptrdiff_t n, double tol) {
+// Returns false when a pivot fails the relative test L_kk^2 > tol * G_kk. Row-oriented
+// (right-looking): once row k of R is final it is subtracted from the trailing rows, so all
+// inner loops run over contiguous row segments.
+RELUINJ_TARGET_CLONES
+inline bool cholesky_upper(double *G, std::ptrdiff_t n, double tol, double *__restrict diag) {
+    for (std::ptrdiff_t k = 0; k < n; ++k) diag[k] = G[k * n + k];
     for (std::ptrdiff_t k = 0; k < n; ++k) {
-        const double gkk = G[k * n + k];
-        double d = gkk;
-        for (std::ptrdiff_t p = 0; p < k; ++p) d -= G[p * n + k] * G[p * n + k];
+        double *__restrict rk = G + k * n;
+        const double gkk = diag[k], d = rk[k];
         if (!(gkk > 0.0) || !(d > tol * gkk)) return false;
         const double r = std::sqrt(d);
-        G[k * n + k] = r;
+        rk[k] = r;
         const double inv = 1.0 / r;
-        for (std::ptrdiff_t j = k + 1; j < n; ++j) {
-            double s = G[k * n + j];
-            for (std::ptrdiff_t p = 0; p < k; ++p) s -= G[p * n + k] * G[p * n + j];
-            G[k * n + j] = s * inv;
+        for (std::ptrdiff_t j = k + 1; j < n; ++j) rk[j] *= inv;
+        for (std::ptrdiff_t p = k + 1; p < n; ++p) {
+            const double f = rk[p];
+            double *__restrict rp = G + p * n;
+            for (std::ptrdiff_t j = p; j < n; ++j) rp[j] -= f * rk[j];
         }
     }
     return true;
 }
 
-// Solve (R^T R) z = v in place, R upper triangular as left by cholesky_upper.
-inline void cholesky_solve(const double *R, std::ptrdiff_t n, double *v) {
+// Solve (R^T R) z = v in place, R upper triangular as left by cholesky_upper (both
+// substitutions walk the rows of R).
+RELUINJ_TARGET_CLONES
+inline void cholesky_solve(const double *R, std::ptrdiff_t n, double *__restrict v) {
     for (std::ptrdiff_t k = 0; k < n; ++k) {
-        double s = v[k];
-        for (std::ptrdiff_t p = 0; p < k; ++p) s -= R[p * n + k] * v[p];
-        v[k] = s / R[k * n + k];
+        const double *__restrict rk = R + k * n;
+        const double vk = v[k] / rk[k];
+        v[k] = vk;
+        for (std::ptrdiff_t j = k + 1; j < n; ++j) v[j] -= rk[j] * vk;
     }
     for (std::ptrdiff_t k = n - 1; k >= 0; --k) {
-        double s = v[k];
-        for (std::ptrdiff_t j = k + 1; j < n; ++j) s -= R[k * n + j] * v[j];
-        v[k] = s / R[k * n + k];
+        const double *__restrict rk = R + k * n;
+        double s = 0.0;
+        for (std::ptrdiff_t j = k + 1; j < n; ++j) s += rk[j] * v[j];
+        v[k] = (v[k] - s) / rk[k];
     }
 }
 
@@ -246,7 +418,16 @@ public:
     ActiveSolver(const double *W, const double *Wt, const double *S, std::ptrdiff_t m,
                  std::ptrdiff_t n, double rank_tol)
         : W_(W), Wt_(Wt), S_(S), m_(m), n_(n), basis_(n, rank_tol), G_(n * n), g_(n), At_(n * std::max<std::ptrdiff_t>(m, 2)),
-          Vt_(n * n), sv_(n), order_(n), b_(m), act_(m), inact_(m), c_(m), wx_(m) {}
+          Vt_(n * n), sv_(n), order_(n), b_(m), act_(m), inact_(m), c_(m), wx_(m), bm_(m), on_(m),
+          isa_(detect_gram_isa()), np_(gram_stride(isa_, n)) {}
+
+    // Small n: build Gram matrices from the pair table P (m x packed_pairs(n), see pair_table)
+    // and, for the complement, Sp = pair_sum of all rows of P. Both must outlive the solver.
+    void set_pair_table(const double *P, const double *Sp) {
+        P_ = P;
+        Sp_ = Sp;
+        Gp_.assign(packed_pairs(n_), 0.0);
+    }
 
     // Active set {i : y_i > 0} of a sample and the targets b_t = y_i + alpha_i.
     template <class T>
@@ -256,18 +437,23 @@ public:
         for (std::ptrdiff_t i = 0; i < m_; ++i) {
             const double yi = double(y[i]);
             const bool on = yi > 0.0;
-            b_[n_act_] = yi + alpha[i];
+            const double bi = yi + alpha[i];
+            b_[n_act_] = bi;
+            bm_[i] = on ? bi : 0.0;  // targets in row order, 0 on inactive rows
+            on_[i] = on ? 1.0 : 0.0;
             act_[n_act_] = i;
             inact_[n_inact_] = i;
             n_act_ += on;
             n_inact_ += !on;
         }
+        dense_ = true;
     }
 
     // Active set {i : <x, w_i> >= alpha_i} of an input point.
     template <class T>
     void set_active_from_input(const T *x, const double *alpha) {
         n_act_ = n_inact_ = 0;
+        dense_ = false;
         for (std::ptrdiff_t i = 0; i < m_; ++i) {
             if (dot(W_ + i * n_, x, n_) >= alpha[i]) act_[n_act_++] = i;
             else inact_[n_inact_++] = i;
@@ -279,6 +465,7 @@ public:
     void set_rows(const std::int64_t *rows, std::ptrdiff_t cnt, const T *y, const double *alpha) {
         n_act_ = cnt;
         n_inact_ = 0;
+        dense_ = false;
         for (std::ptrdiff_t t = 0; t < cnt; ++t) {
             act_[t] = rows[t];
             b_[t] = double(y[rows[t]]) + alpha[rows[t]];
@@ -302,13 +489,23 @@ public:
         const std::ptrdiff_t n = n_;
         if (n_act_ >= n) {
             build_gram();
-            if (cholesky_upper(G_.data(), n, kCholPivotTol)) {
-                synth_rows(W_, act_.data(), b_.data(), n_act_, n, x);
-                cholesky_solve(G_.data(), n, x);
+            if (cholesky_upper(G_.data(), n, kCholPivotTol, sv_.data())) {
                 // One step of iterative refinement with the residual of the active equations.
-                analysis_t(Wt_, x, m_, n, wx_.data());
-                for (std::ptrdiff_t t = 0; t < n_act_; ++t) c_[t] = b_[t] - wx_[act_[t]];
-                synth_rows(W_, act_.data(), c_.data(), n_act_, n, g_.data());
+                // After set_active the right-hand sides are dense products with W^T of vectors
+                // that vanish on the inactive rows (no gathers); otherwise sums over the rows.
+                if (dense_) {
+                    synthesis_t(Wt_, bm_.data(), m_, n, x);
+                    cholesky_solve(G_.data(), n, x);
+                    analysis_t(Wt_, x, m_, n, wx_.data());
+                    for (std::ptrdiff_t i = 0; i < m_; ++i) c_[i] = on_[i] * (bm_[i] - wx_[i]);  // branch-free
+                    synthesis_t(Wt_, c_.data(), m_, n, g_.data());
+                } else {
+                    synth_rows(W_, act_.data(), b_.data(), n_act_, n, x);
+                    cholesky_solve(G_.data(), n, x);
+                    analysis_t(Wt_, x, m_, n, wx_.data());
+                    for (std::ptrdiff_t t = 0; t < n_act_; ++t) c_[t] = b_[t] - wx_[act_[t]];
+                    synth_rows(W_, act_.data(), c_.data(), n_act_, n, g_.data());
+                }
                 cholesky_solve(G_.data(), n, g_.data());
                 for (std::ptrdiff_t j = 0; j < n; ++j) x[j] += g_[j];
                 return n;
@@ -361,12 +558,41 @@ public:
 private:
     void build_gram() {
         const std::ptrdiff_t n = n_;
-        if (S_ && n_inact_ < n_act_) {
+        const bool complement = S_ && n_inact_ < n_act_;
+        const std::int64_t *idx = complement ? inact_.data() : act_.data();
+        const std::ptrdiff_t cnt = complement ? n_inact_ : n_act_;
+        if (P_ && (Sp_ || !complement)) {
+            std::fill(Gp_.begin(), Gp_.end(), 0.0);
+            pair_sum(P_, static_cast<std::ptrdiff_t>(Gp_.size()), idx, cnt, Gp_.data());
+            const double *gp = Gp_.data();
+            for (std::ptrdiff_t j = 0, q = 0; j < n; ++j)
+                for (std::ptrdiff_t c = j; c < n; ++c, ++q) G_[j * n + c] = complement ? Sp_[q] - gp[q] : gp[q];
+            return;
+        }
+#if RELUINJ_RECON_X86
+        if (isa_ != GramIsa::generic) {
+            const std::ptrdiff_t np = np_;
+            if (Apack_.empty()) {
+                Apack_.assign(m_ * np, 0.0);  // padding columns stay zero
+                Gb_.assign(np * np, 0.0);
+            }
+            for (std::ptrdiff_t t = 0; t < cnt; ++t)
+                std::copy(W_ + idx[t] * n, W_ + idx[t] * n + n, Apack_.data() + t * np);
+            if (isa_ == GramIsa::avx512) syrk_packed_avx512(Apack_.data(), cnt, np, n, Gb_.data());
+            else syrk_packed_avx2(Apack_.data(), cnt, np, n, Gb_.data());
+            const double *gb = Gb_.data();
+            for (std::ptrdiff_t j = 0; j < n; ++j)
+                for (std::ptrdiff_t c = j; c < n; ++c)
+                    G_[j * n + c] = complement ? S_[j * n + c] - gb[j * np + c] : gb[j * np + c];
+            return;
+        }
+#endif
+        if (complement) {
             std::copy(S_, S_ + n * n, G_.begin());
-            gram_update(W_, inact_.data(), n_inact_, n, -1.0, G_.data());
+            gram_update(W_, idx, cnt, n, -1.0, G_.data());
         } else {
             std::fill(G_.begin(), G_.end(), 0.0);
-            gram_update(W_, act_.data(), n_act_, n, 1.0, G_.data());
+            gram_update(W_, idx, cnt, n, 1.0, G_.data());
         }
     }
 
@@ -395,8 +621,14 @@ private:
     std::vector<std::ptrdiff_t> order_;
     std::vector<double> b_;
     std::vector<std::int64_t> act_, inact_;
-    std::vector<double> c_, wx_;
+    std::vector<double> c_, wx_, bm_;
+    std::vector<double> on_;  // 1.0 on active rows, 0.0 elsewhere
+    bool dense_ = false;
     std::ptrdiff_t n_act_ = 0, n_inact_ = 0;
+    GramIsa isa_;
+    std::ptrdiff_t np_;
+    std::vector<double> Apack_, Gb_, Gp_;
+    const double *P_ = nullptr, *Sp_ = nullptr;
 };
 
 // S = W^T W (upper triangle filled, as gram_update leaves it).
@@ -420,8 +652,17 @@ void dual_inverse(const double *W, const double *alpha, const T *Y, T *X, std::u
                   double *residual, std::ptrdiff_t m, std::ptrdiff_t n, std::ptrdiff_t B,
                   double rank_tol, int n_threads) {
     const std::vector<double> S = frame_operator_upper(W, m, n), Wt = transpose(W, m, n);
+    std::vector<double> P, Sp;
+    if (use_pair_table(m, n)) {
+        P = pair_table(W, m, n);
+        std::vector<std::int64_t> all(m);
+        for (std::ptrdiff_t i = 0; i < m; ++i) all[i] = i;
+        Sp.assign(packed_pairs(n), 0.0);
+        pair_sum(P.data(), packed_pairs(n), all.data(), m, Sp.data());
+    }
     parallel_chunks(B, kSampleChunk, n_threads, [&](std::ptrdiff_t, std::ptrdiff_t b, std::ptrdiff_t e) {
         ActiveSolver solver(W, Wt.data(), S.data(), m, n, rank_tol);
+        if (!P.empty()) solver.set_pair_table(P.data(), Sp.data());
         std::vector<double> x(n);
         for (std::ptrdiff_t s = b; s < e; ++s) {
             const T *y = Y + s * m;
