@@ -59,8 +59,10 @@ cdef inline Py_ssize_t _n_blocks(Py_ssize_t n, Py_ssize_t n_out, int n_threads) 
     return (n + BLOCK - 1) // BLOCK
 
 
-def bwrelu(const floating[::1] x, floating c, floating[::1] out, int n_threads):
-    """out[i] = psi(c * x[i]) on flat arrays, one pass (out may alias x)."""
+def bwrelu(const floating[::1] x, floating c, floating[::1] out, int n_threads,
+           bint derivative=False):
+    """out[i] = psi(c * x[i]), or c * psi'(c * x[i]) (left slope at knots) when derivative,
+    on flat arrays, one pass (out may alias x)."""
     cdef Py_ssize_t n = x.shape[0], nb = _n_blocks(n, out.shape[0], n_threads), b, lo
     if n == 0:
         return
@@ -69,20 +71,10 @@ def bwrelu(const floating[::1] x, floating c, floating[::1] out, int n_threads):
     with nogil:
         for b in prange(nb, num_threads=n_threads, schedule="static"):
             lo = b * BLOCK
-            bwrelu_block(xp + lo, c, op + lo, min(BLOCK, n - lo))
-
-
-def bwrelu_grad(const floating[::1] x, floating c, floating[::1] out, int n_threads):
-    """out[i] = c * psi'(c * x[i]) on flat arrays, left slope at knots (out may alias x)."""
-    cdef Py_ssize_t n = x.shape[0], nb = _n_blocks(n, out.shape[0], n_threads), b, lo
-    if n == 0:
-        return
-    cdef const floating* xp = &x[0]
-    cdef floating* op = &out[0]
-    with nogil:
-        for b in prange(nb, num_threads=n_threads, schedule="static"):
-            lo = b * BLOCK
-            bwrelu_grad_block(xp + lo, c, op + lo, min(BLOCK, n - lo))
+            if derivative:
+                bwrelu_grad_block(xp + lo, c, op + lo, min(BLOCK, n - lo))
+            else:
+                bwrelu_block(xp + lo, c, op + lo, min(BLOCK, n - lo))
 
 
 def bwrelu_backward(const floating[::1] x, const floating[::1] grad_out, floating c,

@@ -138,7 +138,7 @@ def bwrelu_grad(x, c=1.0, *, out=None, n_threads=None):
     c = _check_scale(c)
     x, out = _elementwise_input(x, out)
     nt = effective_n_threads(n_threads)
-    _cykern.bwrelu_grad(x.reshape(-1), x.dtype.type(c), out.reshape(-1), nt)
+    _cykern.bwrelu(x.reshape(-1), x.dtype.type(c), out.reshape(-1), nt, True)
     return out
 
 
