@@ -320,15 +320,17 @@ CERTIFY_MARGIN = 1e-3
 
 @pytest.mark.slow
 @pytest.mark.parametrize("m, n, n_est, strict", [
-    (20, 3, 2_000_000, True), (40, 5, 500_000, False), (200, 10, 500_000, False),
+    (20, 3, 2_000_000, True), (40, 5, 20_000_000, True), (200, 10, 500_000, False),
 ], ids=["20x3", "40x5", "200x10"])
 def test_certification_on_fresh_samples(m, n, n_est, strict):
     """alpha - 1e-3 certifies 10^6 fresh sphere points (Theorem 5(a)).
 
-    The estimate converges like N^(-1/(n-1)); only for n = 3 is it within the margin at a
-    testable N (strict). For n = 5, 10 a fresh point may fail only if it undercuts the
-    estimate by more than the margin for some element of its J*(x), failures are rare, and the
-    estimate updated with the fresh points certifies all of them.
+    The estimate converges like N^(-1/(n-1)). For n = 3, 5 it is within the margin of what
+    10^6 fresh points reach once it uses 2 to 20 times as many samples (strict). For n = 10 it
+    is not at any testable N (with N = 10^8, 2 of the 10^6 fresh points still undercut it by
+    more than the margin): a fresh point may fail only if it undercuts the estimate by more than
+    the margin for some element of its J*(x), failures are rare, and the estimate updated with
+    the fresh points certifies all of them.
     """
     W = reluinj.random_frame(m, n, rng=100 + n)       # unit rows: layer margin = normalized margin
     est = reluinj.sampled_bias(W, reluinj.Sphere(), n_samples=n_est, rng=1)
