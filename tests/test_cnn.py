@@ -101,6 +101,55 @@ def test_model_project_first_index_wins_ties():
     np.testing.assert_array_equal(z, expected)
 
 
+def brute_window_project(h, k, ph, pw):
+    """Loop version of M(h, k) with ph x pw pooling windows on one (K, OH, OW) array."""
+    K, OH, OW = h.shape
+    winners = []  # (|value|, region order, i, row, col)
+    for i in range(K):
+        for r0 in range(0, OH, ph):
+            for c0 in range(0, OW, pw):
+                cells = [(r, c) for r in range(r0, min(r0 + ph, OH)) for c in range(c0, min(c0 + pw, OW))]
+                best = cells[0]
+                for r, c in cells:
+                    if abs(h[i, r, c]) > abs(h[i, best[0], best[1]]):
+                        best = (r, c)
+                winners.append((abs(h[i, best[0], best[1]]), len(winners), i) + best)
+    winners.sort(key=lambda w: (-w[0], w[1]))
+    z = np.zeros_like(h)
+    for _, _, i, r, c in winners[:k]:
+        z[i, r, c] = h[i, r, c]
+    return z
+
+
+def in_window_model(z, k, ph, pw):
+    """At most one nonzero per ph x pw window, at most k in all."""
+    K, OH, OW = z.shape
+    counts = [np.count_nonzero(z[i, r:r + ph, c:c + pw])
+              for i in range(K) for r in range(0, OH, ph) for c in range(0, OW, pw)]
+    return max(counts) <= 1 and sum(counts) <= k
+
+
+@given(seed=st.integers(0, 2**32 - 1), K=st.integers(1, 4), OH=st.integers(1, 7),
+       OW=st.integers(1, 7), ph=st.integers(1, 4), pw=st.integers(1, 4), data=st.data())
+def test_model_project_windows_match_loop(seed, K, OH, OW, ph, pw, data):
+    h = np.random.default_rng(seed).standard_normal((K, OH, OW)).round(1)  # ties happen
+    R = math.ceil(OH / min(ph, OH)) * math.ceil(OW / min(pw, OW))
+    k = data.draw(st.integers(1, K * R))
+    z, support = model_project(h, k, pool=(ph, pw), return_support=True)
+    np.testing.assert_array_equal(z, brute_window_project(h, k, min(ph, OH), min(pw, OW)))
+    assert support.shape == h.shape and support.sum() == k
+    assert in_window_model(z, k, ph, pw)
+    np.testing.assert_array_equal(model_project(z, k, pool=(ph, pw)), z)
+
+
+def test_model_project_full_width_windows_equal_runs_of_rows(rng):
+    """Windows of ph full rows are the runs of ph * OW positions of the flattened map."""
+    h = rng.standard_normal((3, 2, 7, 5))
+    z = model_project(h, 6, pool=(2, 5))
+    flat = model_project(h.reshape(3, 2, 35), 6, pool=10)
+    np.testing.assert_array_equal(z, flat.reshape(h.shape))
+
+
 # -- sampling ----------------------------------------------------------------------------------
 
 @pytest.mark.parametrize("pool", [None, 3], ids=["global", "pool3"])
@@ -119,6 +168,17 @@ def test_sample_model_sparse_structure(pool, rng):
     np.testing.assert_array_equal(sample_model_sparse(K, n, k, pool=pool, rng=3),
                                   sample_model_sparse(K, n, k, pool=pool, rng=3))
     assert sample_model_sparse(K, n, k, rng=3, dtype=np.float32).dtype == np.float32
+
+
+def test_sample_model_sparse_windows(rng):
+    K, grid, k = 4, (5, 7), 9
+    Z = sample_model_sparse(K, grid, k, pool=(2, 3), size=300, rng=rng)
+    assert Z.shape == (300, K) + grid
+    for z in Z:
+        assert np.count_nonzero(z) == k and in_window_model(z, k, 2, 3)
+    assert np.all(np.count_nonzero(Z, axis=0) > 0)  # every cell reachable, cut windows too
+    np.testing.assert_array_equal(sample_model_sparse(K, grid, k, pool=(2, 3), rng=3),
+                                  sample_model_sparse(K, grid, k, pool=(2, 3), rng=3))
 
 
 # -- Section 4.2 reproduction ------------------------------------------------------------------
@@ -212,6 +272,22 @@ def test_iht_2d_operator(rng):
     assert np.all(np.diff(res, axis=0) <= MONOTONE_SLACK * res[:-1])
 
 
+def test_iht_2d_operator_with_2x2_max_pooling(rng):
+    op = ConvOperator2D.random(6, 2, 3, (9, 9), rng=rng)
+    z0 = sample_model_sparse(op.K, op.dimsd[1:], 3, pool=(2, 2), rng=rng)
+    x = op.adjoint(z0)
+    xh, z, res = iht(op, x, 3, pool=(2, 2), n_iter=30)
+    assert z.shape == op.dimsd and in_window_model(z, 3, 2, 2)
+    assert np.all(np.diff(res, axis=0) <= MONOTONE_SLACK * res[:-1])
+    x1 = one_shot_reconstruct(op, x, 3, pool=(2, 2))
+    np.testing.assert_allclose(x1, op.adjoint(model_project(op.forward(x), 3, pool=(2, 2))),
+                               rtol=RTOL64, atol=1e-14)
+    est = estimate_model_rip(op, 3, pool=(2, 2), n_samples=50, rng=1)
+    assert est.pool == (2, 2) and est.ratios.shape == (50,)
+    np.testing.assert_array_equal(est.ratios,
+                                  estimate_model_rip(op, 3, pool=(2, 2), n_samples=50, rng=1).ratios)
+
+
 # -- model-RIP ---------------------------------------------------------------------------------
 
 def true_model_rip(op, k):
@@ -288,6 +364,14 @@ def test_model_project_bad_input():
         model_project(h, 4)
     with pytest.raises(ValueError, match="pool must be >= 1"):
         model_project(h, 1, pool=0)
+    with pytest.raises(ValueError, match="pool must be >= 1"):
+        model_project(np.ones((2, 3, 3)), 1, pool=(2, 0))
+    with pytest.raises(ValueError, match="one window size per shift axis"):
+        sample_model_sparse(2, (3, 3), 1, pool=(2, 2, 2))
+    with pytest.raises(ValueError, match=r"h must have shape \(\.\.\., K\) and 2 shift axes"):
+        model_project(np.ones((3, 3)), 1, pool=(2, 2))
+    with pytest.raises(ValueError, match="one window size per output axis"):
+        one_shot_reconstruct(ConvOperator.random(2, 1, 3, 8, rng=0), np.ones(8), 1, pool=(2, 2))
     with pytest.raises(ValueError, match=r"h must have shape \(\.\.\., K, n\)"):
         model_project(np.ones(4), 1)
     with pytest.raises(ValueError, match="h contains NaN"):

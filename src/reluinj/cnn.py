@@ -8,11 +8,13 @@ model-RIP, the tied decoder ``x_hat = W.T M(W x, k)`` approximately inverts the 
 signals ``x = W.T z`` with model-sparse ``z`` (Theorem 3.3); iterating the same step is
 model-based iterative hard thresholding (Algorithm 1).
 
-For 2-D operators the shift axis of a filter block is the flattened ``(OH, OW)`` output map
-(C order), and ``pool`` counts consecutive positions along it.
+For 2-D operators ``pool`` is either an int, which counts consecutive positions along the
+flattened ``(OH, OW)`` output map of a filter (C order), or a pair ``(ph, pw)`` of window
+sizes: the ``ph x pw`` max-pooling windows of a CNN (the paper's VGG experiments use 2 x 2).
 """
 import math
 from dataclasses import dataclass
+from typing import Tuple, Union
 
 import numpy as np
 from scipy.sparse.linalg import svds
@@ -36,17 +38,63 @@ STEP_SAFETY = 1.0 + 1e-4  # margin over the Lanczos estimate of ||W||^2 (float32
 RIP_CHUNK = 256     # samples per batched call in estimate_model_rip (fixed: reproducibility)
 
 
-def _regions(K, n, k, pool):
-    """Validate k and pool against K blocks of length n; return (pool, regions per block)."""
+def _pool_windows(pool):
+    """True when `pool` is a tuple of window sizes (one per shift axis), not an int or None."""
+    return isinstance(pool, (tuple, list))
+
+
+def _regions(K, shape, k, pool):
+    """Validate k and pool for K filter blocks with shift grid `shape`.
+
+    Parameters
+    ----------
+    K : int
+    shape : tuple of int
+        Shift grid of one block: ``(n,)``, or ``(OH, OW)`` when `pool` is a window pair.
+    k : int or None
+    pool : int, tuple of int or None
+
+    Returns
+    -------
+    k : int
+    pool : int or tuple of int
+        The effective region size, clipped to the grid (``None``: the whole block).
+    table : ndarray of int, shape (R, P)
+        Flat (C-order) positions of each of the R regions of a block; along a row the positions
+        increase, and the sentinel ``prod(shape)`` stands for the cells of a region that lie
+        beyond the grid edge.
+    """
     k = check_positive_int(k, "k")
-    pool = n if pool is None else min(check_positive_int(pool, "pool"), n)
-    R = -(-n // pool)
+    n = math.prod(shape)
+    if pool is None:
+        pool, table = n, np.arange(n).reshape(1, n)
+    elif _pool_windows(pool):
+        if len(pool) != len(shape):
+            raise ValueError(
+                f"pool must have one window size per shift axis ({len(shape)}); got {pool!r}"
+            )
+        pool = tuple(min(check_positive_int(p, "pool"), d) for p, d in zip(pool, shape))
+        table = np.zeros((1, 1), dtype=np.intp)
+        for d, p in zip(shape, pool):
+            idx = np.arange(-(-d // p) * p).reshape(-1, p)      # (regions, p) along this axis
+            valid = idx < d
+            # Row-major combination: region (a, b), offset (i, j) -> table[a, i] * d + idx[b, j].
+            table = np.where(
+                (table[:, None, :, None] < n) & valid[None, :, None, :],
+                table[:, None, :, None] * d + idx[None, :, None, :],
+                n,
+            ).reshape(table.shape[0] * idx.shape[0], -1)
+    else:
+        pool = min(check_positive_int(pool, "pool"), n)
+        table = np.arange(-(-n // pool) * pool).reshape(-1, pool)
+        table[table >= n] = n
+    R = table.shape[0]
     if k > K * R:
         raise ValueError(
-            f"k={k} must be <= the number of pooling regions K * ceil(n / pool) = "
-            f"{K} * {R} = {K * R}"
+            f"k={k} must be <= the number of pooling regions K * {R} = {K * R} "
+            f"(pool={pool!r} on shift grid {tuple(shape)})"
         )
-    return k, pool, R
+    return k, pool, table
 
 
 def model_project(h, k, *, pool=None, return_support=False):
@@ -54,42 +102,51 @@ def model_project(h, k, *, pool=None, return_support=False):
 
     Parameters
     ----------
-    h : array_like of shape (..., K, n)
-        Filter-major layer outputs: block ``h[..., i, :]`` holds the n shifts of filter i
+    h : array_like of shape (..., K, n), or (..., K, OH, OW) with a window `pool`
+        Filter-major layer outputs: block ``h[..., i, :]`` holds the shifts of filter i
         (for a flat output of a :class:`ConvOperator`, ``h.reshape(op.dimsd)``).
     k : int
-        Number of entries kept, ``1 <= k <= K * ceil(n / pool)``.
-    pool : int or None, default=None
-        Length of the pooling regions along the shift axis (``None``: ``n``, one region per
-        filter, the paper's 1-D model). The last region of a block may be shorter.
+        Number of entries kept, ``1 <= k <=`` K times the number of regions per block.
+    pool : int, pair of int or None, default=None
+        Pooling regions of a block. ``None``: the whole block, one region per filter (the
+        paper's 1-D model). An int: consecutive runs of that length along the last axis (the
+        last run may be shorter). A pair ``(ph, pw)``: ``ph x pw`` windows tiling the last two
+        axes (an ``(OH, OW)`` output map of a :class:`ConvOperator2D`), as max pooling with
+        stride equal to the window; windows at the bottom and right edges may be cut.
     return_support : bool, default=False
         Also return the boolean mask of the k kept positions.
 
     Returns
     -------
-    z : ndarray of shape (..., K, n)
-        Same dtype as `h`. In each region only its entry of largest ``|h|`` (first on ties)
-        survives; of those region winners the k of largest ``|h|`` (stable order: first on
-        ties) are kept at their switch positions, everything else is zero. This is the
-        Euclidean projection onto the model set (at most one nonzero per region, k in all).
-    support : ndarray of bool, shape (..., K, n)
+    z : ndarray, same shape and dtype as `h`
+        In each region only its entry of largest ``|h|`` (first in C order on ties) survives;
+        of those region winners the k of largest ``|h|`` (stable order: first on ties) are
+        kept at their switch positions, everything else is zero. This is the Euclidean
+        projection onto the model set (at most one nonzero per region, k in all).
+    support : ndarray of bool, same shape as `h`
         Only if `return_support`; exactly k True per input (a kept winner may be 0).
     """
     h = as_float_array(h, "h", ndim=None)
-    if h.ndim < 2:
-        raise ValueError(f"h must have shape (..., K, n) with ndim >= 2; got shape {h.shape}")
-    K, n = h.shape[-2:]
-    k, pool, R = _regions(K, n, k, pool)
+    n_shift_axes = len(pool) if _pool_windows(pool) else 1
+    if h.ndim < n_shift_axes + 1:
+        expected = ("(..., K, n)" if not _pool_windows(pool) else
+                    f"(..., K) and {n_shift_axes} shift axes, one per window size in pool")
+        raise ValueError(
+            f"h must have shape {expected} with ndim >= {n_shift_axes + 1}; got shape {h.shape}"
+        )
+    shape = h.shape[h.ndim - n_shift_axes:]
+    K, n = h.shape[h.ndim - n_shift_axes - 1], math.prod(shape)
+    k, _, table = _regions(K, shape, k, pool)
     H = h.reshape(-1, K, n)
-    B = H.shape[0]
-    A = np.full((B, K, R * pool), -1.0, dtype=h.dtype)
+    B, R = H.shape[0], table.shape[0]
+    A = np.full((B, K, n + 1), -1.0, dtype=h.dtype)   # column n: the sentinel, never a winner
     np.abs(H, out=A[:, :, :n])
-    A = A.reshape(B, K * R, pool)
+    A = np.take(A, table, axis=2).reshape(B, K * R, -1)
     loc = A.argmax(axis=2)
     win = np.take_along_axis(A, loc[:, :, None], axis=2)[:, :, 0]
     regions = np.argsort(-win, axis=1, kind="stable")[:, :k]
     blocks = regions // R
-    pos = (regions % R) * pool + np.take_along_axis(loc, regions, axis=1)
+    pos = table[regions % R, np.take_along_axis(loc, regions, axis=1)]
     rows = np.arange(B)[:, None]
     support = np.zeros(H.shape, dtype=bool)
     support[rows, blocks, pos] = True
@@ -104,13 +161,16 @@ def sample_model_sparse(K, n, k, *, pool=None, size=None, rng=None, dtype=np.flo
 
     Parameters
     ----------
-    K, n : int
-        Number of filter blocks and their length (shifts).
+    K : int
+        Number of filter blocks.
+    n : int or tuple of int
+        Shifts per block: their number, or their grid (e.g. the ``(OH, OW)`` output map of a
+        2-D operator, required when `pool` is a pair of window sizes).
     k : int
-        Nonzeros per vector, ``1 <= k <= K * ceil(n / pool)``.
-    pool : int or None, default=None
-        Pooling-region length (``None``: n). k distinct regions are drawn uniformly, then
-        one position uniformly inside each region.
+        Nonzeros per vector, ``1 <= k <=`` K times the number of regions per block.
+    pool : int, pair of int or None, default=None
+        Pooling regions, as in :func:`model_project` (``None``: the whole block). k distinct
+        regions are drawn uniformly, then one position uniformly inside each region.
     size : int or None, default=None
         Number of vectors; None returns a single one.
     rng : None, int, SeedSequence or numpy Generator
@@ -118,19 +178,22 @@ def sample_model_sparse(K, n, k, *, pool=None, size=None, rng=None, dtype=np.flo
 
     Returns
     -------
-    z : ndarray of shape (K, n), or (size, K, n)
+    z : ndarray of shape (K, *n), or (size, K, *n)
     """
     K = check_positive_int(K, "K")
-    n = check_positive_int(n, "n")
-    k, pool, R = _regions(K, n, k, pool)
+    shape = tuple(check_positive_int(d, "n") for d in (n if _pool_windows(n) else (n,)))
+    k, _, table = _regions(K, shape, k, pool)
     B = 1 if size is None else check_positive_int(size, "size")
     gen = check_rng(rng)
+    R = table.shape[0]
+    cells = np.sort(table, axis=1)                  # the cells inside the grid first
+    length = np.count_nonzero(cells < math.prod(shape), axis=1)
     regions = np.argsort(gen.random((B, K * R)), axis=1)[:, :k]
-    start = (regions % R) * pool
-    length = np.minimum(pool, n - start)
-    pos = start + np.floor(gen.random((B, k)) * length).astype(np.intp)
-    z = np.zeros((B, K, n), dtype=dtype)
-    z[np.arange(B)[:, None], regions // R, pos] = gen.uniform(-1.0, 1.0, (B, k))
+    offset = np.floor(gen.random((B, k)) * length[regions % R]).astype(np.intp)
+    z = np.zeros((B, K, math.prod(shape)), dtype=dtype)
+    z[np.arange(B)[:, None], regions // R, cells[regions % R, offset]] = gen.uniform(-1.0, 1.0,
+                                                                                    (B, k))
+    z = z.reshape((B, K) + shape)
     return z[0] if size is None else z
 
 
@@ -151,9 +214,22 @@ def _as_signal(op, x, name="x"):
     return Xb, lambda y: y.reshape(batch + y.shape[1:])
 
 
-def _blocks(op, h):
-    """(B, *dimsd) -> (B, K, number of shifts)."""
-    return h.reshape(h.shape[0], op.dimsd[0], -1)
+def _shift_grid(op, pool):
+    """Shift grid of a filter block as model_project pools it: the (OH, OW) map of a 2-D
+    operator for a window pair, else (number of shifts,)."""
+    if _pool_windows(pool):
+        if len(pool) != len(op.dimsd) - 1:
+            raise ValueError(
+                f"pool must be an int or have one window size per output axis of the "
+                f"operator ({len(op.dimsd) - 1}); got {pool!r}"
+            )
+        return tuple(op.dimsd[1:])
+    return (math.prod(op.dimsd[1:]),)
+
+
+def _blocks(op, h, pool):
+    """(B, *dimsd) -> (B, K, *shift grid) for model_project with `pool`."""
+    return h.reshape((h.shape[0], op.dimsd[0]) + _shift_grid(op, pool))
 
 
 def one_shot_reconstruct(op, x, k, *, pool=None, relu=False, n_threads=None):
@@ -168,8 +244,9 @@ def one_shot_reconstruct(op, x, k, *, pool=None, relu=False, n_threads=None):
         Input(s), in the operator's dtype.
     k : int
         Sparsity budget of :func:`model_project`.
-    pool : int or None, default=None
-        Pooling-region length (``None``: all shifts of a filter).
+    pool : int, pair of int or None, default=None
+        Pooling regions of :func:`model_project` (``None``: all shifts of a filter; a pair
+        ``(ph, pw)``: max-pooling windows of a 2-D operator's output maps).
     relu : bool, default=False
         Apply ReLU before pooling: ``x_hat = W.T M(ReLU(W x), k)``.
     n_threads : int or None, default=None
@@ -189,7 +266,7 @@ def one_shot_reconstruct(op, x, k, *, pool=None, relu=False, n_threads=None):
     h = op.forward(X, n_threads=n_threads)
     if relu:
         np.maximum(h, 0, out=h)
-    z = model_project(_blocks(op, h), k, pool=pool).reshape(h.shape)
+    z = model_project(_blocks(op, h, pool), k, pool=pool).reshape(h.shape)
     return restore(op.adjoint(z, n_threads=n_threads))
 
 
@@ -217,7 +294,7 @@ def iht(op, x, k, *, pool=None, relu=False, n_iter=50, step="auto", tol=1e-10,
         Signal(s) to invert, in the operator's dtype.
     k : int
         Sparsity budget.
-    pool : int or None, default=None
+    pool : int, pair of int or None, default=None
     relu : bool, default=False
         Project onto non-negative model-sparse codes, ``z = M(ReLU(b), k)`` (use with
         ``op.relu_pair()``); still an exact projection, so the monotonicity below holds.
@@ -267,7 +344,7 @@ def iht(op, x, k, *, pool=None, relu=False, n_iter=50, step="auto", tol=1e-10,
         b = z + op.dtype.type(step) * op.forward(d, n_threads=n_threads)
         if relu:
             np.maximum(b, 0, out=b)
-        z = model_project(_blocks(op, b), k, pool=pool).reshape(b.shape)
+        z = model_project(_blocks(op, b, pool), k, pool=pool).reshape(b.shape)
         x_hat = op.adjoint(z, n_threads=n_threads)
         d = X - x_hat
         res = np.linalg.norm(d.reshape(B, -1).astype(np.float64), axis=1) / xnorm
@@ -299,8 +376,8 @@ class ModelRIPEstimate:
     ratios : ndarray of shape (n_samples,)
         ``||W.T z||^2 / ||z||^2`` for each sampled z.
     k, order, n_samples : int
-    pool : int
-        Pooling-region length used.
+    pool : int or tuple of int
+        Pooling regions used (region length, or window sizes), clipped to the output map.
     """
 
     delta: float
@@ -308,7 +385,7 @@ class ModelRIPEstimate:
     k: int
     order: int
     n_samples: int
-    pool: int
+    pool: Union[int, Tuple[int, ...]]
 
     @property
     def lower(self):
@@ -334,7 +411,7 @@ def estimate_model_rip(op, k, *, order=1, n_samples=2000, pool=None, rng=None, n
         1: z drawn from M_k (:func:`sample_model_sparse`); 2: z = z1 + z2 with z1, z2
         drawn independently from M_k (the set M_k^2 of Theorem 3.3, constant delta_2k).
     n_samples : int, default=2000
-    pool : int or None, default=None
+    pool : int, pair of int or None, default=None
     rng : None, int, SeedSequence or numpy Generator
     n_threads : int or None, default=None
 
@@ -354,15 +431,16 @@ def estimate_model_rip(op, k, *, order=1, n_samples=2000, pool=None, rng=None, n
         raise ValueError(f"order must be 1 or 2; got {order!r}")
     n_samples = check_positive_int(n_samples, "n_samples")
     K = op.dimsd[0]
-    n = int(np.prod(op.dimsd[1:]))
-    k, pool, _ = _regions(K, n, k, pool)
+    grid = _shift_grid(op, pool)
+    k, pool, _ = _regions(K, grid, k, pool)
     gen = check_rng(rng)
     ratios = np.empty(n_samples)
     for start in range(0, n_samples, RIP_CHUNK):
         size = min(RIP_CHUNK, n_samples - start)
-        z = sample_model_sparse(K, n, k, pool=pool, size=size, rng=gen, dtype=op.dtype)
+        z = sample_model_sparse(K, grid, k, pool=pool, size=size, rng=gen, dtype=op.dtype)
         if order == 2:
-            z = z + sample_model_sparse(K, n, k, pool=pool, size=size, rng=gen, dtype=op.dtype)
+            z = z + sample_model_sparse(K, grid, k, pool=pool, size=size, rng=gen,
+                                      dtype=op.dtype)
         x = op.adjoint(z.reshape((size,) + tuple(op.dimsd)), n_threads=n_threads)
         num = np.square(x.reshape(size, -1), dtype=np.float64).sum(axis=1)
         den = np.square(z.reshape(size, -1), dtype=np.float64).sum(axis=1)
