@@ -451,6 +451,10 @@ def test_cli_rip_reports_constants(tmp_path, capsys):
     np.save(path, np.ones((4, 2, 3, 3)))
     assert main(["rip", "--filters", str(path), "--input-length", "6x7", "--k", "2",
                  "--samples", "50"]) == 0
+    capsys.readouterr()
+    assert main(["rip", "--filters", str(path), "--input-length", "6x7", "--k", "2",
+                 "--samples", "50", "--pool", "2,2"]) == 0
+    assert "pool=(2, 2)" in capsys.readouterr().out
 
 
 def test_cli_rip_errors_exit_2(tmp_path, capsys):

@@ -19,17 +19,19 @@ def _cmd_info(args):
     return 0
 
 
-def _parse_input_length(text):
-    """"D" for 1-D filters, "H,W" / "HxW" (or "D" for a square) for 2-D filters."""
-    parts = text.lower().replace("x", ",").split(",")
-    try:
-        values = tuple(int(p) for p in parts)
-    except ValueError:
-        raise argparse.ArgumentTypeError(
-            f"--input-length must be an int D or H,W; got {text!r}") from None
-    if len(values) not in (1, 2):
-        raise argparse.ArgumentTypeError(f"--input-length must be D or H,W; got {text!r}")
-    return values
+def _int_or_pair(option):
+    """argparse type for "N" or "A,B" / "AxB": a tuple of one or two ints."""
+    def parse(text):
+        parts = text.lower().replace("x", ",").split(",")
+        try:
+            values = tuple(int(p) for p in parts)
+        except ValueError:
+            raise argparse.ArgumentTypeError(
+                f"{option} must be an int or a pair A,B; got {text!r}") from None
+        if len(values) not in (1, 2):
+            raise argparse.ArgumentTypeError(f"{option} must be an int or a pair A,B; got {text!r}")
+        return values
+    return parse
 
 
 def _cmd_rip(args):
@@ -50,7 +52,8 @@ def _cmd_rip(args):
     else:
         raise ValueError(f"filters in {args.filters} must be 3-D (K, M, ell) or 4-D "
                          f"(K, M, kh, kw); got shape {filters.shape}")
-    est = [estimate_model_rip(op, args.k, order=order, n_samples=args.samples, pool=args.pool,
+    pool = args.pool[0] if args.pool is not None and len(args.pool) == 1 else args.pool
+    est = [estimate_model_rip(op, args.k, order=order, n_samples=args.samples, pool=pool,
                               rng=args.seed) for order in (1, 2)]
     print(f"operator: {op!r}, W of shape {op.shape}")
     if op.K >= 2:
@@ -191,13 +194,14 @@ def build_parser():
     p = sub.add_parser("rip", help="sampled model-RIP constants of a convolution layer's W^T")
     p.add_argument("--filters", required=True,
                    help=".npy file of filters, (K, M, ell) or (K, M, kh, kw) (torch layout)")
-    p.add_argument("--input-length", required=True, type=_parse_input_length,
+    p.add_argument("--input-length", required=True, type=_int_or_pair("--input-length"),
                    help="input length D (1-D) or H,W (2-D)")
     p.add_argument("--k", required=True, type=int, help="model sparsity k")
     p.add_argument("--stride", type=int, default=1, help="stride (default 1)")
     p.add_argument("--samples", type=int, default=2000, help="samples per constant (2000)")
-    p.add_argument("--pool", type=int, default=None,
-                   help="pooling-region length along the shifts (default: all shifts)")
+    p.add_argument("--pool", type=_int_or_pair("--pool"), default=None,
+                   help="pooling-region length along the shifts, or PH,PW max-pooling windows "
+                        "on the output maps of 4-D filters (default: all shifts)")
     p.add_argument("--allow-truncation", action="store_true",
                    help="accept (D - ell) not divisible by the stride (PyTorch floor rule)")
     p.add_argument("--seed", type=int, default=0, help="seed of the samples")
