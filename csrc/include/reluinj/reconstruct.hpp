@@ -24,6 +24,8 @@
 #include <cstddef>
 #include <cstdint>
 #include <limits>
+#include <type_traits>
+#include <utility>
 #include <vector>
 
 #include "reluinj/linalg.hpp"
@@ -179,6 +181,157 @@ RELUINJ_RECON_AVX2 inline void syrk_packed_avx2(const double *A, std::ptrdiff_t 
 }
 #endif
 
+#if RELUINJ_RECON_X86
+// ---- AVX-512 versions of the per-sample vector kernels of the dual solve. Each computes every
+// output in a fixed order (FMA chains in index order, fixed pairwise reductions), so results
+// depend only on the sample; they differ from the portable versions in the last bits only.
+
+inline __mmask8 tail_mask(std::ptrdiff_t len) {
+    return len >= 8 ? __mmask8(0xFF) : __mmask8((1u << len) - 1u);
+}
+
+// c = W x from Wt (n x m): 32 rows per pass in four accumulators (FMA over j in order).
+RELUINJ_RECON_AVX512 inline void analysis_t_avx512(const double *Wt, const double *x, std::ptrdiff_t m,
+                                                   std::ptrdiff_t n, double *__restrict c) {
+    std::ptrdiff_t i = 0;
+    for (; i + 32 <= m; i += 32) {
+        __m512d c0 = _mm512_setzero_pd(), c1 = c0, c2 = c0, c3 = c0;
+        const double *w = Wt + i;
+        for (std::ptrdiff_t j = 0; j < n; ++j, w += m) {
+            const __m512d xj = _mm512_set1_pd(x[j]);
+            c0 = _mm512_fmadd_pd(xj, _mm512_loadu_pd(w), c0);
+            c1 = _mm512_fmadd_pd(xj, _mm512_loadu_pd(w + 8), c1);
+            c2 = _mm512_fmadd_pd(xj, _mm512_loadu_pd(w + 16), c2);
+            c3 = _mm512_fmadd_pd(xj, _mm512_loadu_pd(w + 24), c3);
+        }
+        _mm512_storeu_pd(c + i, c0);
+        _mm512_storeu_pd(c + i + 8, c1);
+        _mm512_storeu_pd(c + i + 16, c2);
+        _mm512_storeu_pd(c + i + 24, c3);
+    }
+    for (; i < m; i += 8) {
+        const __mmask8 k = tail_mask(m - i);
+        __m512d c0 = _mm512_setzero_pd();
+        const double *w = Wt + i;
+        for (std::ptrdiff_t j = 0; j < n; ++j, w += m)
+            c0 = _mm512_fmadd_pd(_mm512_set1_pd(x[j]), _mm512_maskz_loadu_pd(k, w), c0);
+        _mm512_mask_storeu_pd(c + i, k, c0);
+    }
+}
+
+// out[j0 + r] = <Wt[j0 + r], v> for r < R: two accumulators per column (i mod 16 < 8 or not),
+// 16 rows per step, then one masked 8-row tail; each column's sum is reduced in a fixed order.
+template <int R>
+RELUINJ_RECON_AVX512 inline void synthesis_cols_avx512(const double *Wt, const double *v, std::ptrdiff_t m,
+                                                       std::ptrdiff_t j0, double *__restrict out) {
+    __m512d a[R], b[R];
+    for (int r = 0; r < R; ++r) a[r] = b[r] = _mm512_setzero_pd();
+    const double *w = Wt + j0 * m;
+    std::ptrdiff_t i = 0;
+    for (; i + 16 <= m; i += 16) {
+        const __m512d v0 = _mm512_loadu_pd(v + i), v1 = _mm512_loadu_pd(v + i + 8);
+        for (int r = 0; r < R; ++r) {
+            a[r] = _mm512_fmadd_pd(_mm512_loadu_pd(w + r * m + i), v0, a[r]);
+            b[r] = _mm512_fmadd_pd(_mm512_loadu_pd(w + r * m + i + 8), v1, b[r]);
+        }
+    }
+    for (; i < m; i += 8) {
+        const __mmask8 k = tail_mask(m - i);
+        const __m512d v0 = _mm512_maskz_loadu_pd(k, v + i);
+        for (int r = 0; r < R; ++r) a[r] = _mm512_fmadd_pd(_mm512_maskz_loadu_pd(k, w + r * m + i), v0, a[r]);
+    }
+    for (int r = 0; r < R; ++r) out[j0 + r] = _mm512_reduce_add_pd(_mm512_add_pd(a[r], b[r]));
+}
+
+// out = W^T v from Wt (n x m), four columns at a time.
+RELUINJ_RECON_AVX512 inline void synthesis_t_avx512(const double *Wt, const double *v, std::ptrdiff_t m,
+                                                    std::ptrdiff_t n, double *__restrict out) {
+    std::ptrdiff_t j = 0;
+    for (; j + 4 <= n; j += 4) synthesis_cols_avx512<4>(Wt, v, m, j, out);
+    for (; j < n; ++j) synthesis_cols_avx512<1>(Wt, v, m, j, out);
+}
+
+// out[q0 + q] += sum over the listed rows of P[idx[t], q0 + q] for q < 8 V: even and odd t
+// summed in separate register accumulators, added at the end.
+template <int V>
+RELUINJ_RECON_AVX512 inline void pair_sum_block_avx512(const double *P, std::ptrdiff_t np2,
+                                                       const std::int64_t *idx, std::ptrdiff_t cnt,
+                                                       std::ptrdiff_t q0, double *__restrict out) {
+    __m512d e[V], o[V];
+    for (int q = 0; q < V; ++q) e[q] = o[q] = _mm512_setzero_pd();
+    std::ptrdiff_t t = 0;
+    for (; t + 2 <= cnt; t += 2) {
+        const double *a = P + idx[t] * np2 + q0, *b = P + idx[t + 1] * np2 + q0;
+        for (int q = 0; q < V; ++q) {
+            e[q] = _mm512_add_pd(e[q], _mm512_loadu_pd(a + 8 * q));
+            o[q] = _mm512_add_pd(o[q], _mm512_loadu_pd(b + 8 * q));
+        }
+    }
+    if (t < cnt) {
+        const double *a = P + idx[t] * np2 + q0;
+        for (int q = 0; q < V; ++q) e[q] = _mm512_add_pd(e[q], _mm512_loadu_pd(a + 8 * q));
+    }
+    for (int q = 0; q < V; ++q)
+        _mm512_storeu_pd(out + q0 + 8 * q, _mm512_add_pd(_mm512_loadu_pd(out + q0 + 8 * q),
+                                                         _mm512_add_pd(e[q], o[q])));
+}
+
+// pair_sum (below) in blocks of 32 table entries, then one block of the 8, 16 or 24 left.
+RELUINJ_RECON_AVX512 inline void pair_sum_avx512(const double *P, std::ptrdiff_t np2, const std::int64_t *idx,
+                                                 std::ptrdiff_t cnt, double *__restrict out) {
+    std::ptrdiff_t q0 = 0;
+    for (; q0 + 32 <= np2; q0 += 32) pair_sum_block_avx512<4>(P, np2, idx, cnt, q0, out);
+    switch ((np2 - q0) / 8) {
+        case 3: pair_sum_block_avx512<3>(P, np2, idx, cnt, q0, out); break;
+        case 2: pair_sum_block_avx512<2>(P, np2, idx, cnt, q0, out); break;
+        case 1: pair_sum_block_avx512<1>(P, np2, idx, cnt, q0, out); break;
+        default: break;
+    }
+}
+
+// Eight outputs y[i:i+8] (masked by k) as doubles.
+RELUINJ_RECON_AVX512 inline __m512d load_outputs_avx512(const double *y, __mmask8 k) {
+    return _mm512_maskz_loadu_pd(k, y);
+}
+RELUINJ_RECON_AVX512 inline __m512d load_outputs_avx512(const float *y, __mmask8 k) {
+    alignas(32) float tmp[8] = {};
+    for (int l = 0; l < 8; ++l)
+        if (k >> l & 1) tmp[l] = y[l];
+    return _mm512_cvtps_pd(_mm256_load_ps(tmp));
+}
+
+// Partition of the rows by y_i > 0, eight at a time: targets bm = y + alpha on active rows
+// (0 elsewhere), indicator on, and the active / inactive row lists and the active targets b
+// (compressed in row order). act, inact and b need 8 entries of slack past m.
+template <class T>
+RELUINJ_RECON_AVX512 inline void partition_active_avx512(const T *y, const double *alpha, std::ptrdiff_t m,
+                                                         double *bm, double *on, double *b, std::int64_t *act,
+                                                         std::int64_t *inact, std::ptrdiff_t &n_act,
+                                                         std::ptrdiff_t &n_inact) {
+    const __m512d zero = _mm512_setzero_pd(), one = _mm512_set1_pd(1.0);
+    const __m512i step = _mm512_set1_epi64(8);
+    __m512i rows = _mm512_set_epi64(7, 6, 5, 4, 3, 2, 1, 0);
+    std::ptrdiff_t na = 0, ni = 0;
+    for (std::ptrdiff_t i = 0; i < m; i += 8, rows = _mm512_add_epi64(rows, step)) {
+        const __mmask8 valid = tail_mask(m - i);
+        const __m512d yv = load_outputs_avx512(y + i, valid);
+        const __mmask8 k = _mm512_mask_cmp_pd_mask(valid, yv, zero, _CMP_GT_OQ);
+        const __mmask8 off = valid & __mmask8(~k);
+        const __m512d bv = _mm512_add_pd(yv, _mm512_maskz_loadu_pd(valid, alpha + i));
+        _mm512_mask_storeu_pd(bm + i, valid, _mm512_maskz_mov_pd(k, bv));
+        _mm512_mask_storeu_pd(on + i, valid, _mm512_maskz_mov_pd(k, one));
+        // Register-form compress plus a full store (the memory form is slow on some cores).
+        _mm512_storeu_pd(b + na, _mm512_maskz_compress_pd(k, bv));
+        _mm512_storeu_si512(act + na, _mm512_maskz_compress_epi64(k, rows));
+        _mm512_storeu_si512(inact + ni, _mm512_maskz_compress_epi64(off, rows));
+        na += __builtin_popcount(unsigned(k));
+        ni += __builtin_popcount(unsigned(off));
+    }
+    n_act = na;
+    n_inact = ni;
+}
+#endif
+
 // ---- Small n: table P (m x np2) of the packed upper-triangle outer products w_j w_c (j <= c,
 // row-major pair order, zero padded to np2); the packed Gram of a row list is a plain sum of
 // table rows (four at a time, in list order).
@@ -272,46 +425,114 @@ inline void synth_rows(const double *W, const std::int64_t *idx, const double *c
     }
 }
 
+// Full unrolling of the loops of the Cholesky kernels when their trip counts are constants.
+#if defined(__GNUC__) && !defined(__clang__)
+#define RELUINJ_UNROLL _Pragma("GCC unroll 16")
+#else
+#define RELUINJ_UNROLL
+#endif
+
 // In-place Cholesky G = L L^T of the upper triangle of G (L^T stored in the upper triangle).
 // Returns false when a pivot fails the relative test L_kk^2 > tol * G_kk. Row-oriented
 // (right-looking): once row k of R is final it is subtracted from the trailing rows, so all
-// inner loops run over contiguous row segments.
-RELUINJ_TARGET_CLONES
-inline bool cholesky_upper(double *G, std::ptrdiff_t n, double tol, double *__restrict diag) {
-    for (std::ptrdiff_t k = 0; k < n; ++k) diag[k] = G[k * n + k];
+// inner loops run over contiguous row segments. On success inv_diag[k] = 1 / R_kk (the
+// substitutions multiply by it instead of dividing). `Size` is std::ptrdiff_t or a
+// std::integral_constant (fully unrolled small sizes, see cholesky_kernels).
+template <class Size>
+__attribute__((always_inline)) inline bool cholesky_upper_impl(double *G, Size n, double tol,
+                                                               double *__restrict inv_diag) {
+    RELUINJ_UNROLL
+    for (std::ptrdiff_t k = 0; k < n; ++k) inv_diag[k] = G[k * n + k];  // G_kk until step k
+    RELUINJ_UNROLL
     for (std::ptrdiff_t k = 0; k < n; ++k) {
         double *__restrict rk = G + k * n;
-        const double gkk = diag[k], d = rk[k];
+        const double gkk = inv_diag[k], d = rk[k];
         if (!(gkk > 0.0) || !(d > tol * gkk)) return false;
         const double r = std::sqrt(d);
         rk[k] = r;
         const double inv = 1.0 / r;
+        inv_diag[k] = inv;
+        RELUINJ_UNROLL
         for (std::ptrdiff_t j = k + 1; j < n; ++j) rk[j] *= inv;
+        RELUINJ_UNROLL
         for (std::ptrdiff_t p = k + 1; p < n; ++p) {
             const double f = rk[p];
             double *__restrict rp = G + p * n;
+            RELUINJ_UNROLL
             for (std::ptrdiff_t j = p; j < n; ++j) rp[j] -= f * rk[j];
         }
     }
     return true;
 }
 
-// Solve (R^T R) z = v in place, R upper triangular as left by cholesky_upper (both
-// substitutions walk the rows of R).
-RELUINJ_TARGET_CLONES
-inline void cholesky_solve(const double *R, std::ptrdiff_t n, double *__restrict v) {
+// Solve (R^T R) z = v in place, R upper triangular and inv_diag = 1 / diag(R) as left by
+// cholesky_upper_impl (both substitutions walk the rows of R).
+template <class Size>
+__attribute__((always_inline)) inline void cholesky_solve_impl(const double *R, const double *inv_diag,
+                                                               Size n, double *__restrict v) {
+    RELUINJ_UNROLL
     for (std::ptrdiff_t k = 0; k < n; ++k) {
         const double *__restrict rk = R + k * n;
-        const double vk = v[k] / rk[k];
+        const double vk = v[k] * inv_diag[k];
         v[k] = vk;
+        RELUINJ_UNROLL
         for (std::ptrdiff_t j = k + 1; j < n; ++j) v[j] -= rk[j] * vk;
     }
+    RELUINJ_UNROLL
     for (std::ptrdiff_t k = n - 1; k >= 0; --k) {
         const double *__restrict rk = R + k * n;
         double s = 0.0;
+        RELUINJ_UNROLL
         for (std::ptrdiff_t j = k + 1; j < n; ++j) s += rk[j] * v[j];
-        v[k] = (v[k] - s) / rk[k];
+        v[k] = (v[k] - s) * inv_diag[k];
     }
+}
+
+RELUINJ_TARGET_CLONES
+inline bool cholesky_upper(double *G, std::ptrdiff_t n, double tol, double *__restrict inv_diag) {
+    return cholesky_upper_impl(G, n, tol, inv_diag);
+}
+
+RELUINJ_TARGET_CLONES
+inline void cholesky_solve(const double *R, const double *inv_diag, std::ptrdiff_t n, double *__restrict v) {
+    cholesky_solve_impl(R, inv_diag, n, v);
+}
+
+// The factorisation and the solve for one n: fully unrolled instantiations for n <= 16 (on
+// AVX2/FMA CPUs), the generic loops otherwise.
+struct CholeskyKernels {
+    bool (*factor)(double *, std::ptrdiff_t, double, double *);
+    void (*solve)(const double *, const double *, std::ptrdiff_t, double *);
+};
+
+#if RELUINJ_RECON_X86
+constexpr std::ptrdiff_t kCholUnrolledMax = 16;
+
+template <std::ptrdiff_t N>
+RELUINJ_RECON_AVX2 bool cholesky_upper_fixed(double *G, std::ptrdiff_t, double tol, double *inv_diag) {
+    return cholesky_upper_impl(G, std::integral_constant<std::ptrdiff_t, N>{}, tol, inv_diag);
+}
+
+template <std::ptrdiff_t N>
+RELUINJ_RECON_AVX2 void cholesky_solve_fixed(const double *R, const double *inv_diag, std::ptrdiff_t, double *v) {
+    cholesky_solve_impl(R, inv_diag, std::integral_constant<std::ptrdiff_t, N>{}, v);
+}
+
+template <std::ptrdiff_t... N>
+CholeskyKernels unrolled_cholesky(std::ptrdiff_t n, std::integer_sequence<std::ptrdiff_t, N...>) {
+    static constexpr CholeskyKernels table[] = {{&cholesky_upper_fixed<N + 1>, &cholesky_solve_fixed<N + 1>}...};
+    return table[n - 1];
+}
+#endif
+
+inline CholeskyKernels cholesky_kernels(std::ptrdiff_t n, bool fma) {
+#if RELUINJ_RECON_X86
+    if (fma && n >= 1 && n <= kCholUnrolledMax)
+        return unrolled_cholesky(n, std::make_integer_sequence<std::ptrdiff_t, kCholUnrolledMax>{});
+#else
+    (void)fma;
+#endif
+    return {&cholesky_upper, &cholesky_solve};
 }
 
 // One-sided (Hestenes) Jacobi SVD of a matrix given by its n columns a_j of length k, stored
@@ -418,8 +639,9 @@ public:
     ActiveSolver(const double *W, const double *Wt, const double *S, std::ptrdiff_t m,
                  std::ptrdiff_t n, double rank_tol)
         : W_(W), Wt_(Wt), S_(S), m_(m), n_(n), basis_(n, rank_tol), G_(n * n), g_(n), At_(n * std::max<std::ptrdiff_t>(m, 2)),
-          Vt_(n * n), sv_(n), order_(n), b_(m), act_(m), inact_(m), c_(m), wx_(m), bm_(m), on_(m),
-          isa_(detect_gram_isa()), np_(gram_stride(isa_, n)) {}
+          Vt_(n * n), sv_(n), order_(n), b_(m + 8), act_(m + 8), inact_(m + 8), c_(m), wx_(m), bm_(m), on_(m),
+          isa_(detect_gram_isa()), np_(gram_stride(isa_, n)),
+          chol_(cholesky_kernels(n, isa_ != GramIsa::generic)) {}
 
     // Small n: build Gram matrices from the pair table P (m x packed_pairs(n), see pair_table)
     // and, for the complement, Sp = pair_sum of all rows of P. Both must outlive the solver.
@@ -432,6 +654,14 @@ public:
     // Active set {i : y_i > 0} of a sample and the targets b_t = y_i + alpha_i.
     template <class T>
     void set_active(const T *y, const double *alpha) {
+        dense_ = true;
+#if RELUINJ_RECON_X86
+        if (isa_ == GramIsa::avx512) {
+            partition_active_avx512(y, alpha, m_, bm_.data(), on_.data(), b_.data(), act_.data(),
+                                    inact_.data(), n_act_, n_inact_);
+            return;
+        }
+#endif
         // Branch-free partition: outputs are ~50% active, so branches would mispredict.
         n_act_ = n_inact_ = 0;
         for (std::ptrdiff_t i = 0; i < m_; ++i) {
@@ -446,7 +676,6 @@ public:
             n_act_ += on;
             n_inact_ += !on;
         }
-        dense_ = true;
     }
 
     // Active set {i : <x, w_i> >= alpha_i} of an input point.
@@ -489,24 +718,24 @@ public:
         const std::ptrdiff_t n = n_;
         if (n_act_ >= n) {
             build_gram();
-            if (cholesky_upper(G_.data(), n, kCholPivotTol, sv_.data())) {
+            if (chol_.factor(G_.data(), n, kCholPivotTol, sv_.data())) {
                 // One step of iterative refinement with the residual of the active equations.
                 // After set_active the right-hand sides are dense products with W^T of vectors
                 // that vanish on the inactive rows (no gathers); otherwise sums over the rows.
                 if (dense_) {
-                    synthesis_t(Wt_, bm_.data(), m_, n, x);
-                    cholesky_solve(G_.data(), n, x);
-                    analysis_t(Wt_, x, m_, n, wx_.data());
+                    synthesis(bm_.data(), x);
+                    chol_.solve(G_.data(), sv_.data(), n, x);
+                    analysis(x, wx_.data());
                     for (std::ptrdiff_t i = 0; i < m_; ++i) c_[i] = on_[i] * (bm_[i] - wx_[i]);  // branch-free
-                    synthesis_t(Wt_, c_.data(), m_, n, g_.data());
+                    synthesis(c_.data(), g_.data());
                 } else {
                     synth_rows(W_, act_.data(), b_.data(), n_act_, n, x);
-                    cholesky_solve(G_.data(), n, x);
-                    analysis_t(Wt_, x, m_, n, wx_.data());
+                    chol_.solve(G_.data(), sv_.data(), n, x);
+                    analysis(x, wx_.data());
                     for (std::ptrdiff_t t = 0; t < n_act_; ++t) c_[t] = b_[t] - wx_[act_[t]];
                     synth_rows(W_, act_.data(), c_.data(), n_act_, n, g_.data());
                 }
-                cholesky_solve(G_.data(), n, g_.data());
+                chol_.solve(G_.data(), sv_.data(), n, g_.data());
                 for (std::ptrdiff_t j = 0; j < n; ++j) x[j] += g_[j];
                 return n;
             }
@@ -545,7 +774,7 @@ public:
     // ||ReLU(W x - alpha) - y||_2 (output-space misfit).
     template <class T>
     double output_residual(const double *x, const double *alpha, const T *y) {
-        analysis_t(Wt_, x, m_, n_, wx_.data());
+        analysis(x, wx_.data());
         double s = 0.0;
         for (std::ptrdiff_t i = 0; i < m_; ++i) {
             const double z = wx_[i] - alpha[i];
@@ -556,6 +785,27 @@ public:
     }
 
 private:
+    // c = W x, out = W^T v and the pair-table sums, on the fastest ISA of this CPU.
+    void analysis(const double *x, double *c) const {
+#if RELUINJ_RECON_X86
+        if (isa_ == GramIsa::avx512) return analysis_t_avx512(Wt_, x, m_, n_, c);
+#endif
+        analysis_t(Wt_, x, m_, n_, c);
+    }
+    void synthesis(const double *v, double *out) const {
+#if RELUINJ_RECON_X86
+        if (isa_ == GramIsa::avx512) return synthesis_t_avx512(Wt_, v, m_, n_, out);
+#endif
+        synthesis_t(Wt_, v, m_, n_, out);
+    }
+    void sum_pairs(const std::int64_t *idx, std::ptrdiff_t cnt, double *out) const {
+        const std::ptrdiff_t np2 = static_cast<std::ptrdiff_t>(Gp_.size());
+#if RELUINJ_RECON_X86
+        if (isa_ == GramIsa::avx512) return pair_sum_avx512(P_, np2, idx, cnt, out);
+#endif
+        pair_sum(P_, np2, idx, cnt, out);
+    }
+
     void build_gram() {
         const std::ptrdiff_t n = n_;
         const bool complement = S_ && n_inact_ < n_act_;
@@ -563,7 +813,7 @@ private:
         const std::ptrdiff_t cnt = complement ? n_inact_ : n_act_;
         if (P_ && (Sp_ || !complement)) {
             std::fill(Gp_.begin(), Gp_.end(), 0.0);
-            pair_sum(P_, static_cast<std::ptrdiff_t>(Gp_.size()), idx, cnt, Gp_.data());
+            sum_pairs(idx, cnt, Gp_.data());
             const double *gp = Gp_.data();
             for (std::ptrdiff_t j = 0, q = 0; j < n; ++j)
                 for (std::ptrdiff_t c = j; c < n; ++c, ++q) G_[j * n + c] = complement ? Sp_[q] - gp[q] : gp[q];
@@ -627,6 +877,7 @@ private:
     std::ptrdiff_t n_act_ = 0, n_inact_ = 0;
     GramIsa isa_;
     std::ptrdiff_t np_;
+    CholeskyKernels chol_;
     std::vector<double> Apack_, Gb_, Gp_;
     const double *P_ = nullptr, *Sp_ = nullptr;
 };
