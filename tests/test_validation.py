@@ -112,3 +112,23 @@ def test_compiled_kernel_rechecks_sizes():
         _core.active_mask(W, np.zeros(4), np.ones((2, 2), dtype=np.float32), 1)
     with pytest.raises(ValueError, match="n_threads"):
         _core.active_mask(W, np.zeros(4), np.ones((2, 2)), 0)
+
+
+@pytest.mark.parametrize("shape", [(40, 5), (5, 5), (3, 7), (1024, 64)])
+@pytest.mark.parametrize("ratio", [1.0, 1e-2, 1e-4, 1e-7, 1e-10, 1e-13, 1e-15, 0.0])
+def test_frame_rank_equals_matrix_rank(shape, ratio):
+    # The eigenvalue fast path must take the same decision as the SVD of matrix_rank, also
+    # for singular-value ratios around both thresholds (1e-3 of the fast path, m * eps of
+    # matrix_rank).
+    from reluinj._validation import frame_rank
+
+    m, n = shape
+    rng = np.random.default_rng(m * n)
+    U, _ = np.linalg.qr(rng.standard_normal((m, min(m, n))))
+    V, _ = np.linalg.qr(rng.standard_normal((n, n)))
+    k = min(m, n)
+    s = np.geomspace(1.0, ratio, k) if ratio > 0 else np.r_[np.ones(k - 1), 0.0]
+    W = (U * s) @ V[:k]
+    assert frame_rank(W) == np.linalg.matrix_rank(W)
+    W32 = W.astype(np.float32)
+    assert frame_rank(W32) == np.linalg.matrix_rank(W32.astype(np.float64))

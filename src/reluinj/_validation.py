@@ -81,6 +81,22 @@ def as_float_array(a, name, *, ndim=None, dtype=None, finite=True, allow_empty=F
     return arr
 
 
+def frame_rank(W):
+    """``np.linalg.matrix_rank(W)`` of an (m, n) matrix, usually without an SVD of W.
+
+    The eigenvalues of ``W^T W`` (an n x n problem) decide the common case: when
+    ``lambda_min > 1e-6 * lambda_max`` the smallest singular value exceeds ``1e-3 * sigma_max``,
+    far above matrix_rank's threshold ``sigma_max * m * eps`` and far above the eigenvalue
+    error ``~ n * eps * lambda_max``, so the rank is n. Otherwise the SVD decides, exactly as
+    ``matrix_rank`` does.
+    """
+    W64 = W.astype(np.float64, copy=False)
+    ev = np.linalg.eigvalsh(W64.T @ W64)
+    if ev[-1] > 0 and ev[0] > 1e-6 * ev[-1]:
+        return W.shape[1]
+    return int(np.linalg.matrix_rank(W64))
+
+
 def as_weights(W, name="W", *, dtype=None, require_frame=True):
     """Validate a weight matrix of shape (m, n) whose rows are frame vectors.
 
@@ -99,7 +115,7 @@ def as_weights(W, name="W", *, dtype=None, require_frame=True):
                 f"{name} must have at least as many rows as columns (m >= n) to be a frame; "
                 f"got shape {W.shape}"
             )
-        rank = np.linalg.matrix_rank(W.astype(np.float64, copy=False))
+        rank = frame_rank(W)
         if rank < n:
             raise NotAFrameError(f"rows of {name} span rank {rank} < n={n}; not a frame")
     return W

@@ -7,7 +7,14 @@ Convention throughout reluinj: the **rows** of ``W`` (shape ``(m, n)``) are the 
 import numpy as np
 from scipy.optimize import linprog
 
-from ._validation import as_float_array, as_points, as_weights, check_rng, check_positive_int
+from ._validation import (
+    as_float_array,
+    as_points,
+    as_weights,
+    check_positive_int,
+    check_rng,
+    frame_rank,
+)
 
 __all__ = [
     "frana",
@@ -167,7 +174,7 @@ def is_omnidirectional(W, return_margin=False, *, tol=1e-9):
     W = as_weights(W, require_frame=False)
     Wn, _ = normalize_rows(W)
     m, n = Wn.shape
-    full_rank = np.linalg.matrix_rank(Wn.astype(np.float64)) == n
+    full_rank = frame_rank(Wn) == n
     # Variables z = (c_1..c_m, t); maximize t <=> minimize -t.
     cost = np.zeros(m + 1)
     cost[-1] = -1.0

@@ -12,7 +12,14 @@ from typing import Optional
 import numpy as np
 
 from ._threads import effective_n_threads
-from ._validation import as_bias, as_float_array, as_points, as_weights, check_positive_float
+from ._validation import (
+    as_bias,
+    as_float_array,
+    as_points,
+    as_weights,
+    check_positive_float,
+    frame_rank,
+)
 from .layer import DEFAULT_RANK_TOL, ReLULayer
 from .reconstruct import _relu_inverse, _stability
 
@@ -138,7 +145,7 @@ class NetworkInverseResult:
 
 def _is_frame(W):
     m, n = W.shape
-    return m >= n and np.linalg.matrix_rank(W) == n
+    return m >= n and frame_rank(W) == n
 
 
 class ReLUNetwork:
