@@ -1,8 +1,9 @@
 // Batched reconstruction of the input of a ReLU layer y = ReLU(W x - alpha) from its output.
 //
 // For a sample y the active set is I = {i : y_i > 0}; its rows satisfy <x, w_i> = y_i + alpha_i.
-// Every kernel below works on one sample at a time (OpenMP over a fixed chunk grid of samples),
-// so each result depends only on its sample and is bitwise independent of n_threads.
+// Every kernel below works on one sample at a time (OpenMP over chunks of samples, see
+// sample_chunk), so each result depends only on its sample and is bitwise independent of
+// n_threads and of the chunking.
 //
 // * dual_inverse: least squares on the active rows (the canonical dual frame of the active
 //   sub-frame). Normal matrix G_I = W_I^T W_I, built either from the active rows or as
@@ -24,6 +25,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <limits>
+#include <memory>
 #include <type_traits>
 #include <utility>
 #include <vector>
@@ -57,6 +59,13 @@ namespace reluinj {
 constexpr double kCholPivotTol = 1e-8;
 constexpr int kJacobiMaxSweeps = 60;
 constexpr std::ptrdiff_t kSampleChunk = 64;
+
+// Samples per chunk: at most kSampleChunk, and small enough that a small batch still gives
+// every thread about four chunks (the results do not depend on it).
+inline std::ptrdiff_t sample_chunk(std::ptrdiff_t B, int n_threads) {
+    const std::ptrdiff_t c = B / (4 * std::ptrdiff_t(n_threads > 0 ? n_threads : 1));
+    return std::max<std::ptrdiff_t>(1, std::min(kSampleChunk, c));
+}
 
 // G[j, k] (k >= j, row-major n x n) += sign * sum over the listed rows of w_j w_k.
 // Rows are consumed eight (then four, then one) at a time so that every entry of G is loaded
@@ -638,7 +647,7 @@ public:
     // W (m x n) and its transpose Wt (n x m); S = W^T W (full n x n) or nullptr.
     ActiveSolver(const double *W, const double *Wt, const double *S, std::ptrdiff_t m,
                  std::ptrdiff_t n, double rank_tol)
-        : W_(W), Wt_(Wt), S_(S), m_(m), n_(n), basis_(n, rank_tol), G_(n * n), g_(n), At_(n * std::max<std::ptrdiff_t>(m, 2)),
+        : W_(W), Wt_(Wt), S_(S), m_(m), n_(n), basis_(n, rank_tol), G_(n * n), g_(n),
           Vt_(n * n), sv_(n), order_(n), b_(m + 8), act_(m + 8), inact_(m + 8), c_(m), wx_(m), bm_(m), on_(m),
           isa_(detect_gram_isa()), np_(gram_stride(isa_, n)),
           chol_(cholesky_kernels(n, isa_ != GramIsa::generic)) {}
@@ -765,7 +774,7 @@ public:
         build_gram();
         for (std::ptrdiff_t j = 0; j < n; ++j)
             for (std::ptrdiff_t k = j + 1; k < n; ++k) G_[k * n + j] = G_[j * n + k];
-        double *d = sv_.data(), *e = g_.data(), *v = At_.data(), *w = At_.data() + n;
+        double *d = sv_.data(), *e = g_.data(), *v = svd_scratch(), *w = v + n;
         tridiagonalize(G_.data(), n, d, e, v, w);
         hi = tridiagonal_eigenvalue(d, e, n, n - 1);
         lo = n_act_ < n ? 0.0 : std::max(0.0, tridiagonal_eigenvalue(d, e, n, 0));
@@ -822,14 +831,17 @@ private:
 #if RELUINJ_RECON_X86
         if (isa_ != GramIsa::generic) {
             const std::ptrdiff_t np = np_;
-            if (Apack_.empty()) {
-                Apack_.assign(m_ * np, 0.0);  // padding columns stay zero
+            if (!Apack_) {
+                Apack_.reset(new double[m_ * np]);  // rows are written (with zero padding) before use
                 Gb_.assign(np * np, 0.0);
             }
-            for (std::ptrdiff_t t = 0; t < cnt; ++t)
-                std::copy(W_ + idx[t] * n, W_ + idx[t] * n + n, Apack_.data() + t * np);
-            if (isa_ == GramIsa::avx512) syrk_packed_avx512(Apack_.data(), cnt, np, n, Gb_.data());
-            else syrk_packed_avx2(Apack_.data(), cnt, np, n, Gb_.data());
+            for (std::ptrdiff_t t = 0; t < cnt; ++t) {
+                double *row = Apack_.get() + t * np;
+                std::copy(W_ + idx[t] * n, W_ + idx[t] * n + n, row);
+                std::fill(row + n, row + np, 0.0);
+            }
+            if (isa_ == GramIsa::avx512) syrk_packed_avx512(Apack_.get(), cnt, np, n, Gb_.data());
+            else syrk_packed_avx2(Apack_.get(), cnt, np, n, Gb_.data());
             const double *gb = Gb_.data();
             for (std::ptrdiff_t j = 0; j < n; ++j)
                 for (std::ptrdiff_t c = j; c < n; ++c)
@@ -846,9 +858,16 @@ private:
         }
     }
 
+    // Scratch of the SVD fallback and gram_extremes (n x max(m, 2)), allocated on first use.
+    double *svd_scratch() {
+        if (At_.empty()) At_.assign(n_ * std::max<std::ptrdiff_t>(m_, 2), 0.0);
+        return At_.data();
+    }
+
     // Jacobi SVD of W_I; singular values in sv_, order_ sorts them decreasingly (stable).
     void svd_rows() {
         const std::ptrdiff_t n = n_, k = n_act_;
+        svd_scratch();
         for (std::ptrdiff_t t = 0; t < k; ++t) {
             const double *w = W_ + act_[t] * n;
             for (std::ptrdiff_t j = 0; j < n; ++j) At_[j * k + t] = w[j];
@@ -878,7 +897,8 @@ private:
     GramIsa isa_;
     std::ptrdiff_t np_;
     CholeskyKernels chol_;
-    std::vector<double> Apack_, Gb_, Gp_;
+    std::unique_ptr<double[]> Apack_;
+    std::vector<double> Gb_, Gp_;
     const double *P_ = nullptr, *Sp_ = nullptr;
 };
 
@@ -911,7 +931,7 @@ void dual_inverse(const double *W, const double *alpha, const T *Y, T *X, std::u
         Sp.assign(packed_pairs(n), 0.0);
         pair_sum(P.data(), packed_pairs(n), all.data(), m, Sp.data());
     }
-    parallel_chunks(B, kSampleChunk, n_threads, [&](std::ptrdiff_t, std::ptrdiff_t b, std::ptrdiff_t e) {
+    parallel_chunks(B, sample_chunk(B, n_threads), n_threads, [&](std::ptrdiff_t, std::ptrdiff_t b, std::ptrdiff_t e) {
         ActiveSolver solver(W, Wt.data(), S.data(), m, n, rank_tol);
         if (!P.empty()) solver.set_pair_table(P.data(), Sp.data());
         std::vector<double> x(n);
@@ -933,7 +953,7 @@ void facet_inverse(const double *W, const double *alpha, const T *Y, const std::
                    std::uint8_t *injective, double *residual, std::int64_t *facet,
                    std::ptrdiff_t m, std::ptrdiff_t n, std::ptrdiff_t B, double rank_tol, int n_threads) {
     const std::vector<double> Wt = transpose(W, m, n);
-    parallel_chunks(B, kSampleChunk, n_threads, [&](std::ptrdiff_t, std::ptrdiff_t b, std::ptrdiff_t e) {
+    parallel_chunks(B, sample_chunk(B, n_threads), n_threads, [&](std::ptrdiff_t, std::ptrdiff_t b, std::ptrdiff_t e) {
         ActiveSolver solver(W, Wt.data(), nullptr, m, n, rank_tol);
         std::vector<double> x(n);
         for (std::ptrdiff_t s = b; s < e; ++s) {
@@ -974,7 +994,7 @@ void frame_inverse(const double *W, const double *alpha, const T *Y, T *X, std::
                    std::ptrdiff_t B, bool relu_variant, double lambda_full, double frame_upper,
                    double tol, int max_iter, double rank_tol, int n_threads) {
     const std::vector<double> Wt = transpose(W, m, n);
-    parallel_chunks(B, kSampleChunk, n_threads, [&](std::ptrdiff_t, std::ptrdiff_t b, std::ptrdiff_t e) {
+    parallel_chunks(B, sample_chunk(B, n_threads), n_threads, [&](std::ptrdiff_t, std::ptrdiff_t b, std::ptrdiff_t e) {
         ActiveSolver solver(W, Wt.data(), nullptr, m, n, rank_tol);
         std::vector<double> x(n), grad(n), c(m);
         std::vector<std::uint8_t> is_act(m);
@@ -1036,7 +1056,7 @@ void cg_inverse(const double *W, const double *alpha, const T *Y, T *X, std::uin
                 double *residual, std::int32_t *n_iter, std::ptrdiff_t m, std::ptrdiff_t n,
                 std::ptrdiff_t B, double tol, int max_iter, double rank_tol, int n_threads) {
     const std::vector<double> Wt = transpose(W, m, n);
-    parallel_chunks(B, kSampleChunk, n_threads, [&](std::ptrdiff_t, std::ptrdiff_t b, std::ptrdiff_t e) {
+    parallel_chunks(B, sample_chunk(B, n_threads), n_threads, [&](std::ptrdiff_t, std::ptrdiff_t b, std::ptrdiff_t e) {
         ActiveSolver solver(W, Wt.data(), nullptr, m, n, rank_tol);
         std::vector<double> x(n), r(n), p(n), q(n), tmp(m);
         for (std::ptrdiff_t s = b; s < e; ++s) {
@@ -1080,7 +1100,7 @@ template <class T>
 void inverse_stability(const double *W, const double *alpha, const T *Xin, double *out, std::ptrdiff_t m,
                        std::ptrdiff_t n, std::ptrdiff_t B, double rank_tol, int n_threads) {
     const std::vector<double> Wt = transpose(W, m, n);
-    parallel_chunks(B, kSampleChunk, n_threads, [&](std::ptrdiff_t, std::ptrdiff_t b, std::ptrdiff_t e) {
+    parallel_chunks(B, sample_chunk(B, n_threads), n_threads, [&](std::ptrdiff_t, std::ptrdiff_t b, std::ptrdiff_t e) {
         ActiveSolver solver(W, Wt.data(), nullptr, m, n, rank_tol);
         for (std::ptrdiff_t s = b; s < e; ++s) {
             solver.set_active_from_input(Xin + s * n, alpha);
