@@ -14,6 +14,9 @@
 // of J contiguous positions held in registers; the stride is removed beforehand by
 // splitting every source row into its `sw` phases (x[u*sw + r] -> phase r, position u), so
 // the innermost loop is always a unit-stride multiply-add that the compiler vectorises.
+// float32 layers with unit strides take a dedicated path on CPUs with AVX-512 (same work
+// grid, same term order): the planes are flattened so that a tile group may straddle rows,
+// and 8 rows x 48 positions stay in registers (conv_forward_flat / conv_adjoint_flat).
 // The summation order of every output value is fixed by the term list (independent of the
 // thread that computes it): results are bitwise identical for any n_threads.
 #pragma once
