@@ -119,21 +119,17 @@ inline std::ptrdiff_t ceil_div(std::ptrdiff_t a, std::ptrdiff_t b) { return (a +
 // stay in registers, kFlatTiles tiles at a time, so every term costs kFlatTiles vector loads
 // and kBlock weight broadcasts for kFlatTiles * kBlock FMAs. Every value is the FMA chain over
 // the terms in list order, as in row_accumulate.
+#if RELUINJ_CONV_X86
 constexpr std::ptrdiff_t kFlatTiles = 3;
 
 inline bool have_avx512() {
-#if RELUINJ_CONV_X86
     static const bool supported = [] {
         __builtin_cpu_init();
         return __builtin_cpu_supports("avx512f") != 0;
     }();
     return supported;
-#else
-    return false;
-#endif
 }
 
-#if RELUINJ_CONV_X86
 // dst[f*ldd + p0 + 16j + l] (+)= sum_t wpack[t*kBlock + f] * src[off[t] + p0 + 16j + l] for
 // j < NT, continuing the FMA chains stored in dst if `resume`, else starting from zero;
 // lanes outside `last` of the final tile are neither read nor written.
@@ -205,14 +201,12 @@ constexpr std::ptrdiff_t kFlatRunFloats = std::ptrdiff_t(1) << 16;
 inline std::ptrdiff_t flat_run_planes(std::ptrdiff_t plane, std::ptrdiff_t n_planes) {
     return std::max<std::ptrdiff_t>(1, std::min(n_planes, kFlatRunFloats / plane));
 }
-#endif
 
 // Flattened forward, float32, unit strides (see above): same work grid as conv_forward.
 inline void conv_forward_flat(const float *x, const float *w, float *out, std::ptrdiff_t B,
                               std::ptrdiff_t M, std::ptrdiff_t H, std::ptrdiff_t W,
                               std::ptrdiff_t K, std::ptrdiff_t kh, std::ptrdiff_t kw,
                               std::ptrdiff_t OH, std::ptrdiff_t OW, int n_threads) {
-#if RELUINJ_CONV_X86
     const std::ptrdiff_t n_terms = M * kh * kw;
     std::vector<std::ptrdiff_t> off(n_terms);
     for (std::ptrdiff_t m = 0; m < M; ++m)
@@ -240,10 +234,6 @@ inline void conv_forward_flat(const float *x, const float *w, float *out, std::p
                                 plane.data() + f * n_out + oy * W, OW * sizeof(float));
         }
     });
-#else
-    (void)x, (void)w, (void)out, (void)B, (void)M, (void)H, (void)W, (void)K, (void)kh,
-        (void)kw, (void)OH, (void)OW, (void)n_threads;
-#endif
 }
 
 // Flattened adjoint, float32, unit strides. x[b, m] is the "full" correlation of the z[b, i]
@@ -255,7 +245,6 @@ inline void conv_adjoint_flat(const float *z, const float *w, float *x, std::ptr
                               std::ptrdiff_t M, std::ptrdiff_t H, std::ptrdiff_t W,
                               std::ptrdiff_t K, std::ptrdiff_t kh, std::ptrdiff_t kw,
                               std::ptrdiff_t OH, std::ptrdiff_t OW, int n_threads) {
-#if RELUINJ_CONV_X86
     const std::ptrdiff_t Sz = (H + kh - 1) * W + kw - 1;  // padded plane (last read + 1)
     std::vector<float> zpad(B * K * Sz);
     parallel_for(B * K, n_threads, [&](std::ptrdiff_t plane) {
@@ -292,11 +281,8 @@ inline void conv_adjoint_flat(const float *z, const float *w, float *x, std::ptr
             if (nm < kBlock) std::memcpy(xb, plane.data(), nm * H * W * sizeof(float));
         }
     });
-#else
-    (void)z, (void)w, (void)x, (void)B, (void)M, (void)H, (void)W, (void)K, (void)kh,
-        (void)kw, (void)OH, (void)OW, (void)n_threads;
-#endif
 }
+#endif  // RELUINJ_CONV_X86
 
 inline void check_geometry(std::ptrdiff_t B, std::ptrdiff_t M, std::ptrdiff_t H, std::ptrdiff_t W,
                            std::ptrdiff_t K, std::ptrdiff_t kh, std::ptrdiff_t kw,
@@ -318,6 +304,7 @@ void conv_forward(const T *x, const T *w, T *out, std::ptrdiff_t B, std::ptrdiff
                   std::ptrdiff_t OW, int n_threads) {
     using namespace conv_detail;
     check_geometry(B, M, H, W, K, kh, kw, sh, sw, OH, OW);
+#if RELUINJ_CONV_X86
     // float32 with unit strides: the flattened AVX-512 kernel, if the CPU has it
     if constexpr (std::is_same<T, float>::value) {
         if (sh == 1 && sw == 1 && have_avx512()) {
@@ -325,6 +312,7 @@ void conv_forward(const T *x, const T *w, T *out, std::ptrdiff_t B, std::ptrdiff
             return;
         }
     }
+#endif
     constexpr std::ptrdiff_t J = TileWidth<T>::value;
     const std::ptrdiff_t n_blocks = ceil_div(K, kBlock);
     const std::ptrdiff_t n_tiles = ceil_div(OW, J);
@@ -393,6 +381,7 @@ void conv_adjoint(const T *z, const T *w, T *x, std::ptrdiff_t B, std::ptrdiff_t
                   std::ptrdiff_t OW, int n_threads) {
     using namespace conv_detail;
     check_geometry(B, M, H, W, K, kh, kw, sh, sw, OH, OW);
+#if RELUINJ_CONV_X86
     // float32 with unit strides: the flattened AVX-512 kernel, if the CPU has it
     if constexpr (std::is_same<T, float>::value) {
         if (sh == 1 && sw == 1 && have_avx512()) {
@@ -400,6 +389,7 @@ void conv_adjoint(const T *z, const T *w, T *x, std::ptrdiff_t B, std::ptrdiff_t
             return;
         }
     }
+#endif
     constexpr std::ptrdiff_t J = TileWidth<T>::value;
     const std::ptrdiff_t n_blocks = ceil_div(M, kBlock);
     const std::ptrdiff_t S = ceil_div(kw, sw);              // taps per width phase (max)
