@@ -246,10 +246,9 @@ inline void conv_adjoint_flat(const float *z, const float *w, float *x, std::ptr
                               std::ptrdiff_t K, std::ptrdiff_t kh, std::ptrdiff_t kw,
                               std::ptrdiff_t OH, std::ptrdiff_t OW, int n_threads) {
     const std::ptrdiff_t Sz = (H + kh - 1) * W + kw - 1;  // padded plane (last read + 1)
-    std::vector<float> zpad(B * K * Sz);
+    std::vector<float> zpad(B * K * Sz, 0.0f);  // the padding stays zero
     parallel_for(B * K, n_threads, [&](std::ptrdiff_t plane) {
         float *dst = zpad.data() + plane * Sz;
-        std::fill(dst, dst + Sz, 0.0f);
         for (std::ptrdiff_t oy = 0; oy < OH; ++oy)
             std::memcpy(dst + (oy + kh - 1) * W + kw - 1, z + (plane * OH + oy) * OW,
                         OW * sizeof(float));
