@@ -270,14 +270,12 @@ inline void conv_adjoint_flat(const float *z, const float *w, float *x, std::ptr
             for (std::ptrdiff_t f = 0; f < nm; ++f)
                 for (std::ptrdiff_t q = 0; q < kh * kw; ++q)
                     wpack[(i * kh * kw + q) * kBlock + f] = w[(i * M + m0 + f) * kh * kw + q];
-        // full blocks write their planes in place; a partial block goes through `plane`
-        std::vector<float> plane(nm < kBlock ? kBlock * H * W : 0);
+        // the partial sums stay in one cache-resident buffer, copied out per image
+        std::vector<float> plane(kBlock * H * W);
         for (std::ptrdiff_t b = b0; b < b1; ++b) {
-            float *xb = x + (b * M + m0) * H * W;
-            float *dst = nm < kBlock ? plane.data() : xb;
             flat_accumulate_avx512(zpad.data() + b * K * Sz, off.data(), wpack.data(), n_terms,
-                                   run, H * W, dst, H * W);
-            if (nm < kBlock) std::memcpy(xb, plane.data(), nm * H * W * sizeof(float));
+                                   run, H * W, plane.data(), H * W);
+            std::memcpy(x + (b * M + m0) * H * W, plane.data(), nm * H * W * sizeof(float));
         }
     });
 }
