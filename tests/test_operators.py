@@ -261,6 +261,31 @@ def test_matches_torch_conv2d_and_conv_transpose2d(cfg, dtype, rng):
     np.testing.assert_allclose(op.adjoint(Z), refT, rtol=tol[0], atol=tol[1])
 
 
+
+# float32 with unit strides has its own kernel on AVX-512 CPUs (flattened planes, 48-position
+# register tiles, runs of source planes): several tile groups plus a masked tail, full and
+# partial blocks of filters/channels, 1x1 and non-square filters, and planes large enough
+# that the terms are split into several runs.
+@pytest.mark.parametrize("K,M,ks,shape", [
+    (11, 9, (3, 3), (40, 45)),
+    (8, 16, (1, 1), (7, 50)),
+    (19, 3, (2, 5), (9, 13)),
+    (9, 5, (3, 3), (130, 130)),
+], ids=["tiles", "1x1", "2x5", "runs"])
+def test_float32_unit_stride_matches_torch_and_threads(K, M, ks, shape, rng):
+    torch = pytest.importorskip("torch")
+    op = reluinj.ConvOperator2D.random(K, M, ks, shape, 1, rng=rng, dtype=np.float32)
+    X = rng.standard_normal((3,) + op.dims).astype(np.float32)
+    Z = rng.standard_normal((3,) + op.dimsd).astype(np.float32)
+    w = torch.from_numpy(op.filters.copy())
+    ref = torch.nn.functional.conv2d(torch.from_numpy(X), w).numpy()
+    refT = torch.nn.functional.conv_transpose2d(torch.from_numpy(Z), w).numpy()
+    out, adj = op.forward(X, n_threads=1), op.adjoint(Z, n_threads=1)
+    np.testing.assert_allclose(out, ref, rtol=RTOL32, atol=ATOL32)
+    np.testing.assert_allclose(adj, refT, rtol=RTOL32, atol=ATOL32)
+    np.testing.assert_array_equal(op.forward(X, n_threads=2), out)
+    np.testing.assert_array_equal(op.adjoint(Z, n_threads=2), adj)
+
 # -- ReLU pair (Proposition 1) -------------------------------------------------------------------
 
 def test_relu_pair_identities(rng):

@@ -14,15 +14,27 @@
 // of J contiguous positions held in registers; the stride is removed beforehand by
 // splitting every source row into its `sw` phases (x[u*sw + r] -> phase r, position u), so
 // the innermost loop is always a unit-stride multiply-add that the compiler vectorises.
+// float32 layers with unit strides take a dedicated path on CPUs with AVX-512 (same work
+// grid, same term order): the planes are flattened so that a tile group may straddle rows,
+// and 8 rows x 48 positions stay in registers (conv_forward_flat / conv_adjoint_flat).
 // The summation order of every output value is fixed by the term list (independent of the
 // thread that computes it): results are bitwise identical for any n_threads.
 #pragma once
 #include <algorithm>
 #include <cstddef>
 #include <cstring>
+#include <type_traits>
 #include <vector>
 
 #include "reluinj/parallel.hpp"
+
+#if defined(__GNUC__) && defined(__x86_64__)
+#include <immintrin.h>
+#define RELUINJ_CONV_X86 1
+#define RELUINJ_CONV_AVX512 __attribute__((target("avx512f,avx2,fma")))
+#else
+#define RELUINJ_CONV_X86 0
+#endif
 
 #if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__) && defined(__linux__)
 // Function multiversioning: one clone per ISA level, picked once at load time (ifunc).
@@ -99,6 +111,176 @@ RELUINJ_CONV_CLONES inline void row_accumulate(const float *const *src, const fl
 
 inline std::ptrdiff_t ceil_div(std::ptrdiff_t a, std::ptrdiff_t b) { return (a + b - 1) / b; }
 
+// ---- float32, stride 1: flattened images, hand-written AVX-512 ----------------------------
+// With unit strides, output (oy, ox) of a plane of row pitch W at flat position p = oy*W + ox
+// reads src[p + off[t]] for every term t, where off[t] is a fixed offset: the 2-D layer is a
+// 1-D multi-tap correlation along the flattened plane. Positions with ox >= OW are computed
+// and discarded (the forward keeps rows of OW of every W). Tiles of 16 positions x kBlock rows
+// stay in registers, kFlatTiles tiles at a time, so every term costs kFlatTiles vector loads
+// and kBlock weight broadcasts for kFlatTiles * kBlock FMAs. Every value is the FMA chain over
+// the terms in list order, as in row_accumulate.
+#if RELUINJ_CONV_X86
+constexpr std::ptrdiff_t kFlatTiles = 3;
+
+inline bool have_avx512() {
+    static const bool supported = [] {
+        __builtin_cpu_init();
+        return __builtin_cpu_supports("avx512f") != 0;
+    }();
+    return supported;
+}
+
+// dst[f*ldd + p0 + 16j + l] (+)= sum_t wpack[t*kBlock + f] * src[off[t] + p0 + 16j + l] for
+// j < NT, continuing the FMA chains stored in dst if `resume`, else starting from zero;
+// lanes outside `last` of the final tile are neither read nor written.
+template <int NT>
+RELUINJ_CONV_AVX512 inline RELUINJ_ALWAYS_INLINE void flat_tiles_avx512(
+    const float *src, const std::ptrdiff_t *off, const float *wpack, std::ptrdiff_t n_terms,
+    bool resume, __mmask16 last, float *dst, std::ptrdiff_t ldd) {
+    __m512 a[kBlock][NT];
+#pragma GCC unroll 8
+    for (int f = 0; f < kBlock; ++f) {
+#pragma GCC unroll 4
+        for (int j = 0; j < NT - 1; ++j)
+            a[f][j] = resume ? _mm512_loadu_ps(dst + f * ldd + 16 * j) : _mm512_setzero_ps();
+        a[f][NT - 1] = resume ? _mm512_maskz_loadu_ps(last, dst + f * ldd + 16 * (NT - 1))
+                              : _mm512_setzero_ps();
+    }
+    for (std::ptrdiff_t t = 0; t < n_terms; ++t) {
+        const float *s = src + off[t];
+        __m512 v[NT];
+#pragma GCC unroll 4
+        for (int j = 0; j < NT - 1; ++j) v[j] = _mm512_loadu_ps(s + 16 * j);
+        v[NT - 1] = _mm512_maskz_loadu_ps(last, s + 16 * (NT - 1));
+        const float *w = wpack + t * kBlock;
+#pragma GCC unroll 8
+        for (int f = 0; f < kBlock; ++f) {
+            const __m512 wf = _mm512_set1_ps(w[f]);
+#pragma GCC unroll 4
+            for (int j = 0; j < NT; ++j) a[f][j] = _mm512_fmadd_ps(wf, v[j], a[f][j]);
+        }
+    }
+#pragma GCC unroll 8
+    for (int f = 0; f < kBlock; ++f) {
+#pragma GCC unroll 4
+        for (int j = 0; j < NT - 1; ++j) _mm512_storeu_ps(dst + f * ldd + 16 * j, a[f][j]);
+        _mm512_mask_storeu_ps(dst + f * ldd + 16 * (NT - 1), last, a[f][NT - 1]);
+    }
+}
+
+// Positions [0, n_out) of kBlock output planes dst + f*ldd, in groups of kFlatTiles tiles,
+// then single tiles; the last one is masked, so no read goes past src[off[t] + n_out - 1].
+// The terms are taken in runs of `run` (whole planes of the source, so that a run's planes
+// stay in L2 and the rows under a tile group in L1), each run over all positions: the
+// partial sums wait in dst, and every value is still one FMA chain in term order.
+RELUINJ_CONV_AVX512 inline void flat_accumulate_avx512(const float *src,
+                                                       const std::ptrdiff_t *off,
+                                                       const float *wpack,
+                                                       std::ptrdiff_t n_terms,
+                                                       std::ptrdiff_t run,
+                                                       std::ptrdiff_t n_out, float *dst,
+                                                       std::ptrdiff_t ldd) {
+    constexpr std::ptrdiff_t G = 16 * kFlatTiles;
+    for (std::ptrdiff_t t0 = 0; t0 < n_terms; t0 += run) {
+        const std::ptrdiff_t nt = std::min(run, n_terms - t0);
+        const float *wt = wpack + t0 * kBlock;
+        std::ptrdiff_t p = 0;
+        for (; p + G <= n_out; p += G)
+            flat_tiles_avx512<kFlatTiles>(src + p, off + t0, wt, nt, t0 > 0, 0xFFFF, dst + p,
+                                          ldd);
+        for (; p < n_out; p += 16) {
+            const std::ptrdiff_t n = std::min<std::ptrdiff_t>(16, n_out - p);
+            const __mmask16 last = static_cast<__mmask16>((1u << n) - 1u);
+            flat_tiles_avx512<1>(src + p, off + t0, wt, nt, t0 > 0, last, dst + p, ldd);
+        }
+    }
+}
+
+// Source planes per run of terms: as many as fit in kFlatRunFloats (at least one).
+constexpr std::ptrdiff_t kFlatRunFloats = std::ptrdiff_t(1) << 16;
+inline std::ptrdiff_t flat_run_planes(std::ptrdiff_t plane, std::ptrdiff_t n_planes) {
+    return std::max<std::ptrdiff_t>(1, std::min(n_planes, kFlatRunFloats / plane));
+}
+
+// Flattened forward, float32, unit strides (see above): same work grid as conv_forward.
+inline void conv_forward_flat(const float *x, const float *w, float *out, std::ptrdiff_t B,
+                              std::ptrdiff_t M, std::ptrdiff_t H, std::ptrdiff_t W,
+                              std::ptrdiff_t K, std::ptrdiff_t kh, std::ptrdiff_t kw,
+                              std::ptrdiff_t OH, std::ptrdiff_t OW, int n_threads) {
+    const std::ptrdiff_t n_terms = M * kh * kw;
+    std::vector<std::ptrdiff_t> off(n_terms);
+    for (std::ptrdiff_t m = 0; m < M; ++m)
+        for (std::ptrdiff_t ph = 0; ph < kh; ++ph)
+            for (std::ptrdiff_t pw = 0; pw < kw; ++pw)
+                off[(m * kh + ph) * kw + pw] = (m * H + ph) * W + pw;
+    const std::ptrdiff_t n_out = (OH - 1) * W + OW;  // flat positions up to the last output
+    const std::ptrdiff_t run = flat_run_planes(H * W, M) * kh * kw;
+    const std::ptrdiff_t n_blocks = ceil_div(K, kBlock);
+    const std::ptrdiff_t n_chunks = ceil_div(B, kBatch);
+    parallel_for(n_chunks * n_blocks, n_threads, [&](std::ptrdiff_t item) {
+        const std::ptrdiff_t b0 = (item / n_blocks) * kBatch, b1 = std::min(B, b0 + kBatch);
+        const std::ptrdiff_t f0 = (item % n_blocks) * kBlock, nf = std::min(kBlock, K - f0);
+        std::vector<float> wpack(n_terms * kBlock, 0.0f);
+        for (std::ptrdiff_t f = 0; f < nf; ++f)
+            for (std::ptrdiff_t t = 0; t < n_terms; ++t)
+                wpack[t * kBlock + f] = w[(f0 + f) * n_terms + t];
+        std::vector<float> plane(kBlock * n_out);
+        for (std::ptrdiff_t b = b0; b < b1; ++b) {
+            flat_accumulate_avx512(x + b * M * H * W, off.data(), wpack.data(), n_terms, run,
+                                   n_out, plane.data(), n_out);
+            for (std::ptrdiff_t f = 0; f < nf; ++f)
+                for (std::ptrdiff_t oy = 0; oy < OH; ++oy)
+                    std::memcpy(out + ((b * K + f0 + f) * OH + oy) * OW,
+                                plane.data() + f * n_out + oy * W, OW * sizeof(float));
+        }
+    });
+}
+
+// Flattened adjoint, float32, unit strides. x[b, m] is the "full" correlation of the z[b, i]
+// with the flipped filters: every z plane is copied once, shared by all work items, into a
+// zero-padded plane of row pitch W (kh - 1 zero rows above and below, kw - 1 zeros before
+// every row, which also pad the end of the row above), so x[b, m, y, c] at p = y*W + c reads
+// zpad[b, i][p + (kh-1-ph)*W + (kw-1-pw)] and every position of the x plane is an output.
+inline void conv_adjoint_flat(const float *z, const float *w, float *x, std::ptrdiff_t B,
+                              std::ptrdiff_t M, std::ptrdiff_t H, std::ptrdiff_t W,
+                              std::ptrdiff_t K, std::ptrdiff_t kh, std::ptrdiff_t kw,
+                              std::ptrdiff_t OH, std::ptrdiff_t OW, int n_threads) {
+    const std::ptrdiff_t Sz = (H + kh - 1) * W + kw - 1;  // padded plane (last read + 1)
+    std::vector<float> zpad(B * K * Sz, 0.0f);  // the padding stays zero
+    parallel_for(B * K, n_threads, [&](std::ptrdiff_t plane) {
+        float *dst = zpad.data() + plane * Sz;
+        for (std::ptrdiff_t oy = 0; oy < OH; ++oy)
+            std::memcpy(dst + (oy + kh - 1) * W + kw - 1, z + (plane * OH + oy) * OW,
+                        OW * sizeof(float));
+    });
+    const std::ptrdiff_t n_terms = K * kh * kw;
+    const std::ptrdiff_t run = flat_run_planes(Sz, K) * kh * kw;
+    std::vector<std::ptrdiff_t> off(n_terms);
+    for (std::ptrdiff_t i = 0; i < K; ++i)
+        for (std::ptrdiff_t ph = 0; ph < kh; ++ph)
+            for (std::ptrdiff_t pw = 0; pw < kw; ++pw)
+                off[(i * kh + ph) * kw + pw] = i * Sz + (kh - 1 - ph) * W + (kw - 1 - pw);
+    const std::ptrdiff_t n_blocks = ceil_div(M, kBlock);
+    const std::ptrdiff_t n_chunks = ceil_div(B, kBatch);
+    parallel_for(n_chunks * n_blocks, n_threads, [&](std::ptrdiff_t item) {
+        const std::ptrdiff_t b0 = (item / n_blocks) * kBatch, b1 = std::min(B, b0 + kBatch);
+        const std::ptrdiff_t m0 = (item % n_blocks) * kBlock, nm = std::min(kBlock, M - m0);
+        std::vector<float> wpack(n_terms * kBlock, 0.0f);
+        for (std::ptrdiff_t i = 0; i < K; ++i)
+            for (std::ptrdiff_t f = 0; f < nm; ++f)
+                for (std::ptrdiff_t q = 0; q < kh * kw; ++q)
+                    wpack[(i * kh * kw + q) * kBlock + f] = w[(i * M + m0 + f) * kh * kw + q];
+        // the partial sums stay in one cache-resident buffer, copied out per image
+        std::vector<float> plane(kBlock * H * W);
+        for (std::ptrdiff_t b = b0; b < b1; ++b) {
+            flat_accumulate_avx512(zpad.data() + b * K * Sz, off.data(), wpack.data(), n_terms,
+                                   run, H * W, plane.data(), H * W);
+            std::memcpy(x + (b * M + m0) * H * W, plane.data(), nm * H * W * sizeof(float));
+        }
+    });
+}
+#endif  // RELUINJ_CONV_X86
+
 inline void check_geometry(std::ptrdiff_t B, std::ptrdiff_t M, std::ptrdiff_t H, std::ptrdiff_t W,
                            std::ptrdiff_t K, std::ptrdiff_t kh, std::ptrdiff_t kw,
                            std::ptrdiff_t sh, std::ptrdiff_t sw, std::ptrdiff_t OH,
@@ -119,6 +301,15 @@ void conv_forward(const T *x, const T *w, T *out, std::ptrdiff_t B, std::ptrdiff
                   std::ptrdiff_t OW, int n_threads) {
     using namespace conv_detail;
     check_geometry(B, M, H, W, K, kh, kw, sh, sw, OH, OW);
+#if RELUINJ_CONV_X86
+    // float32 with unit strides: the flattened AVX-512 kernel, if the CPU has it
+    if constexpr (std::is_same<T, float>::value) {
+        if (sh == 1 && sw == 1 && have_avx512()) {
+            conv_forward_flat(x, w, out, B, M, H, W, K, kh, kw, OH, OW, n_threads);
+            return;
+        }
+    }
+#endif
     constexpr std::ptrdiff_t J = TileWidth<T>::value;
     const std::ptrdiff_t n_blocks = ceil_div(K, kBlock);
     const std::ptrdiff_t n_tiles = ceil_div(OW, J);
@@ -187,6 +378,15 @@ void conv_adjoint(const T *z, const T *w, T *x, std::ptrdiff_t B, std::ptrdiff_t
                   std::ptrdiff_t OW, int n_threads) {
     using namespace conv_detail;
     check_geometry(B, M, H, W, K, kh, kw, sh, sw, OH, OW);
+#if RELUINJ_CONV_X86
+    // float32 with unit strides: the flattened AVX-512 kernel, if the CPU has it
+    if constexpr (std::is_same<T, float>::value) {
+        if (sh == 1 && sw == 1 && have_avx512()) {
+            conv_adjoint_flat(z, w, x, B, M, H, W, K, kh, kw, OH, OW, n_threads);
+            return;
+        }
+    }
+#endif
     constexpr std::ptrdiff_t J = TileWidth<T>::value;
     const std::ptrdiff_t n_blocks = ceil_div(M, kBlock);
     const std::ptrdiff_t S = ceil_div(kw, sw);              // taps per width phase (max)
