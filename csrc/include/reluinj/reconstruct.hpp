@@ -434,25 +434,16 @@ inline void synth_rows(const double *W, const std::int64_t *idx, const double *c
     }
 }
 
-// Full unrolling of the loops of the Cholesky kernels when their trip counts are constants.
-#if defined(__GNUC__) && !defined(__clang__)
-#define RELUINJ_UNROLL _Pragma("GCC unroll 16")
-#else
-#define RELUINJ_UNROLL
-#endif
-
 // In-place Cholesky G = L L^T of the upper triangle of G (L^T stored in the upper triangle).
 // Returns false when a pivot fails the relative test L_kk^2 > tol * G_kk. Row-oriented
 // (right-looking): once row k of R is final it is subtracted from the trailing rows, so all
 // inner loops run over contiguous row segments. On success inv_diag[k] = 1 / R_kk (the
 // substitutions multiply by it instead of dividing). `Size` is std::ptrdiff_t or a
-// std::integral_constant (fully unrolled small sizes, see cholesky_kernels).
+// std::integral_constant (compile-time sizes, see cholesky_kernels).
 template <class Size>
 __attribute__((always_inline)) inline bool cholesky_upper_impl(double *G, Size n, double tol,
                                                                double *__restrict inv_diag) {
-    RELUINJ_UNROLL
     for (std::ptrdiff_t k = 0; k < n; ++k) inv_diag[k] = G[k * n + k];  // G_kk until step k
-    RELUINJ_UNROLL
     for (std::ptrdiff_t k = 0; k < n; ++k) {
         double *__restrict rk = G + k * n;
         const double gkk = inv_diag[k], d = rk[k];
@@ -461,13 +452,10 @@ __attribute__((always_inline)) inline bool cholesky_upper_impl(double *G, Size n
         rk[k] = r;
         const double inv = 1.0 / r;
         inv_diag[k] = inv;
-        RELUINJ_UNROLL
         for (std::ptrdiff_t j = k + 1; j < n; ++j) rk[j] *= inv;
-        RELUINJ_UNROLL
         for (std::ptrdiff_t p = k + 1; p < n; ++p) {
             const double f = rk[p];
             double *__restrict rp = G + p * n;
-            RELUINJ_UNROLL
             for (std::ptrdiff_t j = p; j < n; ++j) rp[j] -= f * rk[j];
         }
     }
@@ -479,19 +467,15 @@ __attribute__((always_inline)) inline bool cholesky_upper_impl(double *G, Size n
 template <class Size>
 __attribute__((always_inline)) inline void cholesky_solve_impl(const double *R, const double *inv_diag,
                                                                Size n, double *__restrict v) {
-    RELUINJ_UNROLL
     for (std::ptrdiff_t k = 0; k < n; ++k) {
         const double *__restrict rk = R + k * n;
         const double vk = v[k] * inv_diag[k];
         v[k] = vk;
-        RELUINJ_UNROLL
         for (std::ptrdiff_t j = k + 1; j < n; ++j) v[j] -= rk[j] * vk;
     }
-    RELUINJ_UNROLL
     for (std::ptrdiff_t k = n - 1; k >= 0; --k) {
         const double *__restrict rk = R + k * n;
         double s = 0.0;
-        RELUINJ_UNROLL
         for (std::ptrdiff_t j = k + 1; j < n; ++j) s += rk[j] * v[j];
         v[k] = (v[k] - s) * inv_diag[k];
     }
@@ -507,7 +491,7 @@ inline void cholesky_solve(const double *R, const double *inv_diag, std::ptrdiff
     cholesky_solve_impl(R, inv_diag, n, v);
 }
 
-// The factorisation and the solve for one n: fully unrolled instantiations for n <= 16 (on
+// The factorisation and the solve for one n: instantiations with a compile-time n <= 16 (on
 // AVX2/FMA CPUs), the generic loops otherwise.
 struct CholeskyKernels {
     bool (*factor)(double *, std::ptrdiff_t, double, double *);
