@@ -249,7 +249,11 @@ RELUINJ_RECON_AVX512 inline void synthesis_cols_avx512(const double *Wt, const d
         const __m512d v0 = _mm512_maskz_loadu_pd(k, v + i);
         for (int r = 0; r < R; ++r) a[r] = _mm512_fmadd_pd(_mm512_maskz_loadu_pd(k, w + r * m + i), v0, a[r]);
     }
-    for (int r = 0; r < R; ++r) out[j0 + r] = _mm512_reduce_add_pd(_mm512_add_pd(a[r], b[r]));
+    for (int r = 0; r < R; ++r) {
+        alignas(64) double t[8];
+        _mm512_store_pd(t, _mm512_add_pd(a[r], b[r]));
+        out[j0 + r] = ((t[0] + t[4]) + (t[2] + t[6])) + ((t[1] + t[5]) + (t[3] + t[7]));
+    }
 }
 
 // out = W^T v from Wt (n x m), four columns at a time.
