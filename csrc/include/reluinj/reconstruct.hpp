@@ -307,10 +307,10 @@ RELUINJ_RECON_AVX512 inline __m512d load_outputs_avx512(const double *y, __mmask
     return _mm512_maskz_loadu_pd(k, y);
 }
 RELUINJ_RECON_AVX512 inline __m512d load_outputs_avx512(const float *y, __mmask8 k) {
-    alignas(32) float tmp[8] = {};
+    alignas(64) double tmp[8] = {};
     for (int l = 0; l < 8; ++l)
-        if (k >> l & 1) tmp[l] = y[l];
-    return _mm512_cvtps_pd(_mm256_load_ps(tmp));
+        if (k >> l & 1) tmp[l] = double(y[l]);
+    return _mm512_load_pd(tmp);
 }
 
 // Partition of the rows by y_i > 0, eight at a time: targets bm = y + alpha on active rows
