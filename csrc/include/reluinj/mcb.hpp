@@ -429,8 +429,11 @@ RELUINJ_TARGET_AVX512 RELUINJ_ALWAYS_INLINE void select_small_avx512(const doubl
     }
     const __mmask8 keep0 = _mm512_mask_cmplt_epi64_mask(valid0, r0, nv);
     const __mmask8 keep1 = _mm512_mask_cmplt_epi64_mask(valid1, r1, nv);
-    _mm512_mask_compressstoreu_epi64(sel, keep0, i0);
-    _mm512_mask_compressstoreu_epi64(sel + __builtin_popcount(static_cast<unsigned>(keep0)), keep1, i1);
+    // Scalar stores (not vcompress to memory): the caller reads sel right away, and loads
+    // are forwarded from scalar stores only.
+    std::ptrdiff_t r = 0;
+    for (unsigned keep = keep0 | (unsigned(keep1) << 8); keep; keep &= keep - 1)
+        sel[r++] = cand[__builtin_ctz(keep)];
 }
 #pragma GCC diagnostic pop
 
