@@ -345,8 +345,48 @@ struct CandidatesAvx512 {
     }
 };
 
+// sel = the candidates (vals, cand)[0..count), count <= 8 R, whose rank in the order
+// ByCorrelation (the number of candidates before it: larger, or equal with a smaller index) is
+// below n; in increasing candidate position.
+template <int R>
+RELUINJ_TARGET_AVX512 RELUINJ_ALWAYS_INLINE void rank_select_avx512(const double *vals,
+                                                                  const std::int64_t *cand,
+                                                                  std::ptrdiff_t count,
+                                                                  std::ptrdiff_t n,
+                                                                  std::int64_t *sel) {
+    const __m512i one = _mm512_set1_epi64(1);
+    const __m512i nv = _mm512_set1_epi64(static_cast<long long>(n));
+    __mmask8 valid[R];
+    __m512d v[R];
+    __m512i id[R], rank[R];
+    for (int g = 0; g < R; ++g) {
+        const std::ptrdiff_t left = count - 8 * g;
+        valid[g] = left >= 8 ? __mmask8(0xFF) : left > 0 ? __mmask8((1u << left) - 1u) : __mmask8(0);
+        v[g] = _mm512_maskz_loadu_pd(valid[g], vals + 8 * g);
+        id[g] = _mm512_maskz_loadu_epi64(valid[g], cand + 8 * g);
+        rank[g] = _mm512_setzero_si512();
+    }
+    for (std::ptrdiff_t p = 0; p < count; ++p) {
+        const __m512d b = _mm512_set1_pd(vals[p]);
+        const __m512i bi = _mm512_set1_epi64(cand[p]);
+        for (int g = 0; g < R; ++g) {
+            const __mmask8 before = _mm512_cmp_pd_mask(b, v[g], _CMP_GT_OQ) |
+                                    (_mm512_cmp_pd_mask(b, v[g], _CMP_EQ_OQ) &
+                                     _mm512_cmplt_epi64_mask(bi, id[g]));
+            rank[g] = _mm512_mask_add_epi64(rank[g], before, rank[g], one);
+        }
+    }
+    // Scalar stores (not vcompress to memory): the caller reads sel right away, and loads
+    // are forwarded from scalar stores only.
+    std::uint32_t keep = 0;
+    for (int g = 0; g < R; ++g)
+        keep |= std::uint32_t(_mm512_mask_cmplt_epi64_mask(valid[g], rank[g], nv)) << (8 * g);
+    std::ptrdiff_t r = 0;
+    for (; keep; keep &= keep - 1) sel[r++] = cand[__builtin_ctz(keep)];
+}
+
 // select_small_impl for double with AVX-512 (G = 16 groups = two registers of group maxima,
-// ranks of the maxima and of the final candidates by masked counting).
+// ranks of the maxima and of up to 32 final candidates by masked counting).
 #pragma GCC diagnostic push  // GCC 12 flags the undefined pass-through operand of _mm512_max_pd
 #pragma GCC diagnostic ignored "-Wuninitialized"
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
@@ -386,15 +426,12 @@ RELUINJ_TARGET_AVX512 RELUINJ_ALWAYS_INLINE void select_small_avx512(const doubl
     const __m512i nv = _mm512_set1_epi64(static_cast<long long>(n));
     const __m512d t0 = _mm512_mask_blend_pd(_mm512_cmpge_epi64_mask(c0, nv), ninf, g0);
     const __m512d t1 = _mm512_mask_blend_pd(_mm512_cmpge_epi64_mask(c1, nv), ninf, g1);
-    alignas(64) double tt[8];
-    _mm512_store_pd(tt, _mm512_max_pd(t0, t1));
-    double t = tt[0];
-    for (int l = 1; l < 8; ++l) t = tt[l] > t ? tt[l] : t;
+    const double t = _mm512_reduce_max_pd(_mm512_max_pd(t0, t1));
     // Candidates {q : c_q >= t} in increasing index order.
     std::ptrdiff_t count = CandidatesAvx512::compact(c, m, t, vals, cand);
     // Drop the last candidate in the order ByCorrelation (smallest value, then largest index)
-    // while more than 16 remain (rare for random data).
-    while (count > 16 && count > n) {
+    // while more than 32 remain (rare for random data).
+    while (count > 32 && count > n) {
         std::ptrdiff_t w = 0;
         double bv = vals[0];
         std::int64_t bc = cand[0];
@@ -408,32 +445,10 @@ RELUINJ_TARGET_AVX512 RELUINJ_ALWAYS_INLINE void select_small_avx512(const doubl
         cand[w] = cand[count];
         vals[w] = vals[count];
     }
-    // Rank of each of the <= 16 candidates in the order ByCorrelation; keep ranks < n.
-    const __mmask8 valid0 = count >= 8 ? __mmask8(0xFF) : __mmask8((1u << count) - 1u);
-    const __mmask8 valid1 = count > 8 ? __mmask8((1u << (count - 8)) - 1u) : __mmask8(0);
-    const __m512d v0 = _mm512_mask_loadu_pd(ninf, valid0, vals);
-    const __m512d v1 = _mm512_mask_loadu_pd(ninf, valid1, vals + 8);
-    const __m512i i0 = _mm512_maskz_loadu_epi64(valid0, cand);
-    const __m512i i1 = _mm512_maskz_loadu_epi64(valid1, cand + 8);
-    __m512i r0 = _mm512_setzero_si512(), r1 = _mm512_setzero_si512();
-    for (std::ptrdiff_t p = 0; p < count; ++p) {
-        const __m512d b = _mm512_set1_pd(vals[p]);
-        const __m512i bi = _mm512_set1_epi64(cand[p]);
-        // p ranks before a lane if larger, or equal with a smaller index
-        const __mmask8 k0 = _mm512_cmp_pd_mask(b, v0, _CMP_GT_OQ) |
-                            (_mm512_cmp_pd_mask(b, v0, _CMP_EQ_OQ) & _mm512_cmplt_epi64_mask(bi, i0));
-        const __mmask8 k1 = _mm512_cmp_pd_mask(b, v1, _CMP_GT_OQ) |
-                            (_mm512_cmp_pd_mask(b, v1, _CMP_EQ_OQ) & _mm512_cmplt_epi64_mask(bi, i1));
-        r0 = _mm512_mask_add_epi64(r0, k0, r0, one);
-        r1 = _mm512_mask_add_epi64(r1, k1, r1, one);
-    }
-    const __mmask8 keep0 = _mm512_mask_cmplt_epi64_mask(valid0, r0, nv);
-    const __mmask8 keep1 = _mm512_mask_cmplt_epi64_mask(valid1, r1, nv);
-    // Scalar stores (not vcompress to memory): the caller reads sel right away, and loads
-    // are forwarded from scalar stores only.
-    std::ptrdiff_t r = 0;
-    for (unsigned keep = keep0 | (unsigned(keep1) << 8); keep; keep &= keep - 1)
-        sel[r++] = cand[__builtin_ctz(keep)];
+    if (count <= 16)
+        rank_select_avx512<2>(vals, cand, count, n, sel);
+    else
+        rank_select_avx512<4>(vals, cand, count, n, sel);
 }
 #pragma GCC diagnostic pop
 
