@@ -194,7 +194,7 @@ struct CandidatesScalar {
 };
 
 // Top n (n > SMALL_SELECT_N) of the correlations c[0..m) (all finite) in the order
-// ByCorrelation, as a set written to sel; vals and cand are scratch of length m. Bisection on
+// ByCorrelation, as a set written to sel; vals and cand are scratch of length m + 8. Bisection on
 // the value keeps a threshold lo with count(lo) >= n (so {i : c_i >= lo} holds the whole top
 // n) until at most n + n / 4 + 8 elements reach it; those candidates are compacted in
 // increasing index order, nth_element finds the n-th largest value thr, and the set is the
@@ -233,7 +233,7 @@ RELUINJ_ALWAYS_INLINE void top_n(const T *c, std::ptrdiff_t m, std::ptrdiff_t n,
 }
 
 // Top n (n <= SMALL_SELECT_N <= G) of the correlations c[0..m) of one point, as a set (in no
-// particular order) written to sel; vals and cand are scratch of length m.
+// particular order) written to sel; vals and cand are scratch of length m + 8.
 //
 // Threshold: the m elements fall in G = 16 groups (i mod G); the n-th largest group maximum t
 // (computed as the largest g_k with #{j : g_j >= g_k} >= n) is reached by n distinct
@@ -306,9 +306,9 @@ RELUINJ_TARGET_AVX512 void select_avx512(const T *c, std::ptrdiff_t m, std::ptrd
     select_impl<T, CandidatesScalar<T>>(c, m, n, vals, cand, sel);
 }
 
-// CandidatesScalar<double> with AVX-512: comparison masks of 8 lanes; compact() gathers the
-// masks of 64 elements into one word and walks its set bits, so no step waits on the running
-// count of the previous ones. (Not always_inline: top_n has no target attribute of its own.)
+// CandidatesScalar<double> with AVX-512: comparison masks of 8 lanes; compact() packs each 8
+// lanes with vcompress and stores whole registers, so vals and cand need m + 8 entries. (Not
+// always_inline: top_n has no target attribute of its own.)
 struct CandidatesAvx512 {
     RELUINJ_TARGET_AVX512 static RELUINJ_ALWAYS_INLINE __mmask8 ge_mask(const double *c,
                                                                        std::ptrdiff_t len,
@@ -329,17 +329,17 @@ struct CandidatesAvx512 {
                                                         std::int64_t *cand) {
         const __m512d tv = _mm512_set1_pd(t);
         std::ptrdiff_t r = 0;
-        for (std::ptrdiff_t q0 = 0; q0 < m; q0 += 64) {
-            const std::ptrdiff_t len = std::min<std::ptrdiff_t>(64, m - q0);
-            std::uint64_t bits = 0;
-            for (std::ptrdiff_t l = 0; l < len; l += 8)
-                bits |= std::uint64_t(ge_mask(c + q0 + l, len - l, tv)) << l;
-            for (; bits; bits &= bits - 1) {
-                const std::ptrdiff_t q = q0 + __builtin_ctzll(bits);
-                cand[r] = q;
-                vals[r] = c[q];
-                ++r;
-            }
+        __m512i idx = _mm512_set_epi64(7, 6, 5, 4, 3, 2, 1, 0);
+        const __m512i eight = _mm512_set1_epi64(8);
+        for (std::ptrdiff_t q = 0; q < m; q += 8) {
+            const std::ptrdiff_t len = m - q;
+            const __mmask8 valid = len >= 8 ? __mmask8(0xFF) : __mmask8((1u << len) - 1u);
+            const __m512d v = _mm512_maskz_loadu_pd(valid, c + q);
+            const __mmask8 k = _mm512_mask_cmp_pd_mask(valid, v, tv, _CMP_GE_OQ);
+            _mm512_storeu_pd(vals + r, _mm512_maskz_compress_pd(k, v));
+            _mm512_storeu_si512(cand + r, _mm512_maskz_compress_epi64(k, idx));
+            r += __builtin_popcount(static_cast<unsigned>(k));
+            idx = _mm512_add_epi64(idx, eight);
         }
         return r;
     }
@@ -537,7 +537,7 @@ struct Workspace {
     std::vector<T> min_part;
     std::vector<std::int64_t> hits_part;
     Workspace(const CorrelationEngine<T> &eng, double rank_tol)
-        : C(CHUNK * eng.m_pad), xbuf(eng.xbuf_size(CHUNK)), tmp(eng.m), cand(eng.m), sel(eng.n), chol(eng.n * eng.n),
+        : C(CHUNK * eng.m_pad), xbuf(eng.xbuf_size(CHUNK)), tmp(eng.m + 8), cand(eng.m + 8), sel(eng.n), chol(eng.n * eng.n),
           basis(eng.n, rank_tol), min_part(eng.m, std::numeric_limits<T>::infinity()),
           hits_part(eng.m, 0) {}
 };
