@@ -142,9 +142,9 @@ def test_kernel_correlations_match_gemm_for_every_isa(rng):
 @pytest.mark.parametrize("frame, check_rank", [
     ("random", False), ("random", True), ("cube", True), ("duplicated", True), ("float32", True),
     ("ties-prefilter", True), ("large-n", False), ("large-n-duplicated", True),
-    ("near-dependent", True),
+    ("large-n-float32", False), ("near-dependent", True),
 ], ids=["random-fast", "random-rank", "cube-ties", "duplicated-rows", "float32",
-        "ties-prefilter", "large-n", "large-n-duplicated", "near-dependent"])
+        "ties-prefilter", "large-n", "large-n-duplicated", "large-n-float32", "near-dependent"])
 def test_data_bias_equals_brute_force(frame, check_rank, rng):
     if frame == "near-dependent":                  # sines ~1e-7: below the Cholesky proof level,
         R = reluinj.random_frame(6, 3, rng=rng)    # above rank_tol -> exact Gram-Schmidt path
@@ -154,7 +154,7 @@ def test_data_bias_equals_brute_force(frame, check_rank, rng):
     elif frame == "ties-prefilter":                  # m >= 4n: the candidate prefilter is used                  # m >= 4n: the candidate prefilter is used
         W = np.vstack([reluinj.cross_polytope(4), reluinj.random_frame(8, 4, rng=rng)])
         X = np.vstack([np.eye(4), -np.eye(4), np.zeros((1, 4)), rng.standard_normal((40, 4))])
-    elif frame.startswith("large-n"):              # n > 16: the nth_element path
+    elif frame.startswith("large-n"):              # n > 16: the bisection path (top_n)
         R = reluinj.random_frame(100, 20, rng=rng)
         W = np.vstack([R, R[:10]]) if frame.endswith("duplicated") else R
         X = rng.standard_normal((40, 20))
@@ -168,7 +168,7 @@ def test_data_bias_equals_brute_force(frame, check_rank, rng):
     else:
         W = reluinj.random_frame(20, 4, rng=rng, normalize=False)
         X = rng.standard_normal((80, 4))
-    if frame == "float32":
+    if frame.endswith("float32"):
         W, X = W.astype(np.float32), X.astype(np.float32)
     W, Wn, norms = normalized_frame(W)
     X = X.astype(Wn.dtype)

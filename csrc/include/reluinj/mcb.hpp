@@ -169,19 +169,81 @@ RELUINJ_TARGET_AVX512 bool block_avx512(const T *Wp, std::ptrdiff_t m_pad, const
 }
 #endif
 
+// Threshold scans over the correlations c[0..m) of one point: count(c, m, t) = #{q : c_q >= t};
+// compact(c, m, t, vals, cand) writes the q with c_q >= t in increasing order to cand (their
+// values to vals) and returns how many. Plain loops here (vectorized by the compiler where it
+// can); CandidatesAvx512 below is the same for double with AVX-512 masks.
+template <class T>
+struct CandidatesScalar {
+    static RELUINJ_ALWAYS_INLINE std::ptrdiff_t count(const T *c, std::ptrdiff_t m, T t) {
+        std::ptrdiff_t r = 0;
+        for (std::ptrdiff_t q = 0; q < m; ++q) r += c[q] >= t;
+        return r;
+    }
+    static RELUINJ_ALWAYS_INLINE std::ptrdiff_t compact(const T *c, std::ptrdiff_t m, T t, T *vals,
+                                                        std::int64_t *cand) {
+        std::ptrdiff_t r = 0;
+        for (std::ptrdiff_t q = 0; q < m; ++q) {
+            const T v = c[q];
+            cand[r] = q;
+            vals[r] = v;
+            r += v >= t;
+        }
+        return r;
+    }
+};
+
+// Top n (n > SMALL_SELECT_N) of the correlations c[0..m) (all finite) in the order
+// ByCorrelation, as a set written to sel; vals and cand are scratch of length m + 8. Bisection on
+// the value keeps a threshold lo with count(lo) >= n (so {i : c_i >= lo} holds the whole top
+// n) until at most n + n / 4 + 8 elements reach it; those candidates are compacted in
+// increasing index order, nth_element finds the n-th largest value thr, and the set is the
+// values above thr, then the ties at thr in index order. Exact: the same set as a full sort.
+constexpr int TOP_N_MAX_BISECTIONS = 64;
+
+template <class T, class Cand>
+RELUINJ_ALWAYS_INLINE void top_n(const T *c, std::ptrdiff_t m, std::ptrdiff_t n, T *vals,
+                                 std::int64_t *cand, std::int64_t *sel) {
+    T lo = c[0], hi = c[0];
+    for (std::ptrdiff_t q = 1; q < m; ++q) {
+        lo = c[q] < lo ? c[q] : lo;
+        hi = c[q] > hi ? c[q] : hi;
+    }
+    std::ptrdiff_t cnt_lo = m;  // count(lo) >= n throughout
+    const std::ptrdiff_t cnt_hi = Cand::count(c, m, hi);
+    if (cnt_hi >= n) lo = hi, cnt_lo = cnt_hi;
+    const std::ptrdiff_t target = n + n / 4 + 8;
+    for (int it = 0; it < TOP_N_MAX_BISECTIONS && cnt_lo > target; ++it) {
+        const T mid = lo / 2 + hi / 2;  // no overflow
+        if (!(mid > lo && mid < hi)) break;
+        const std::ptrdiff_t cm = Cand::count(c, m, mid);
+        if (cm >= n)
+            lo = mid, cnt_lo = cm;
+        else
+            hi = mid;
+    }
+    const std::ptrdiff_t count = Cand::compact(c, m, lo, vals, cand);
+    std::nth_element(vals, vals + (n - 1), vals + count, [](T a, T b) { return a > b; });
+    const T thr = vals[n - 1];
+    std::ptrdiff_t cnt = 0;
+    for (std::ptrdiff_t q = 0; q < count; ++q)
+        if (c[cand[q]] > thr) sel[cnt++] = cand[q];
+    for (std::ptrdiff_t q = 0; q < count && cnt < n; ++q)
+        if (c[cand[q]] == thr) sel[cnt++] = cand[q];
+}
+
 // Top n (n <= SMALL_SELECT_N <= G) of the correlations c[0..m) of one point, as a set (in no
-// particular order) written to sel; vals and cand are scratch of length >= m.
+// particular order) written to sel; vals and cand are scratch of length m + 8.
 //
 // Threshold: the m elements fall in G = 16 groups (i mod G); the n-th largest group maximum t
 // (computed as the largest g_k with #{j : g_j >= g_k} >= n) is reached by n distinct
 // elements, so t <= the n-th largest value and {i : c_i >= t} contains the whole top n. These
-// candidates (about n + 4 for random data) are compacted branch-free in increasing index
-// order; then the last one in the order ByCorrelation (smallest value, then largest index) is
+// candidates (about n + 4 for random data) are compacted in increasing index order; then the last one in the order ByCorrelation (smallest value, then largest index) is
 // removed until n remain. Exact: the same set as a full sort.
 constexpr std::ptrdiff_t SELECT_GROUPS = 16;
 constexpr std::ptrdiff_t SMALL_SELECT_N = 16;
 
-template <class T>
+template <class T, class Cand>
 RELUINJ_ALWAYS_INLINE void select_small_impl(const T *c, std::ptrdiff_t m, std::ptrdiff_t n,
                                              T *vals, std::int64_t *cand, std::int64_t *sel) {
     constexpr std::ptrdiff_t G = SELECT_GROUPS;
@@ -199,13 +261,7 @@ RELUINJ_ALWAYS_INLINE void select_small_impl(const T *c, std::ptrdiff_t m, std::
         const T cand_t = cnt >= n ? g[k] : ninf;
         t = cand_t > t ? cand_t : t;
     }
-    std::ptrdiff_t count = 0;
-    for (std::ptrdiff_t q = 0; q < m; ++q) {
-        const T v = c[q];
-        cand[count] = q;
-        vals[count] = v;
-        count += v >= t;
-    }
+    std::ptrdiff_t count = Cand::compact(c, m, t, vals, cand);
     while (count > n) {
         std::ptrdiff_t w = 0;
         for (std::ptrdiff_t q = 1; q < count; ++q)
@@ -217,6 +273,16 @@ RELUINJ_ALWAYS_INLINE void select_small_impl(const T *c, std::ptrdiff_t m, std::
     for (std::ptrdiff_t q = 0; q < n; ++q) sel[q] = cand[q];
 }
 
+// Top n of the correlations c[0..m) of one point for any n <= m, as a set written to sel.
+template <class T, class Cand>
+RELUINJ_ALWAYS_INLINE void select_impl(const T *c, std::ptrdiff_t m, std::ptrdiff_t n, T *vals,
+                                       std::int64_t *cand, std::int64_t *sel) {
+    if (n <= SMALL_SELECT_N)
+        select_small_impl<T, Cand>(c, m, n, vals, cand, sel);
+    else
+        top_n<T, Cand>(c, m, n, vals, cand, sel);
+}
+
 template <class T>
 using SelectFn = void (*)(const T *, std::ptrdiff_t, std::ptrdiff_t, T *, std::int64_t *,
                           std::int64_t *);
@@ -224,32 +290,111 @@ using SelectFn = void (*)(const T *, std::ptrdiff_t, std::ptrdiff_t, T *, std::i
 template <class T>
 void select_generic(const T *c, std::ptrdiff_t m, std::ptrdiff_t n, T *vals, std::int64_t *cand,
                     std::int64_t *sel) {
-    select_small_impl(c, m, n, vals, cand, sel);
+    select_impl<T, CandidatesScalar<T>>(c, m, n, vals, cand, sel);
 }
 
 #if RELUINJ_MCB_X86
 template <class T>
 RELUINJ_TARGET_AVX2 void select_avx2(const T *c, std::ptrdiff_t m, std::ptrdiff_t n, T *vals,
                                      std::int64_t *cand, std::int64_t *sel) {
-    select_small_impl(c, m, n, vals, cand, sel);
+    select_impl<T, CandidatesScalar<T>>(c, m, n, vals, cand, sel);
 }
 
 template <class T>
 RELUINJ_TARGET_AVX512 void select_avx512(const T *c, std::ptrdiff_t m, std::ptrdiff_t n, T *vals,
                                          std::int64_t *cand, std::int64_t *sel) {
-    select_small_impl(c, m, n, vals, cand, sel);
+    select_impl<T, CandidatesScalar<T>>(c, m, n, vals, cand, sel);
 }
 
-// The same selection for double with AVX-512 (G = 16 groups = two registers of group maxima,
-// ranks of the maxima by masked counting, candidates compacted with vcompress). vals and cand
-// need m + 8 entries (full-register stores past the last candidate).
+// CandidatesScalar<double> with AVX-512: comparison masks of 8 lanes; compact() packs each 8
+// lanes with vcompress and stores whole registers, so vals and cand need m + 8 entries. (Not
+// always_inline: top_n has no target attribute of its own.)
+struct CandidatesAvx512 {
+    RELUINJ_TARGET_AVX512 static RELUINJ_ALWAYS_INLINE __mmask8 ge_mask(const double *c,
+                                                                       std::ptrdiff_t len,
+                                                                       __m512d tv) {
+        const __mmask8 valid = len >= 8 ? __mmask8(0xFF) : __mmask8((1u << len) - 1u);
+        return _mm512_mask_cmp_pd_mask(valid, _mm512_maskz_loadu_pd(valid, c), tv, _CMP_GE_OQ);
+    }
+    RELUINJ_TARGET_AVX512 static std::ptrdiff_t count(const double *c, std::ptrdiff_t m,
+                                                      double t) {
+        const __m512d tv = _mm512_set1_pd(t);
+        std::ptrdiff_t r = 0;
+        for (std::ptrdiff_t q = 0; q < m; q += 8)
+            r += __builtin_popcount(static_cast<unsigned>(ge_mask(c + q, m - q, tv)));
+        return r;
+    }
+    RELUINJ_TARGET_AVX512 static std::ptrdiff_t compact(const double *c, std::ptrdiff_t m,
+                                                        double t, double *vals,
+                                                        std::int64_t *cand) {
+        const __m512d tv = _mm512_set1_pd(t);
+        std::ptrdiff_t r = 0;
+        __m512i idx = _mm512_set_epi64(7, 6, 5, 4, 3, 2, 1, 0);
+        const __m512i eight = _mm512_set1_epi64(8);
+        for (std::ptrdiff_t q = 0; q < m; q += 8) {
+            const std::ptrdiff_t len = m - q;
+            const __mmask8 valid = len >= 8 ? __mmask8(0xFF) : __mmask8((1u << len) - 1u);
+            const __m512d v = _mm512_maskz_loadu_pd(valid, c + q);
+            const __mmask8 k = _mm512_mask_cmp_pd_mask(valid, v, tv, _CMP_GE_OQ);
+            _mm512_storeu_pd(vals + r, _mm512_maskz_compress_pd(k, v));
+            _mm512_storeu_si512(cand + r, _mm512_maskz_compress_epi64(k, idx));
+            r += __builtin_popcount(static_cast<unsigned>(k));
+            idx = _mm512_add_epi64(idx, eight);
+        }
+        return r;
+    }
+};
+
+// sel = the candidates (vals, cand)[0..count), count <= 8 R, whose rank in the order
+// ByCorrelation (the number of candidates before it: larger, or equal with a smaller index) is
+// below n; in increasing candidate position.
+template <int R>
+RELUINJ_TARGET_AVX512 RELUINJ_ALWAYS_INLINE void rank_select_avx512(const double *vals,
+                                                                  const std::int64_t *cand,
+                                                                  std::ptrdiff_t count,
+                                                                  std::ptrdiff_t n,
+                                                                  std::int64_t *sel) {
+    const __m512i one = _mm512_set1_epi64(1);
+    const __m512i nv = _mm512_set1_epi64(static_cast<long long>(n));
+    __mmask8 valid[R];
+    __m512d v[R];
+    __m512i id[R], rank[R];
+    for (int g = 0; g < R; ++g) {
+        const std::ptrdiff_t left = count - 8 * g;
+        valid[g] = left >= 8 ? __mmask8(0xFF) : left > 0 ? __mmask8((1u << left) - 1u) : __mmask8(0);
+        v[g] = _mm512_maskz_loadu_pd(valid[g], vals + 8 * g);
+        id[g] = _mm512_maskz_loadu_epi64(valid[g], cand + 8 * g);
+        rank[g] = _mm512_setzero_si512();
+    }
+    for (std::ptrdiff_t p = 0; p < count; ++p) {
+        const __m512d b = _mm512_set1_pd(vals[p]);
+        const __m512i bi = _mm512_set1_epi64(cand[p]);
+        for (int g = 0; g < R; ++g) {
+            const __mmask8 before = _mm512_cmp_pd_mask(b, v[g], _CMP_GT_OQ) |
+                                    (_mm512_cmp_pd_mask(b, v[g], _CMP_EQ_OQ) &
+                                     _mm512_cmplt_epi64_mask(bi, id[g]));
+            rank[g] = _mm512_mask_add_epi64(rank[g], before, rank[g], one);
+        }
+    }
+    // Scalar stores (not vcompress to memory): the caller reads sel right away, and loads
+    // are forwarded from scalar stores only.
+    std::uint32_t keep = 0;
+    for (int g = 0; g < R; ++g)
+        keep |= std::uint32_t(_mm512_mask_cmplt_epi64_mask(valid[g], rank[g], nv)) << (8 * g);
+    std::ptrdiff_t r = 0;
+    for (; keep; keep &= keep - 1) sel[r++] = cand[__builtin_ctz(keep)];
+}
+
+// select_small_impl for double with AVX-512 (G = 16 groups = two registers of group maxima,
+// ranks of the maxima and of up to 32 final candidates by masked counting).
 #pragma GCC diagnostic push  // GCC 12 flags the undefined pass-through operand of _mm512_max_pd
 #pragma GCC diagnostic ignored "-Wuninitialized"
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
-template <>
-RELUINJ_TARGET_AVX512 inline void select_avx512<double>(const double *c, std::ptrdiff_t m,
-                                                        std::ptrdiff_t n, double *vals,
-                                                        std::int64_t *cand, std::int64_t *sel) {
+RELUINJ_TARGET_AVX512 RELUINJ_ALWAYS_INLINE void select_small_avx512(const double *c,
+                                                                   std::ptrdiff_t m,
+                                                                   std::ptrdiff_t n, double *vals,
+                                                                   std::int64_t *cand,
+                                                                   std::int64_t *sel) {
     static_assert(SELECT_GROUPS == 16, "two registers of 8 doubles");
     const __m512d ninf = _mm512_set1_pd(-std::numeric_limits<double>::infinity());
     __m512d g0 = ninf, g1 = ninf;
@@ -281,27 +426,12 @@ RELUINJ_TARGET_AVX512 inline void select_avx512<double>(const double *c, std::pt
     const __m512i nv = _mm512_set1_epi64(static_cast<long long>(n));
     const __m512d t0 = _mm512_mask_blend_pd(_mm512_cmpge_epi64_mask(c0, nv), ninf, g0);
     const __m512d t1 = _mm512_mask_blend_pd(_mm512_cmpge_epi64_mask(c1, nv), ninf, g1);
-    alignas(64) double tt[8];
-    _mm512_store_pd(tt, _mm512_max_pd(t0, t1));
-    double t = tt[0];
-    for (int l = 1; l < 8; ++l) t = tt[l] > t ? tt[l] : t;
-    const __m512d tv = _mm512_set1_pd(t);
+    const double t = _mm512_reduce_max_pd(_mm512_max_pd(t0, t1));
     // Candidates {q : c_q >= t} in increasing index order.
-    std::ptrdiff_t count = 0;
-    __m512i idx = _mm512_set_epi64(7, 6, 5, 4, 3, 2, 1, 0);
-    const __m512i eight = _mm512_set1_epi64(8);
-    for (std::ptrdiff_t q = 0; q < m; q += 8) {
-        const __mmask8 valid = m - q >= 8 ? __mmask8(0xFF) : __mmask8((1u << (m - q)) - 1u);
-        const __m512d v = _mm512_mask_loadu_pd(ninf, valid, c + q);
-        const __mmask8 k = _mm512_mask_cmp_pd_mask(valid, v, tv, _CMP_GE_OQ);
-        _mm512_storeu_pd(vals + count, _mm512_maskz_compress_pd(k, v));
-        _mm512_storeu_si512(cand + count, _mm512_maskz_compress_epi64(k, idx));
-        count += __builtin_popcount(static_cast<unsigned>(k));
-        idx = _mm512_add_epi64(idx, eight);
-    }
+    std::ptrdiff_t count = CandidatesAvx512::compact(c, m, t, vals, cand);
     // Drop the last candidate in the order ByCorrelation (smallest value, then largest index)
-    // while more than 16 remain (rare for random data).
-    while (count > 16 && count > n) {
+    // while more than 32 remain (rare for random data).
+    while (count > 32 && count > n) {
         std::ptrdiff_t w = 0;
         double bv = vals[0];
         std::int64_t bc = cand[0];
@@ -315,31 +445,22 @@ RELUINJ_TARGET_AVX512 inline void select_avx512<double>(const double *c, std::pt
         cand[w] = cand[count];
         vals[w] = vals[count];
     }
-    // Rank of each of the <= 16 candidates in the order ByCorrelation; keep ranks < n.
-    const __mmask8 valid0 = count >= 8 ? __mmask8(0xFF) : __mmask8((1u << count) - 1u);
-    const __mmask8 valid1 = count > 8 ? __mmask8((1u << (count - 8)) - 1u) : __mmask8(0);
-    const __m512d v0 = _mm512_mask_loadu_pd(ninf, valid0, vals);
-    const __m512d v1 = _mm512_mask_loadu_pd(ninf, valid1, vals + 8);
-    const __m512i i0 = _mm512_maskz_loadu_epi64(valid0, cand);
-    const __m512i i1 = _mm512_maskz_loadu_epi64(valid1, cand + 8);
-    __m512i r0 = _mm512_setzero_si512(), r1 = _mm512_setzero_si512();
-    for (std::ptrdiff_t p = 0; p < count; ++p) {
-        const __m512d b = _mm512_set1_pd(vals[p]);
-        const __m512i bi = _mm512_set1_epi64(cand[p]);
-        // p ranks before a lane if larger, or equal with a smaller index
-        const __mmask8 k0 = _mm512_cmp_pd_mask(b, v0, _CMP_GT_OQ) |
-                            (_mm512_cmp_pd_mask(b, v0, _CMP_EQ_OQ) & _mm512_cmplt_epi64_mask(bi, i0));
-        const __mmask8 k1 = _mm512_cmp_pd_mask(b, v1, _CMP_GT_OQ) |
-                            (_mm512_cmp_pd_mask(b, v1, _CMP_EQ_OQ) & _mm512_cmplt_epi64_mask(bi, i1));
-        r0 = _mm512_mask_add_epi64(r0, k0, r0, one);
-        r1 = _mm512_mask_add_epi64(r1, k1, r1, one);
-    }
-    const __mmask8 keep0 = _mm512_mask_cmplt_epi64_mask(valid0, r0, nv);
-    const __mmask8 keep1 = _mm512_mask_cmplt_epi64_mask(valid1, r1, nv);
-    _mm512_mask_compressstoreu_epi64(sel, keep0, i0);
-    _mm512_mask_compressstoreu_epi64(sel + __builtin_popcount(static_cast<unsigned>(keep0)), keep1, i1);
+    if (count <= 16)
+        rank_select_avx512<2>(vals, cand, count, n, sel);
+    else
+        rank_select_avx512<4>(vals, cand, count, n, sel);
 }
 #pragma GCC diagnostic pop
+
+template <>
+RELUINJ_TARGET_AVX512 inline void select_avx512<double>(const double *c, std::ptrdiff_t m,
+                                                        std::ptrdiff_t n, double *vals,
+                                                        std::int64_t *cand, std::int64_t *sel) {
+    if (n <= SMALL_SELECT_N)
+        select_small_avx512(c, m, n, vals, cand, sel);
+    else
+        top_n<double, CandidatesAvx512>(c, m, n, vals, cand, sel);
+}
 #endif
 
 enum class Isa { generic, avx2, avx512 };
@@ -360,7 +481,7 @@ struct CorrelationEngine {
     std::vector<T> Wp;
     std::ptrdiff_t m = 0, n = 0, m_pad = 0, mr = 1;
     BlockFn<T> block = nullptr;
-    SelectFn<T> select = nullptr;  // top n for n <= SMALL_SELECT_N (same instruction set)
+    SelectFn<T> select = nullptr;  // top n of one point's correlations (same instruction set)
     T x_limit = std::numeric_limits<T>::max();  // largest |x_j| that cannot overflow
 
     template <class Tile>
@@ -421,46 +542,6 @@ struct Workspace {
           hits_part(eng.m, 0) {}
 };
 
-// Top n indices of c (length m, all finite) in the order ByCorrelation, as a set written to
-// sel, for n > SMALL_SELECT_N (smaller n go through CorrelationEngine::select); tmp and cand
-// are scratch of length m. When m >= 4n the candidates are prefiltered to {i : c_i >= t} (kept
-// in increasing index order) for a threshold t <= the n-th largest value, so no element of the
-// top n is lost: t from a strided subsample (checked to leave >= n candidates), nth_element
-// for the n-th largest value, then the values above it and the ties in index order.
-template <class T>
-void top_n(const T *c, std::ptrdiff_t m, std::ptrdiff_t n, T *tmp, std::int64_t *cand,
-           std::int64_t *sel) {
-    const auto greater = [](T a, T b) { return a > b; };
-    std::ptrdiff_t count = 0;
-    if (m >= 4 * n) {
-        // Threshold from a strided subsample: its q-th largest is expected above about 2n + 4
-        // stride elements; used only if at least n candidates reach it (then it is <= the n-th
-        // largest value, so no element of the top n is lost).
-        const std::ptrdiff_t stride = std::max<std::ptrdiff_t>(1, m / 64);
-        std::ptrdiff_t s = 0;
-        for (std::ptrdiff_t i = 0; i < m; i += stride) tmp[s++] = c[i];
-        const std::ptrdiff_t q = std::min(s, 2 * ((n * s + m - 1) / m) + 4);
-        std::nth_element(tmp, tmp + (q - 1), tmp + s, greater);
-        const T t1 = tmp[q - 1];
-        for (std::ptrdiff_t i = 0; i < m; ++i) {
-            cand[count] = i;
-            count += c[i] >= t1;
-        }
-    }
-    if (count < n) {
-        for (std::ptrdiff_t i = 0; i < m; ++i) cand[i] = i;
-        count = m;
-    }
-    for (std::ptrdiff_t q = 0; q < count; ++q) tmp[q] = c[cand[q]];
-    std::nth_element(tmp, tmp + (n - 1), tmp + count, greater);
-    const T thr = tmp[n - 1];
-    std::ptrdiff_t cnt = 0;
-    for (std::ptrdiff_t q = 0; q < count; ++q)
-        if (c[cand[q]] > thr) sel[cnt++] = cand[q];
-    for (std::ptrdiff_t q = 0; q < count && cnt < n; ++q)
-        if (c[cand[q]] == thr) sel[cnt++] = cand[q];
-}
-
 constexpr const char *X_ERROR =
     "X contains NaN or inf, or entries so large that the correlations overflow";
 
@@ -501,10 +582,7 @@ const std::int64_t *most_correlated_basis(const CorrelationEngine<T> &eng, const
                                           std::ptrdiff_t n, bool check_rank, Workspace<T> &ws,
                                           std::ptrdiff_t &size) {
     std::int64_t *sel = ws.sel.data();
-    if (n <= SMALL_SELECT_N)
-        eng.select(c, m, n, ws.tmp.data(), ws.cand.data(), sel);
-    else
-        top_n(c, m, n, ws.tmp.data(), ws.cand.data(), sel);
+    eng.select(c, m, n, ws.tmp.data(), ws.cand.data(), sel);
     size = n;
     if (!check_rank) return sel;
     const ByCorrelation<T> cmp{c};
