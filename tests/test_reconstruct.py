@@ -305,6 +305,42 @@ def test_concurrent_calls_from_threads_match_serial():
         np.testing.assert_array_equal(got, ref)
 
 
+@pytest.mark.parametrize("n", [3, 10, 16, 17], ids=lambda n: f"n={n}")
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_dual_result_of_each_sample_independent_of_its_batch(n, dtype):
+    # Small layers are solved eight samples at a time (one per SIMD lane) with a per-sample
+    # fallback for the lanes that fail the Cholesky test: every sample must come out exactly as
+    # when solved alone, wherever it sits in the batch (B = 61 leaves a partial group), and the
+    # fallback samples (rank-deficient active rows, some with fewer than n active rows) must be
+    # flagged and solved by minimum-norm least squares.
+    m = 4 * n
+    W = reluinj.random_frame(m, n, rng=n)
+    alpha = np.zeros(m)
+    X = sphere_samples(61, n, rng=n + 1)
+    Y = ReLULayer(W, alpha)(X)
+    Y[5, : m // 2] = 0.0                       # at most 2n active rows left in generic position
+    Y[12, :] = 0.0                             # nothing active
+    Y[13, n - 1:] = 0.0                        # n - 1 active rows
+    Y[60, 1:] = 0.0
+    Y = Y.astype(dtype)
+    res = relu_inverse(W, alpha, Y)
+    assert res.x.dtype == dtype
+    for s in range(Y.shape[0]):
+        alone = relu_inverse(W, alpha, Y[s])
+        np.testing.assert_array_equal(res.x[s], alone.x)
+        assert res.injective[s] == alone.injective and res.residual[s] == alone.residual
+    Y64 = Y.astype(np.float64)
+    np.testing.assert_allclose(res.x, lstsq_oracle(W, alpha, Y64).astype(dtype), rtol=0,
+                               atol=1e-10 if dtype == np.float64 else 1e-5)
+    rank_ok = np.array([np.linalg.matrix_rank(W[y > 0]) == n if (y > 0).any() else False
+                        for y in Y64])
+    np.testing.assert_array_equal(res.injective, rank_ok)
+    assert not res.injective[[12, 13, 60]].any()
+    Z = np.maximum(res.x.astype(np.float64) @ W.T - alpha, 0.0)
+    np.testing.assert_allclose(res.residual, np.linalg.norm(Z - Y64, axis=1), rtol=0,
+                               atol=1e-12 if dtype == np.float64 else 1e-5)
+
+
 def test_float32_outputs_give_float32_inputs():
     W, alpha, X = _rand40()
     Y = ReLULayer(W, alpha)(X).astype(np.float32)
@@ -363,8 +399,26 @@ def small():
 ], ids=["negative", "nan", "inf", "width", "ndim", "complex"])
 def test_bad_outputs_rejected(small, mutate, exc, match):
     W, alpha, Y = small
-    with pytest.raises(exc, match=match):
-        relu_inverse(W, alpha, mutate(Y))
+    for method in reluinj.reconstruct.INVERSE_METHODS:
+        with pytest.raises(exc, match=match):
+            relu_inverse(W, alpha, mutate(Y), method=method)
+
+
+@pytest.mark.parametrize("n", [10, 20], ids=["lanes", "per-sample"])
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("bad,match", [(-1e-30, "Y has negative entries"),
+                                       (np.nan, "Y contains NaN or inf"),
+                                       (np.inf, "Y contains NaN or inf")])
+def test_dual_rejects_one_bad_entry_anywhere_in_a_large_batch(n, dtype, bad, match, n_threads):
+    # method="dual" checks Y inside its kernel pass: one bad entry in one sample of any chunk
+    # (here the last entry of the last sample, and one in the middle) rejects the whole batch.
+    W = reluinj.random_frame(3 * n, n, rng=0)
+    Y = ReLULayer(W, 0.0)(sphere_samples(1003, n, rng=1)).astype(dtype)
+    for s, i in [(1002, 3 * n - 1), (517, 7)]:
+        Z = Y.copy()
+        Z[s, i] = bad
+        with pytest.raises(ValueError, match=match):
+            relu_inverse(W, 0.0, Z, n_threads=n_threads)
 
 
 @pytest.mark.parametrize("kwargs,exc,match", [

@@ -33,11 +33,12 @@ py::tuple dual_inverse_py(carray<double> W, carray<double> alpha, carray<T> Y, d
     const T *y = Y.data();
     T *x = X.mutable_data();
     double *r = res.mutable_data();
+    bool valid;
     {
         py::gil_scoped_release nogil;
-        dual_inverse(w, a, y, x, o, r, m, n, B, rank_tol, n_threads);
+        valid = dual_inverse(w, a, y, x, o, r, m, n, B, rank_tol, n_threads);
     }
-    return py::make_tuple(X, inj, res);
+    return py::make_tuple(X, inj, res, valid);
 }
 
 template <class T>
@@ -149,7 +150,7 @@ template <class T>
 void def_typed(py::module_ &m) {
     m.def("dual_inverse", &dual_inverse_py<T>, py::arg("W").noconvert(), py::arg("alpha").noconvert(),
           py::arg("Y").noconvert(), py::arg("rank_tol"), py::arg("n_threads"),
-          "Least squares on the active rows of each output: (X, injective, residual).");
+          "Least squares on the active rows of each output: (X, injective, residual, y_valid); y_valid is False when Y has NaN, inf or negative entries.");
     m.def("facet_inverse", &facet_inverse_py<T>, py::arg("W").noconvert(),
           py::arg("alpha").noconvert(), py::arg("Y").noconvert(), py::arg("indptr").noconvert(),
           py::arg("indices").noconvert(), py::arg("rank_tol"), py::arg("n_threads"),

@@ -18,7 +18,7 @@ def conv_adjoint(Z: npt.NDArray[Any], filters: npt.NDArray[Any], H: int, W: int,
 # Valid strided cross-correlation: X (B, M, H, W), filters (K, M, kh, kw) -> (B, K, OH, OW).
 def conv_forward(X: npt.NDArray[Any], filters: npt.NDArray[Any], stride_h: int, stride_w: int, n_threads: int) -> npt.NDArray[Any]: ...
 
-# Least squares on the active rows of each output: (X, injective, residual).
+# Least squares on the active rows of each output: (X, injective, residual, y_valid); y_valid is False when Y has NaN, inf or negative entries.
 def dual_inverse(W: npt.NDArray[Any], alpha: npt.NDArray[Any], Y: npt.NDArray[Any], rank_tol: float, n_threads: int) -> tuple[Any, ...]: ...
 
 # First fully active facet per output: (X, injective, residual, facet).

@@ -92,9 +92,10 @@ def _check_layer_bias(alpha, m):
     return np.ascontiguousarray(a, dtype=np.float64)
 
 
-def _check_outputs(Y, m):
-    # min and max find NaN, inf and negative entries in two passes without a temporary mask
-    # (the batches can be large).
+def _check_outputs(Y, m, *, check_values=True):
+    """Y as a C-contiguous (B, m) float array; with `check_values`, reject NaN, inf and
+    negative entries (``method="dual"`` leaves that to its kernel, which checks Y in the same
+    pass that reads it, and calls :func:`_check_output_values` when the check fails)."""
     Y2 = as_float_array(Y, "Y", ndim=(1, 2), finite=False, allow_empty=True)
     was_1d = Y2.ndim == 1
     if was_1d:
@@ -102,13 +103,20 @@ def _check_outputs(Y, m):
     if Y2.shape[1] != m:
         raise ValueError(f"Y must have {m} columns (outputs of a layer with m={m} rows); "
                          f"got shape {Y2.shape}")
+    if check_values:
+        _check_output_values(Y2)
+    return Y2, was_1d
+
+
+def _check_output_values(Y2):
+    # min and max find NaN, inf and negative entries in two passes without a temporary mask
+    # (the batches can be large).
     if Y2.size:
         lo, hi = Y2.min(), Y2.max()
         if not (np.isfinite(lo) and np.isfinite(hi)):
             raise ValueError("Y contains NaN or inf")
         if lo < 0:
             raise ValueError("Y has negative entries; it is not the output of a ReLU layer")
-    return Y2, was_1d
 
 
 def _facets_csr(facets, m):
@@ -141,12 +149,15 @@ def _relu_inverse(W, alpha, Y, *, method, n_threads, rcond, facets, variant, ste
     m, n = W.shape
     W64 = np.ascontiguousarray(W, dtype=np.float64)
     a = _check_layer_bias(alpha, m)
-    Y2, was_1d = _check_outputs(Y, m)
+    Y2, was_1d = _check_outputs(Y, m, check_values=method != "dual")
     rank_tol = _check_rcond(rcond)
     nt = effective_n_threads(n_threads)
     n_iter = facet = None
     if method == "dual":
-        X, inj, res = _core.dual_inverse(W64, a, Y2, rank_tol, nt)
+        X, inj, res, y_valid = _core.dual_inverse(W64, a, Y2, rank_tol, nt)
+        if not y_valid:
+            _check_output_values(Y2)
+            raise RuntimeError("dual_inverse rejected outputs Y that pass the value check")
     elif method == "facet":
         if facets is None:
             from .hull import facets as hull_facets

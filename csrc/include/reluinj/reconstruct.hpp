@@ -30,6 +30,7 @@
 #include <utility>
 #include <vector>
 
+#include "reluinj/dual_lanes.hpp"
 #include "reluinj/linalg.hpp"
 #include "reluinj/parallel.hpp"
 
@@ -737,6 +738,12 @@ public:
                 return n;
             }
         }
+        return solve_svd(x);
+    }
+
+    // The fallback of solve(): truncated SVD of W_I at the numerical rank of the rows.
+    std::ptrdiff_t solve_svd(double *x) {
+        const std::ptrdiff_t n = n_;
         const std::ptrdiff_t r = rank();
         svd_rows();
         std::fill(x, x + n, 0.0);
@@ -906,8 +913,18 @@ inline std::vector<double> transpose(const double *W, std::ptrdiff_t m, std::ptr
     return Wt;
 }
 
+// True when every output y_i is finite and >= 0 (a ReLU output).
 template <class T>
-void dual_inverse(const double *W, const double *alpha, const T *Y, T *X, std::uint8_t *injective,
+inline bool outputs_valid(const T *y, std::ptrdiff_t m) {
+    bool ok = true;
+    for (std::ptrdiff_t i = 0; i < m; ++i) ok &= y[i] >= T(0) && y[i] <= std::numeric_limits<T>::max();
+    return ok;
+}
+
+// Returns false (the outputs are then meaningless) when some entry of Y is NaN, infinite or
+// negative: the validation of Y is part of the pass over it.
+template <class T>
+bool dual_inverse(const double *W, const double *alpha, const T *Y, T *X, std::uint8_t *injective,
                   double *residual, std::ptrdiff_t m, std::ptrdiff_t n, std::ptrdiff_t B,
                   double rank_tol, int n_threads) {
     const std::vector<double> S = frame_operator_upper(W, m, n), Wt = transpose(W, m, n);
@@ -919,19 +936,50 @@ void dual_inverse(const double *W, const double *alpha, const T *Y, T *X, std::u
         Sp.assign(packed_pairs(n), 0.0);
         pair_sum(P.data(), packed_pairs(n), all.data(), m, Sp.data());
     }
-    parallel_chunks(B, sample_chunk(B, n_threads), n_threads, [&](std::ptrdiff_t, std::ptrdiff_t b, std::ptrdiff_t e) {
+    const auto lanes = P.empty() ? nullptr : dual_lanes::group_kernel<T>(n, detect_gram_isa() == GramIsa::avx512);
+    const std::ptrdiff_t n_chunks = (B + sample_chunk(B, n_threads) - 1) / sample_chunk(B, n_threads);
+    std::vector<std::uint8_t> chunk_valid(n_chunks, 1);
+    parallel_chunks(B, sample_chunk(B, n_threads), n_threads, [&](std::ptrdiff_t c, std::ptrdiff_t b, std::ptrdiff_t e) {
         ActiveSolver solver(W, Wt.data(), S.data(), m, n, rank_tol);
         if (!P.empty()) solver.set_pair_table(P.data(), Sp.data());
         std::vector<double> x(n);
-        for (std::ptrdiff_t s = b; s < e; ++s) {
-            const T *y = Y + s * m;
-            solver.set_active(y, alpha);
-            const std::ptrdiff_t r = solver.solve(x.data());
+        bool valid = true;
+        auto store = [&](std::ptrdiff_t s, std::ptrdiff_t r) {
             injective[s] = r == n;
-            residual[s] = solver.output_residual(x.data(), alpha, y);
+            residual[s] = solver.output_residual(x.data(), alpha, Y + s * m);
             for (std::ptrdiff_t j = 0; j < n; ++j) X[s * n + j] = T(x[j]);
+        };
+        if (!lanes) {
+            for (std::ptrdiff_t s = b; s < e; ++s) {
+                valid &= outputs_valid(Y + s * m, m);
+                solver.set_active(Y + s * m, alpha);
+                store(s, solver.solve(x.data()));
+            }
+            chunk_valid[c] = valid;
+            return;
         }
+        dual_lanes::Workspace ws(m);
+        dual_lanes::GroupResult res;
+        for (std::ptrdiff_t s0 = b; s0 < e; s0 += dual_lanes::kLanes) {
+            const int count = int(std::min<std::ptrdiff_t>(dual_lanes::kLanes, e - s0));
+            const int next = int(std::max<std::ptrdiff_t>(0, std::min<std::ptrdiff_t>(dual_lanes::kLanes, e - s0 - count)));
+            lanes(W, P.data(), packed_pairs(n), alpha, Y + s0 * m, m, count, next, kCholPivotTol, ws, res);
+            valid &= res.valid;
+            for (int l = 0; l < count; ++l) {
+                const std::ptrdiff_t s = s0 + l;
+                if (res.solved >> l & 1u) {
+                    injective[s] = 1;
+                    residual[s] = res.residual[l];
+                    for (std::ptrdiff_t j = 0; j < n; ++j) X[s * n + j] = T(res.x[j][l]);
+                } else {
+                    solver.set_active(Y + s * m, alpha);
+                    store(s, solver.solve_svd(x.data()));
+                }
+            }
+        }
+        chunk_valid[c] = valid;
     });
+    return std::all_of(chunk_valid.begin(), chunk_valid.end(), [](std::uint8_t v) { return v != 0; });
 }
 
 // Facets in CSR form: the vertices of facet f are indices[indptr[f]:indptr[f+1]].

@@ -1,0 +1,271 @@
+// The dual (least-squares) reconstruction of eight samples at once, one per lane of an AVX-512
+// register, for layers with n <= 16 (the small layers whose per-sample cost is dominated by
+// latency-bound n x n Cholesky work and per-sample call overhead rather than by arithmetic).
+//
+// For a group of up to eight outputs y_s (lanes s), with a_i = [y_si > 0] and b_si = y_si + alpha_i:
+//   1. y is gathered row by row into lane layout (one register per output row i) and checked
+//      (every entry finite and >= 0; the caller reports the batch as invalid otherwise);
+//   2. G_s = sum_i a_si w_i w_i^T from the pair table P (packed upper triangle of w_i w_i^T):
+//      masked additions of broadcast table entries, rows in increasing order;
+//      r_s = sum_i a_si b_si w_i likewise;
+//   3. Cholesky G_s = R_s^T R_s in the lanes (the pivot test L_kk^2 > tol G_kk of the per-sample
+//      kernels, lane by lane) and x_s = G_s^{-1} r_s;
+//   4. one step of iterative refinement, x_s += G_s^{-1} sum_i a_si (b_si - <w_i, x_s>) w_i;
+//   5. the output residual ||ReLU(W x_s - alpha) - y_s||_2.
+// Every lane executes the same operation sequence on its own sample only, so each result
+// depends on its sample alone (not on the lane, the group, the chunk or the thread). Lanes whose
+// pivot test fails (including samples with fewer than n active rows) are left to the caller's
+// per-sample fallback.
+#pragma once
+#include <cmath>
+#include <cstddef>
+#include <cstdint>
+#include <limits>
+#include <utility>
+#include <vector>
+
+#if defined(__GNUC__) && defined(__x86_64__)
+#define RELUINJ_DUAL_LANES 1
+#include <immintrin.h>
+#define RELUINJ_LANES_AVX512 __attribute__((target("avx512f,avx2,fma")))
+#define RELUINJ_LANES_INLINE inline __attribute__((always_inline))
+#else
+#define RELUINJ_DUAL_LANES 0
+#endif
+
+namespace reluinj {
+namespace dual_lanes {
+
+constexpr int kLanes = 8;       // samples per group (doubles per AVX-512 register)
+constexpr int kMaxN = 16;       // largest n with a lane kernel
+constexpr int kMaxPass = 24;    // accumulators per pass over the pair table
+
+// Per-thread scratch of one group: outputs in lane layout (m rows of kLanes doubles) and the
+// active-lane mask of every row.
+struct Workspace {
+    explicit Workspace(std::ptrdiff_t m) : yt(m * kLanes), active(m) {}
+    std::vector<double> yt;
+    std::vector<std::uint8_t> active;
+};
+
+// Result of one group: solutions and residuals of the lanes in `solved` (bit s = lane s).
+struct GroupResult {
+    double x[kMaxN][kLanes];
+    double residual[kLanes];
+    unsigned solved;
+    bool valid;  // every output entry of the group is finite and >= 0
+};
+
+#if RELUINJ_DUAL_LANES
+// sqrt, max and cvtps are written in their masked forms with an explicit zero source (all lanes
+// selected): the unmasked intrinsics of GCC 12 start from _mm512_undefined_pd and draw false
+// -Wuninitialized warnings.
+
+// Rows i of the `count` outputs Y[s * m + i] (s < count; other lanes 0) in lane layout, their
+// active masks (y > 0), and whether all entries are finite and non-negative.
+RELUINJ_LANES_AVX512 RELUINJ_LANES_INLINE __m512d gather_row(const double *y, __mmask8 lanes, __m512i offs) {
+    return _mm512_mask_i64gather_pd(_mm512_setzero_pd(), lanes, offs, y, 8);
+}
+RELUINJ_LANES_AVX512 RELUINJ_LANES_INLINE __m512d gather_row(const float *y, __mmask8 lanes, __m512i offs) {
+    return _mm512_mask_cvtps_pd(_mm512_setzero_pd(), 0xFF, _mm512_mask_i64gather_ps(_mm256_setzero_ps(), lanes, offs, y, 4));
+}
+
+// The `next_count` outputs at `next` (the next group) are prefetched along the way: each output
+// is only 25 or so cache lines long, too short for the hardware prefetcher to ramp up.
+template <class T>
+RELUINJ_LANES_AVX512 inline bool load_group(const T *Y, std::ptrdiff_t m, int count, const T *next,
+                                            int next_count, Workspace &ws) {
+    constexpr std::ptrdiff_t per_line = 64 / sizeof(T);
+    const __mmask8 lanes = __mmask8((1u << count) - 1u);
+    const __m512i offs = _mm512_set_epi64(7 * m, 6 * m, 5 * m, 4 * m, 3 * m, 2 * m, m, 0);
+    const __m512d zero = _mm512_setzero_pd(), inf = _mm512_set1_pd(std::numeric_limits<double>::infinity());
+    __mmask8 bad = 0;
+    double *yt = ws.yt.data();
+    for (std::ptrdiff_t i = 0; i < m; ++i) {
+        if (i % per_line == 0)
+            for (int s = 0; s < next_count; ++s) _mm_prefetch(reinterpret_cast<const char *>(next + s * m + i), _MM_HINT_T0);
+        const __m512d v = gather_row(Y + i, lanes, offs);
+        bad |= _mm512_mask_cmp_pd_mask(lanes, v, zero, _CMP_NGE_UQ) | _mm512_mask_cmp_pd_mask(lanes, v, inf, _CMP_EQ_OQ);
+        ws.active[i] = _mm512_cmp_pd_mask(v, zero, _CMP_GT_OQ);
+        _mm512_storeu_pd(yt + i * kLanes, v);
+    }
+    return bad == 0;
+}
+
+// out[v] = sum over rows i (in order) of P[i * np2 + q0 + v] in the lanes active at row i.
+template <int V>
+RELUINJ_LANES_AVX512 void pair_pass(const double *P, std::ptrdiff_t np2, std::ptrdiff_t m,
+                                    const std::uint8_t *active, std::ptrdiff_t q0, double *out) {
+    __m512d acc[V];
+#pragma GCC unroll 24
+    for (int v = 0; v < V; ++v) acc[v] = _mm512_setzero_pd();
+    const double *p = P + q0;
+    for (std::ptrdiff_t i = 0; i < m; ++i, p += np2) {
+        const __mmask8 k = active[i];
+#pragma GCC unroll 24
+        for (int v = 0; v < V; ++v) acc[v] = _mm512_mask_add_pd(acc[v], k, acc[v], _mm512_set1_pd(p[v]));
+    }
+#pragma GCC unroll 24
+    for (int v = 0; v < V; ++v) _mm512_storeu_pd(out + (q0 + v) * kLanes, acc[v]);
+}
+
+using PairPassFn = void (*)(const double *, std::ptrdiff_t, std::ptrdiff_t, const std::uint8_t *,
+                            std::ptrdiff_t, double *);
+
+template <int... V>
+PairPassFn pair_pass_for(int width, std::integer_sequence<int, V...>) {
+    static constexpr PairPassFn table[] = {&pair_pass<V + 1>...};
+    return table[width - 1];
+}
+
+// Packed index of entry (j, c), j <= c, of the row-major upper triangle of an N x N matrix.
+template <int N>
+constexpr int upper(int j, int c) { return j * N - j * (j - 1) / 2 + (c - j); }
+
+// (R^T R) v = v in place for R (packed upper triangle, lanes) with inv = 1 / diag(R): forward
+// substitution by rows of R, backward substitution by columns.
+template <int N>
+RELUINJ_LANES_AVX512 RELUINJ_LANES_INLINE void lane_solve(const double *R, const __m512d *inv, __m512d *v) {
+#pragma GCC unroll 16
+    for (int k = 0; k < N; ++k) {
+        v[k] = _mm512_mul_pd(v[k], inv[k]);
+#pragma GCC unroll 16
+        for (int j = k + 1; j < N; ++j)
+            v[j] = _mm512_fnmadd_pd(_mm512_load_pd(R + upper<N>(k, j) * kLanes), v[k], v[j]);
+    }
+#pragma GCC unroll 16
+    for (int k = N - 1; k >= 0; --k) {
+        v[k] = _mm512_mul_pd(v[k], inv[k]);
+#pragma GCC unroll 16
+        for (int j = 0; j < k; ++j)
+            v[j] = _mm512_fnmadd_pd(_mm512_load_pd(R + upper<N>(j, k) * kLanes), v[k], v[j]);
+    }
+}
+
+// The group kernel for a compile-time n = N: the `count` outputs at Y (the next `next_count`
+// outputs follow them and are prefetched); P is the pair table (m x np2, see pair_table).
+template <int N, class T>
+RELUINJ_LANES_AVX512 void solve_group(const double *W, const double *P, std::ptrdiff_t np2,
+                                      const double *alpha, const T *Y, std::ptrdiff_t m, int count,
+                                      int next_count, double tol, Workspace &ws, GroupResult &out) {
+    constexpr int Q = N * (N + 1) / 2;
+    out.valid = load_group(Y, m, count, next_count ? Y + kLanes * m : Y, next_count, ws);
+    const double *yt = ws.yt.data();
+    const std::uint8_t *act = ws.active.data();
+
+    // 2. Normal matrices (packed, lanes) in passes of at most kMaxPass table columns.
+    alignas(64) double G[Q * kLanes];
+    {
+        const int passes = (Q + kMaxPass - 1) / kMaxPass, width = (Q + passes - 1) / passes;
+        for (int q0 = 0; q0 < Q; q0 += width) {
+            const int w = Q - q0 < width ? Q - q0 : width;
+            pair_pass_for(w, std::make_integer_sequence<int, kMaxPass>{})(P, np2, m, act, q0, G);
+        }
+    }
+    __m512d x[N], g[N];
+#pragma GCC unroll 16
+    for (int j = 0; j < N; ++j) x[j] = _mm512_setzero_pd();
+    for (std::ptrdiff_t i = 0; i < m; ++i) {
+        const __m512d b = _mm512_maskz_add_pd(act[i], _mm512_loadu_pd(yt + i * kLanes), _mm512_set1_pd(alpha[i]));
+        const double *w = W + i * N;
+#pragma GCC unroll 16
+        for (int j = 0; j < N; ++j) x[j] = _mm512_fmadd_pd(b, _mm512_set1_pd(w[j]), x[j]);
+    }
+
+    // 3. Cholesky in the lanes (row-oriented, as cholesky_upper_impl), inverse pivots in inv.
+    __m512d inv[N];
+    __mmask8 ok = __mmask8((1u << count) - 1u);
+    {
+        const __m512d zero = _mm512_setzero_pd(), one = _mm512_set1_pd(1.0), vtol = _mm512_set1_pd(tol);
+#pragma GCC unroll 16
+        for (int k = 0; k < N; ++k) inv[k] = _mm512_load_pd(G + upper<N>(k, k) * kLanes);  // G_kk
+        for (int k = 0; k < N; ++k) {
+            double *rk = G + upper<N>(k, k) * kLanes;
+            const __m512d d = _mm512_load_pd(rk);
+            ok &= _mm512_cmp_pd_mask(inv[k], zero, _CMP_GT_OQ) &
+                  _mm512_cmp_pd_mask(d, _mm512_mul_pd(vtol, inv[k]), _CMP_GT_OQ);
+            const __m512d r = _mm512_mask_sqrt_pd(zero, 0xFF, d), ir = _mm512_div_pd(one, r);
+            _mm512_store_pd(rk, r);
+            inv[k] = ir;
+            for (int j = k + 1; j < N; ++j) {
+                double *e = G + upper<N>(k, j) * kLanes;
+                _mm512_store_pd(e, _mm512_mul_pd(_mm512_load_pd(e), ir));
+            }
+            for (int p = k + 1; p < N; ++p) {
+                const __m512d f = _mm512_load_pd(G + upper<N>(k, p) * kLanes);
+                for (int j = p; j < N; ++j) {
+                    double *e = G + upper<N>(p, j) * kLanes;
+                    _mm512_store_pd(e, _mm512_fnmadd_pd(f, _mm512_load_pd(G + upper<N>(k, j) * kLanes),
+                                                        _mm512_load_pd(e)));
+                }
+            }
+        }
+    }
+    out.solved = ok;
+    lane_solve<N>(G, inv, x);
+
+    // 4. Refinement: g = sum_i a_i (b_i - <w_i, x>) w_i, x += G^{-1} g.
+#pragma GCC unroll 16
+    for (int j = 0; j < N; ++j) g[j] = _mm512_setzero_pd();
+    for (std::ptrdiff_t i = 0; i < m; ++i) {
+        const double *w = W + i * N;
+        __m512d wx = _mm512_mul_pd(x[0], _mm512_set1_pd(w[0]));
+#pragma GCC unroll 16
+        for (int j = 1; j < N; ++j) wx = _mm512_fmadd_pd(x[j], _mm512_set1_pd(w[j]), wx);
+        const __m512d b = _mm512_add_pd(_mm512_loadu_pd(yt + i * kLanes), _mm512_set1_pd(alpha[i]));
+        const __m512d c = _mm512_maskz_sub_pd(act[i], b, wx);
+#pragma GCC unroll 16
+        for (int j = 0; j < N; ++j) g[j] = _mm512_fmadd_pd(c, _mm512_set1_pd(w[j]), g[j]);
+    }
+    lane_solve<N>(G, inv, g);
+#pragma GCC unroll 16
+    for (int j = 0; j < N; ++j) x[j] = _mm512_add_pd(x[j], g[j]);
+
+    // 5. Output residual sum_i (max(<w_i, x> - alpha_i, 0) - y_i)^2, two interleaved sums.
+    const __m512d zero = _mm512_setzero_pd();
+    __m512d s0 = zero, s1 = zero;
+    for (std::ptrdiff_t i = 0; i < m; ++i) {
+        const double *w = W + i * N;
+        __m512d wx = _mm512_mul_pd(x[0], _mm512_set1_pd(w[0]));
+#pragma GCC unroll 16
+        for (int j = 1; j < N; ++j) wx = _mm512_fmadd_pd(x[j], _mm512_set1_pd(w[j]), wx);
+        const __m512d d = _mm512_sub_pd(_mm512_mask_max_pd(zero, 0xFF, _mm512_sub_pd(wx, _mm512_set1_pd(alpha[i])), zero),
+                                        _mm512_loadu_pd(yt + i * kLanes));
+        if (i & 1) s1 = _mm512_fmadd_pd(d, d, s1);
+        else s0 = _mm512_fmadd_pd(d, d, s0);
+    }
+    _mm512_storeu_pd(out.residual, _mm512_mask_sqrt_pd(zero, 0xFF, _mm512_add_pd(s0, s1)));
+#pragma GCC unroll 16
+    for (int j = 0; j < N; ++j) _mm512_storeu_pd(out.x[j], x[j]);
+}
+
+template <class T>
+using GroupFn = void (*)(const double *, const double *, std::ptrdiff_t, const double *, const T *,
+                         std::ptrdiff_t, int, int, double, Workspace &, GroupResult &);
+
+template <class T, int... N>
+GroupFn<T> group_kernel_for(std::ptrdiff_t n, std::integer_sequence<int, N...>) {
+    static constexpr GroupFn<T> table[] = {&solve_group<N + 1, T>...};
+    return table[n - 1];
+}
+
+// The group kernel for n, or nullptr when this CPU or n has none.
+template <class T>
+GroupFn<T> group_kernel(std::ptrdiff_t n, bool avx512) {
+    if (!avx512 || n < 1 || n > kMaxN) return nullptr;
+    return group_kernel_for<T>(n, std::make_integer_sequence<int, kMaxN>{});
+}
+
+#else
+
+template <class T>
+using GroupFn = void (*)(const double *, const double *, std::ptrdiff_t, const double *, const T *,
+                         std::ptrdiff_t, int, int, double, Workspace &, GroupResult &);
+
+template <class T>
+GroupFn<T> group_kernel(std::ptrdiff_t, bool) { return nullptr; }
+
+#endif
+
+}  // namespace dual_lanes
+}  // namespace reluinj
