@@ -1,11 +1,32 @@
-"""Build and runtime configuration report (``reluinj.show_config``)."""
+"""Build and runtime configuration report (``reluinj.show_config``) and the SIMD cap."""
+import os
 import platform
 import sys
 
 from . import _core, _cykern
 from ._threads import effective_n_threads
 
-__all__ = ["show_config", "config_info"]
+__all__ = ["show_config", "config_info", "SIMD_LEVELS"]
+
+SIMD_LEVELS = ("generic", "avx2", "avx512")
+"""Accepted values of the environment variable ``RELUINJ_SIMD``.
+
+It caps the hand-written SIMD kernels at that instruction set (the CPU's own support is the
+other cap), e.g. ``RELUINJ_SIMD=generic`` runs the portable C++ paths; read once per process,
+when the first kernel runs. Results of each path are deterministic, but differ between paths
+in the last bits.
+"""
+
+
+def check_simd_env():
+    """Raise ValueError when ``RELUINJ_SIMD`` is set to something other than SIMD_LEVELS."""
+    value = os.environ.get("RELUINJ_SIMD")
+    if value is not None and value not in SIMD_LEVELS:
+        raise ValueError(f"environment variable RELUINJ_SIMD must be one of {SIMD_LEVELS}; "
+                         f"got {value!r}")
+
+
+check_simd_env()
 
 
 def config_info():
@@ -26,6 +47,7 @@ def config_info():
         "compiler": str(_core.COMPILER),
         "openmp": bool(_core.HAS_OPENMP),
         "openmp_cython": bool(_cykern.HAS_OPENMP),
+        "simd": _core.simd_level(),
         "effective_n_threads": effective_n_threads(None),
         "threadpools": [
             {k: info.get(k) for k in ("user_api", "internal_api", "num_threads", "version")}

@@ -42,6 +42,9 @@ def inverse_stability(W: npt.NDArray[Any], alpha: npt.NDArray[Any], X: npt.NDArr
 # omp_get_max_threads() (1 without OpenMP); honours OMP_NUM_THREADS and threadpoolctl.
 def max_threads() -> int: ...
 
+# Widest hand-written SIMD path in use: 'avx512', 'avx2' or 'generic' (CPU support capped by RELUINJ_SIMD).
+def simd_level() -> str: ...
+
 # X @ Wn.T computed by the MCB kernel's correlation engine (for tests).
 def most_correlated_basis_correlations(Wn: npt.NDArray[Any], X: npt.NDArray[Any], isa: str, n_threads: int) -> npt.NDArray[Any]: ...
 

@@ -27,6 +27,7 @@
 #include <vector>
 
 #include "reluinj/parallel.hpp"
+#include "reluinj/simd_level.hpp"
 
 #if defined(__GNUC__) && defined(__x86_64__)
 #include <immintrin.h>
@@ -122,13 +123,7 @@ inline std::ptrdiff_t ceil_div(std::ptrdiff_t a, std::ptrdiff_t b) { return (a +
 #if RELUINJ_CONV_X86
 constexpr std::ptrdiff_t kFlatTiles = 3;
 
-inline bool have_avx512() {
-    static const bool supported = [] {
-        __builtin_cpu_init();
-        return __builtin_cpu_supports("avx512f") != 0;
-    }();
-    return supported;
-}
+inline bool have_avx512() { return simd_level() == SimdLevel::avx512; }
 
 // dst[f*ldd + p0 + 16j + l] (+)= sum_t wpack[t*kBlock + f] * src[off[t] + p0 + 16j + l] for
 // j < NT, continuing the FMA chains stored in dst if `resume`, else starting from zero;

@@ -33,6 +33,7 @@
 #include "reluinj/dual_lanes.hpp"
 #include "reluinj/linalg.hpp"
 #include "reluinj/parallel.hpp"
+#include "reluinj/simd_level.hpp"
 
 #if defined(__GNUC__) && defined(__x86_64__) && defined(__ELF__) && !defined(__clang__)
 #define RELUINJ_TARGET_CLONES __attribute__((target_clones("arch=x86-64-v4", "arch=haswell", "default")))
@@ -41,7 +42,7 @@
 #endif
 
 // Runtime ISA dispatch of the Gram (SYRK) blocks, as in mcb.hpp: functions compiled with
-// target("avx512f,avx2,fma") / target("avx2,fma"), chosen with __builtin_cpu_supports, with the
+// target("avx512f,avx2,fma") / target("avx2,fma"), chosen by simd_level(), with the
 // portable gram_update as baseline.
 #if defined(__GNUC__) && defined(__x86_64__)
 #define RELUINJ_RECON_X86 1
@@ -116,12 +117,11 @@ inline void gram_update(const double *W, const std::int64_t *idx, std::ptrdiff_t
 enum class GramIsa { generic, avx2, avx512 };
 
 inline GramIsa detect_gram_isa() {
-#if RELUINJ_RECON_X86
-    __builtin_cpu_init();
-    if (__builtin_cpu_supports("avx512f")) return GramIsa::avx512;
-    if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) return GramIsa::avx2;
-#endif
-    return GramIsa::generic;
+    switch (simd_level()) {
+        case SimdLevel::avx512: return GramIsa::avx512;
+        case SimdLevel::avx2: return GramIsa::avx2;
+        default: return GramIsa::generic;
+    }
 }
 
 // Padded row stride for the packed rows of each ISA (multiple of the register block width).
