@@ -523,12 +523,77 @@ CholeskyKernels unrolled_cholesky(std::ptrdiff_t n, std::integer_sequence<std::p
 }
 #endif
 
-inline CholeskyKernels cholesky_kernels(std::ptrdiff_t n, bool fma) {
 #if RELUINJ_RECON_X86
-    if (fma && n >= 1 && n <= kCholUnrolledMax)
+// cholesky_upper_impl for larger n with AVX-512 rows. Row p of the trailing update starts at
+// the 8-aligned column below p, so a few entries left of the diagonal (never read: R is the
+// upper triangle) are updated too and every vector but the last is whole.
+RELUINJ_RECON_AVX512 inline bool cholesky_upper_avx512(double *G, std::ptrdiff_t n, double tol,
+                                                       double *__restrict inv_diag) {
+    for (std::ptrdiff_t k = 0; k < n; ++k) inv_diag[k] = G[k * n + k];
+    for (std::ptrdiff_t k = 0; k < n; ++k) {
+        double *rk = G + k * n;
+        const double gkk = inv_diag[k], d = rk[k];
+        if (!(gkk > 0.0) || !(d > tol * gkk)) return false;
+        const double r = std::sqrt(d);
+        rk[k] = r;
+        const double inv = 1.0 / r;
+        inv_diag[k] = inv;
+        for (std::ptrdiff_t j = k + 1; j < n; ++j) rk[j] *= inv;
+        for (std::ptrdiff_t p = k + 1; p < n; ++p) {
+            const __m512d f = _mm512_set1_pd(rk[p]);
+            double *rp = G + p * n;
+            for (std::ptrdiff_t j = p / 8 * 8; j < n; j += 8) {
+                const __mmask8 m = tail_mask(n - j);
+                _mm512_mask_storeu_pd(rp + j, m, _mm512_fnmadd_pd(f, _mm512_maskz_loadu_pd(m, rk + j),
+                                                                  _mm512_maskz_loadu_pd(m, rp + j)));
+            }
+        }
+    }
+    return true;
+}
+
+// cholesky_solve_impl with AVX-512 rows: the forward substitution updates v[k+1:] by whole
+// (masked) vectors, the backward one takes each dot product of a row of R with v[k+1:] in
+// eight lanes, reduced in a fixed order.
+RELUINJ_RECON_AVX512 inline void cholesky_solve_avx512(const double *R, const double *inv_diag, std::ptrdiff_t n,
+                                                       double *__restrict v) {
+    for (std::ptrdiff_t k = 0; k < n; ++k) {
+        const double *rk = R + k * n;
+        const double vk = v[k] * inv_diag[k];
+        v[k] = vk;
+        const __m512d f = _mm512_set1_pd(vk);
+        const std::ptrdiff_t j0 = (k + 1) / 8 * 8;
+        for (std::ptrdiff_t j = j0; j < n; j += 8) {
+            __mmask8 m = tail_mask(n - j);
+            if (j == j0) m &= __mmask8(0xFFu << (k + 1 - j0));
+            _mm512_mask_storeu_pd(v + j, m, _mm512_fnmadd_pd(_mm512_maskz_loadu_pd(m, rk + j), f,
+                                                             _mm512_maskz_loadu_pd(m, v + j)));
+        }
+    }
+    for (std::ptrdiff_t k = n - 1; k >= 0; --k) {
+        const double *rk = R + k * n;
+        const std::ptrdiff_t j0 = (k + 1) / 8 * 8;
+        __m512d acc = _mm512_setzero_pd();
+        for (std::ptrdiff_t j = j0; j < n; j += 8) {
+            __mmask8 m = tail_mask(n - j);
+            if (j == j0) m &= __mmask8(0xFFu << (k + 1 - j0));
+            acc = _mm512_fmadd_pd(_mm512_maskz_loadu_pd(m, rk + j), _mm512_maskz_loadu_pd(m, v + j), acc);
+        }
+        alignas(64) double t[8];
+        _mm512_store_pd(t, acc);
+        const double s = ((t[0] + t[4]) + (t[2] + t[6])) + ((t[1] + t[5]) + (t[3] + t[7]));
+        v[k] = (v[k] - s) * inv_diag[k];
+    }
+}
+#endif
+
+inline CholeskyKernels cholesky_kernels(std::ptrdiff_t n, GramIsa isa) {
+#if RELUINJ_RECON_X86
+    if (isa != GramIsa::generic && n >= 1 && n <= kCholUnrolledMax)
         return unrolled_cholesky(n, std::make_integer_sequence<std::ptrdiff_t, kCholUnrolledMax>{});
+    if (isa == GramIsa::avx512) return {&cholesky_upper_avx512, &cholesky_solve_avx512};
 #else
-    (void)fma;
+    (void)isa;
 #endif
     return {&cholesky_upper, &cholesky_solve};
 }
@@ -639,7 +704,7 @@ public:
         : W_(W), Wt_(Wt), S_(S), m_(m), n_(n), basis_(n, rank_tol), G_(n * n), g_(n),
           Vt_(n * n), sv_(n), order_(n), b_(m + 8), act_(m + 8), inact_(m + 8), c_(m), wx_(m), bm_(m), on_(m),
           isa_(detect_gram_isa()), np_(gram_stride(isa_, n)),
-          chol_(cholesky_kernels(n, isa_ != GramIsa::generic)) {}
+          chol_(cholesky_kernels(n, isa_)) {}
 
     // Small n: build Gram matrices from the pair table P (m x packed_pairs(n), see pair_table)
     // and, for the complement, Sp = pair_sum of all rows of P. Both must outlive the solver.
@@ -837,10 +902,7 @@ private:
             }
             if (isa_ == GramIsa::avx512) syrk_packed_avx512(Apack_.get(), cnt, np, n, Gb_.data());
             else syrk_packed_avx2(Apack_.get(), cnt, np, n, Gb_.data());
-            const double *gb = Gb_.data();
-            for (std::ptrdiff_t j = 0; j < n; ++j)
-                for (std::ptrdiff_t c = j; c < n; ++c)
-                    G_[j * n + c] = complement ? S_[j * n + c] - gb[j * np + c] : gb[j * np + c];
+            store_gram(complement);
             return;
         }
 #endif
@@ -851,6 +913,15 @@ private:
             std::fill(G_.begin(), G_.end(), 0.0);
             gram_update(W_, idx, cnt, n, 1.0, G_.data());
         }
+    }
+
+    // G_ (upper triangle) from the SYRK block Gb_ (stride np_): S - Gb_ for the complement.
+    void store_gram(bool complement) {
+        const std::ptrdiff_t n = n_, np = np_;
+        const double *gb = Gb_.data();
+        for (std::ptrdiff_t j = 0; j < n; ++j)
+            for (std::ptrdiff_t c = j; c < n; ++c)
+                G_[j * n + c] = complement ? S_[j * n + c] - gb[j * np + c] : gb[j * np + c];
     }
 
     // Scratch of the SVD fallback and gram_extremes (n x max(m, 2)), allocated on first use.
