@@ -257,6 +257,99 @@ RELUINJ_RECON_AVX512 inline void synthesis_cols_avx512(const double *Wt, const d
     }
 }
 
+// Eight outputs y[i:i+8] (masked by k) as doubles.
+RELUINJ_RECON_AVX512 inline __m512d load_outputs_avx512(const double *y, __mmask8 k) {
+    return _mm512_maskz_loadu_pd(k, y);
+}
+RELUINJ_RECON_AVX512 inline __m512d load_outputs_avx512(const float *y, __mmask8 k) {
+    // Masked forms with explicit zero sources (see dual_lanes.hpp on GCC 12's warnings).
+    const __m512 v = _mm512_maskz_loadu_ps(__mmask16(k), y);
+    const __m256d low = _mm512_mask_extractf64x4_pd(_mm256_setzero_pd(), 0xF, _mm512_castps_pd(v), 0);
+    return _mm512_mask_cvtps_pd(_mm512_setzero_pd(), 0xFF, _mm256_castpd_ps(low));
+}
+
+// W x on 8 R rows at i (R vectors, lanes past `last` of the final one masked off): the FMA chain
+// over j in order, as analysis_t_avx512.
+template <int R>
+RELUINJ_RECON_AVX512 inline void rows_times_x_avx512(const double *Wt, const double *x, std::ptrdiff_t m,
+                                                     std::ptrdiff_t n, std::ptrdiff_t i, __mmask8 last,
+                                                     __m512d *c) {
+    for (int r = 0; r < R; ++r) c[r] = _mm512_setzero_pd();
+    const double *w = Wt + i;
+    for (std::ptrdiff_t j = 0; j < n; ++j, w += m) {
+        const __m512d xj = _mm512_set1_pd(x[j]);
+        for (int r = 0; r < R; ++r)
+            c[r] = _mm512_fmadd_pd(xj, _mm512_maskz_loadu_pd(r == R - 1 ? last : __mmask8(0xFF), w + 8 * r), c[r]);
+    }
+}
+
+inline double reduce_lanes_avx512(const double *t) {
+    return ((t[0] + t[4]) + (t[2] + t[6])) + ((t[1] + t[5]) + (t[3] + t[7]));
+}
+
+// g = W^T (on * (bm - W x)) in one pass over Wt, 32 rows at a time (then masked 8-row steps):
+// the refinement right-hand side of the dense dual solve. acc is scratch of 8 n doubles.
+RELUINJ_RECON_AVX512 inline void refinement_rhs_avx512(const double *Wt, const double *x, const double *bm,
+                                                       const double *on, std::ptrdiff_t m, std::ptrdiff_t n,
+                                                       double *__restrict acc, double *__restrict g) {
+    for (std::ptrdiff_t j = 0; j < n; ++j) _mm512_storeu_pd(acc + 8 * j, _mm512_setzero_pd());
+    std::ptrdiff_t i = 0;
+    for (; i + 32 <= m; i += 32) {
+        __m512d c[4];
+        rows_times_x_avx512<4>(Wt, x, m, n, i, 0xFF, c);
+        for (int r = 0; r < 4; ++r)
+            c[r] = _mm512_mul_pd(_mm512_loadu_pd(on + i + 8 * r), _mm512_sub_pd(_mm512_loadu_pd(bm + i + 8 * r), c[r]));
+        const double *w = Wt + i;
+        for (std::ptrdiff_t j = 0; j < n; ++j, w += m) {
+            __m512d t = _mm512_mul_pd(_mm512_loadu_pd(w), c[0]);
+            t = _mm512_fmadd_pd(_mm512_loadu_pd(w + 8), c[1], t);
+            t = _mm512_fmadd_pd(_mm512_loadu_pd(w + 16), c[2], t);
+            t = _mm512_fmadd_pd(_mm512_loadu_pd(w + 24), c[3], t);
+            _mm512_storeu_pd(acc + 8 * j, _mm512_add_pd(_mm512_loadu_pd(acc + 8 * j), t));
+        }
+    }
+    for (; i < m; i += 8) {
+        const __mmask8 k = tail_mask(m - i);
+        __m512d c;
+        rows_times_x_avx512<1>(Wt, x, m, n, i, k, &c);
+        c = _mm512_mul_pd(_mm512_maskz_loadu_pd(k, on + i), _mm512_sub_pd(_mm512_maskz_loadu_pd(k, bm + i), c));
+        const double *w = Wt + i;
+        for (std::ptrdiff_t j = 0; j < n; ++j, w += m)
+            _mm512_storeu_pd(acc + 8 * j, _mm512_fmadd_pd(_mm512_maskz_loadu_pd(k, w), c, _mm512_loadu_pd(acc + 8 * j)));
+    }
+    for (std::ptrdiff_t j = 0; j < n; ++j) g[j] = reduce_lanes_avx512(acc + 8 * j);
+}
+
+// ||ReLU(W x - alpha) - y||_2 in one pass over Wt (as output_residual, eight-lane sums).
+template <class T>
+RELUINJ_RECON_AVX512 inline double output_residual_avx512(const double *Wt, const double *x, const double *alpha,
+                                                          const T *y, std::ptrdiff_t m, std::ptrdiff_t n) {
+    const __m512d zero = _mm512_setzero_pd();
+    __m512d s[4] = {zero, zero, zero, zero};
+    std::ptrdiff_t i = 0;
+    for (; i + 32 <= m; i += 32) {
+        __m512d c[4];
+        rows_times_x_avx512<4>(Wt, x, m, n, i, 0xFF, c);
+        for (int r = 0; r < 4; ++r) {
+            const __m512d z = _mm512_sub_pd(c[r], _mm512_loadu_pd(alpha + i + 8 * r));
+            const __m512d d = _mm512_sub_pd(_mm512_mask_max_pd(zero, 0xFF, z, zero),
+                                            load_outputs_avx512(y + i + 8 * r, 0xFF));
+            s[r] = _mm512_fmadd_pd(d, d, s[r]);
+        }
+    }
+    for (; i < m; i += 8) {
+        const __mmask8 k = tail_mask(m - i);
+        __m512d c;
+        rows_times_x_avx512<1>(Wt, x, m, n, i, k, &c);
+        const __m512d z = _mm512_sub_pd(c, _mm512_maskz_loadu_pd(k, alpha + i));
+        const __m512d d = _mm512_sub_pd(_mm512_mask_max_pd(zero, k, z, zero), load_outputs_avx512(y + i, k));
+        s[0] = _mm512_fmadd_pd(d, d, s[0]);
+    }
+    alignas(64) double t[8];
+    _mm512_store_pd(t, _mm512_add_pd(_mm512_add_pd(s[0], s[1]), _mm512_add_pd(s[2], s[3])));
+    return std::sqrt(reduce_lanes_avx512(t));
+}
+
 // out = W^T v from Wt (n x m), four columns at a time.
 RELUINJ_RECON_AVX512 inline void synthesis_t_avx512(const double *Wt, const double *v, std::ptrdiff_t m,
                                                     std::ptrdiff_t n, double *__restrict out) {
@@ -301,17 +394,6 @@ RELUINJ_RECON_AVX512 inline void pair_sum_avx512(const double *P, std::ptrdiff_t
         case 1: pair_sum_block_avx512<1>(P, np2, idx, cnt, q0, out); break;
         default: break;
     }
-}
-
-// Eight outputs y[i:i+8] (masked by k) as doubles.
-RELUINJ_RECON_AVX512 inline __m512d load_outputs_avx512(const double *y, __mmask8 k) {
-    return _mm512_maskz_loadu_pd(k, y);
-}
-RELUINJ_RECON_AVX512 inline __m512d load_outputs_avx512(const float *y, __mmask8 k) {
-    alignas(64) double tmp[8] = {};
-    for (int l = 0; l < 8; ++l)
-        if (k >> l & 1) tmp[l] = double(y[l]);
-    return _mm512_load_pd(tmp);
 }
 
 // Partition of the rows by y_i > 0, eight at a time: targets bm = y + alpha on active rows
@@ -788,9 +870,7 @@ public:
                 if (dense_) {
                     synthesis(bm_.data(), x);
                     chol_.solve(G_.data(), sv_.data(), n, x);
-                    analysis(x, wx_.data());
-                    for (std::ptrdiff_t i = 0; i < m_; ++i) c_[i] = on_[i] * (bm_[i] - wx_[i]);  // branch-free
-                    synthesis(c_.data(), g_.data());
+                    refinement_rhs(x);
                 } else {
                     synth_rows(W_, act_.data(), b_.data(), n_act_, n, x);
                     chol_.solve(G_.data(), sv_.data(), n, x);
@@ -843,6 +923,9 @@ public:
     // ||ReLU(W x - alpha) - y||_2 (output-space misfit).
     template <class T>
     double output_residual(const double *x, const double *alpha, const T *y) {
+#if RELUINJ_RECON_X86
+        if (isa_ == GramIsa::avx512) return output_residual_avx512(Wt_, x, alpha, y, m_, n_);
+#endif
         analysis(x, wx_.data());
         double s = 0.0;
         for (std::ptrdiff_t i = 0; i < m_; ++i) {
@@ -866,6 +949,18 @@ private:
         if (isa_ == GramIsa::avx512) return synthesis_t_avx512(Wt_, v, m_, n_, out);
 #endif
         synthesis_t(Wt_, v, m_, n_, out);
+    }
+    // g_ = W^T (on * (bm - W x)): the right-hand side of the refinement step after set_active.
+    void refinement_rhs(const double *x) {
+#if RELUINJ_RECON_X86
+        if (isa_ == GramIsa::avx512) {
+            if (acc_.empty()) acc_.assign(8 * n_, 0.0);
+            return refinement_rhs_avx512(Wt_, x, bm_.data(), on_.data(), m_, n_, acc_.data(), g_.data());
+        }
+#endif
+        analysis(x, wx_.data());
+        for (std::ptrdiff_t i = 0; i < m_; ++i) c_[i] = on_[i] * (bm_[i] - wx_[i]);  // branch-free
+        synthesis(c_.data(), g_.data());
     }
     void sum_pairs(const std::int64_t *idx, std::ptrdiff_t cnt, double *out) const {
         const std::ptrdiff_t np2 = static_cast<std::ptrdiff_t>(Gp_.size());
@@ -964,7 +1059,7 @@ private:
     std::ptrdiff_t np_;
     CholeskyKernels chol_;
     std::unique_ptr<double[]> Apack_;
-    std::vector<double> Gb_, Gp_;
+    std::vector<double> Gb_, Gp_, acc_;
     const double *P_ = nullptr, *Sp_ = nullptr;
 };
 
