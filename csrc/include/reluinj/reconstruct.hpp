@@ -61,6 +61,8 @@ namespace reluinj {
 constexpr double kCholPivotTol = 1e-8;
 constexpr int kJacobiMaxSweeps = 60;
 constexpr std::ptrdiff_t kSampleChunk = 64;
+// Bytes of packed rows per SYRK panel (about two thirds of a 48 KiB L1 data cache).
+constexpr std::ptrdiff_t kSyrkPanelBytes = 32 << 10;
 
 // Samples per chunk: at most kSampleChunk, and small enough that a small batch still gives
 // every thread about four chunks (the results do not depend on it).
@@ -131,13 +133,26 @@ inline std::ptrdiff_t gram_stride(GramIsa isa, std::ptrdiff_t n) {
 }
 
 #if RELUINJ_RECON_X86
-// 8 x 16 register block (16 zmm accumulators).
+// 8 x 16 register block (16 zmm accumulators). With `resume` the FMA chains continue from the
+// values in G (a panel of rows after the previous ones: the same chains as one call on all rows).
 RELUINJ_RECON_AVX512 inline void syrk_packed_avx512(const double *A, std::ptrdiff_t k,
-                                                    std::ptrdiff_t np, std::ptrdiff_t n, double *G) {
+                                                    std::ptrdiff_t np, std::ptrdiff_t n, double *G,
+                                                    bool resume) {
     for (std::ptrdiff_t j0 = 0; j0 < n; j0 += 8) {
         for (std::ptrdiff_t c0 = j0 / 16 * 16; c0 < n; c0 += 16) {
             __m512d a0 = _mm512_setzero_pd(), a1 = a0, a2 = a0, a3 = a0, a4 = a0, a5 = a0, a6 = a0, a7 = a0;
             __m512d b0 = a0, b1 = a0, b2 = a0, b3 = a0, b4 = a0, b5 = a0, b6 = a0, b7 = a0;
+            if (resume) {
+                const double *g = G + j0 * np + c0;
+                a0 = _mm512_loadu_pd(g); b0 = _mm512_loadu_pd(g + 8); g += np;
+                a1 = _mm512_loadu_pd(g); b1 = _mm512_loadu_pd(g + 8); g += np;
+                a2 = _mm512_loadu_pd(g); b2 = _mm512_loadu_pd(g + 8); g += np;
+                a3 = _mm512_loadu_pd(g); b3 = _mm512_loadu_pd(g + 8); g += np;
+                a4 = _mm512_loadu_pd(g); b4 = _mm512_loadu_pd(g + 8); g += np;
+                a5 = _mm512_loadu_pd(g); b5 = _mm512_loadu_pd(g + 8); g += np;
+                a6 = _mm512_loadu_pd(g); b6 = _mm512_loadu_pd(g + 8); g += np;
+                a7 = _mm512_loadu_pd(g); b7 = _mm512_loadu_pd(g + 8);
+            }
             const double *r = A;
             for (std::ptrdiff_t t = 0; t < k; ++t, r += np) {
                 const __m512d u = _mm512_loadu_pd(r + c0), v = _mm512_loadu_pd(r + c0 + 8);
@@ -165,12 +180,19 @@ RELUINJ_RECON_AVX512 inline void syrk_packed_avx512(const double *A, std::ptrdif
     }
 }
 
-// 4 x 8 register block (8 ymm accumulators).
+// 4 x 8 register block (8 ymm accumulators); `resume` as in syrk_packed_avx512.
 RELUINJ_RECON_AVX2 inline void syrk_packed_avx2(const double *A, std::ptrdiff_t k, std::ptrdiff_t np,
-                                                std::ptrdiff_t n, double *G) {
+                                                std::ptrdiff_t n, double *G, bool resume) {
     for (std::ptrdiff_t j0 = 0; j0 < n; j0 += 4) {
         for (std::ptrdiff_t c0 = j0 / 8 * 8; c0 < n; c0 += 8) {
             __m256d a0 = _mm256_setzero_pd(), a1 = a0, a2 = a0, a3 = a0, b0 = a0, b1 = a0, b2 = a0, b3 = a0;
+            if (resume) {
+                const double *g = G + j0 * np + c0;
+                a0 = _mm256_loadu_pd(g); b0 = _mm256_loadu_pd(g + 4); g += np;
+                a1 = _mm256_loadu_pd(g); b1 = _mm256_loadu_pd(g + 4); g += np;
+                a2 = _mm256_loadu_pd(g); b2 = _mm256_loadu_pd(g + 4); g += np;
+                a3 = _mm256_loadu_pd(g); b3 = _mm256_loadu_pd(g + 4);
+            }
             const double *r = A;
             for (std::ptrdiff_t t = 0; t < k; ++t, r += np) {
                 const __m256d u = _mm256_loadu_pd(r + c0), v = _mm256_loadu_pd(r + c0 + 4);
@@ -986,17 +1008,24 @@ private:
 #if RELUINJ_RECON_X86
         if (isa_ != GramIsa::generic) {
             const std::ptrdiff_t np = np_;
+            // Rows are packed (zero padded to np) and multiplied in panels that fit in L1, so
+            // every register block rereads its panel from L1 rather than the whole list from L2.
+            const std::ptrdiff_t panel = std::max<std::ptrdiff_t>(8, kSyrkPanelBytes / (np * std::ptrdiff_t(sizeof(double))));
             if (!Apack_) {
-                Apack_.reset(new double[m_ * np]);  // rows are written (with zero padding) before use
+                Apack_.reset(new double[std::min(m_, panel) * np]);  // rows are written before use
                 Gb_.assign(np * np, 0.0);
             }
-            for (std::ptrdiff_t t = 0; t < cnt; ++t) {
-                double *row = Apack_.get() + t * np;
-                std::copy(W_ + idx[t] * n, W_ + idx[t] * n + n, row);
-                std::fill(row + n, row + np, 0.0);
+            if (cnt == 0) std::fill(Gb_.begin(), Gb_.end(), 0.0);
+            for (std::ptrdiff_t t0 = 0; t0 < cnt; t0 += panel) {
+                const std::ptrdiff_t rows = std::min(panel, cnt - t0);
+                for (std::ptrdiff_t t = 0; t < rows; ++t) {
+                    double *row = Apack_.get() + t * np;
+                    std::copy(W_ + idx[t0 + t] * n, W_ + idx[t0 + t] * n + n, row);
+                    std::fill(row + n, row + np, 0.0);
+                }
+                if (isa_ == GramIsa::avx512) syrk_packed_avx512(Apack_.get(), rows, np, n, Gb_.data(), t0 > 0);
+                else syrk_packed_avx2(Apack_.get(), rows, np, n, Gb_.data(), t0 > 0);
             }
-            if (isa_ == GramIsa::avx512) syrk_packed_avx512(Apack_.get(), cnt, np, n, Gb_.data());
-            else syrk_packed_avx2(Apack_.get(), cnt, np, n, Gb_.data());
             store_gram(complement);
             return;
         }
