@@ -309,37 +309,49 @@ inline double reduce_lanes_avx512(const double *t) {
     return ((t[0] + t[4]) + (t[2] + t[6])) + ((t[1] + t[5]) + (t[3] + t[7]));
 }
 
-// g = W^T (on * (bm - W x)) in one pass over Wt, 32 rows at a time (then masked 8-row steps):
-// the refinement right-hand side of the dense dual solve. acc is scratch of 8 n doubles.
-RELUINJ_RECON_AVX512 inline void refinement_rhs_avx512(const double *Wt, const double *x, const double *bm,
-                                                       const double *on, std::ptrdiff_t m, std::ptrdiff_t n,
-                                                       double *__restrict acc, double *__restrict g) {
-    for (std::ptrdiff_t j = 0; j < n; ++j) _mm512_storeu_pd(acc + 8 * j, _mm512_setzero_pd());
+// acc[0:n) += sum_r c[r] W[i + r] over `rows` consecutive rows of W (row-major m x n): per
+// 8 columns, two FMA chains (even and odd r) added at the end.
+RELUINJ_RECON_AVX512 inline void add_rows_avx512(const double *W, std::ptrdiff_t n, std::ptrdiff_t i,
+                                                 const double *c, int rows, double *__restrict acc) {
+    for (std::ptrdiff_t q = 0; q < n; q += 8) {
+        const __mmask8 k = tail_mask(n - q);
+        const double *w = W + i * n + q;
+        __m512d e = _mm512_loadu_pd(acc + q), o = _mm512_setzero_pd();
+        int r = 0;
+        for (; r + 2 <= rows; r += 2, w += 2 * n) {
+            e = _mm512_fmadd_pd(_mm512_set1_pd(c[r]), _mm512_maskz_loadu_pd(k, w), e);
+            o = _mm512_fmadd_pd(_mm512_set1_pd(c[r + 1]), _mm512_maskz_loadu_pd(k, w + n), o);
+        }
+        if (r < rows) e = _mm512_fmadd_pd(_mm512_set1_pd(c[r]), _mm512_maskz_loadu_pd(k, w), e);
+        _mm512_storeu_pd(acc + q, _mm512_add_pd(e, o));
+    }
+}
+
+// g = W^T (on * (bm - W x)), the refinement right-hand side of the dense dual solve, in one
+// pass over the rows, 32 at a time (then masked 8-row steps): W x of a block from Wt, then the
+// block's rows of W (contiguous) accumulated into g. acc is scratch of n + 8 doubles.
+RELUINJ_RECON_AVX512 inline void refinement_rhs_avx512(const double *W, const double *Wt, const double *x,
+                                                       const double *bm, const double *on, std::ptrdiff_t m,
+                                                       std::ptrdiff_t n, double *__restrict acc, double *__restrict g) {
+    std::fill(acc, acc + n + 8, 0.0);
+    alignas(64) double cb[32];
     std::ptrdiff_t i = 0;
     for (; i + 32 <= m; i += 32) {
         __m512d c[4];
         rows_times_x_avx512<4>(Wt, x, m, n, i, 0xFF, c);
         for (int r = 0; r < 4; ++r)
-            c[r] = _mm512_mul_pd(_mm512_loadu_pd(on + i + 8 * r), _mm512_sub_pd(_mm512_loadu_pd(bm + i + 8 * r), c[r]));
-        const double *w = Wt + i;
-        for (std::ptrdiff_t j = 0; j < n; ++j, w += m) {
-            __m512d t = _mm512_mul_pd(_mm512_loadu_pd(w), c[0]);
-            t = _mm512_fmadd_pd(_mm512_loadu_pd(w + 8), c[1], t);
-            t = _mm512_fmadd_pd(_mm512_loadu_pd(w + 16), c[2], t);
-            t = _mm512_fmadd_pd(_mm512_loadu_pd(w + 24), c[3], t);
-            _mm512_storeu_pd(acc + 8 * j, _mm512_add_pd(_mm512_loadu_pd(acc + 8 * j), t));
-        }
+            _mm512_store_pd(cb + 8 * r, _mm512_mul_pd(_mm512_loadu_pd(on + i + 8 * r),
+                                                      _mm512_sub_pd(_mm512_loadu_pd(bm + i + 8 * r), c[r])));
+        add_rows_avx512(W, n, i, cb, 32, acc);
     }
     for (; i < m; i += 8) {
         const __mmask8 k = tail_mask(m - i);
         __m512d c;
         rows_times_x_avx512<1>(Wt, x, m, n, i, k, &c);
-        c = _mm512_mul_pd(_mm512_maskz_loadu_pd(k, on + i), _mm512_sub_pd(_mm512_maskz_loadu_pd(k, bm + i), c));
-        const double *w = Wt + i;
-        for (std::ptrdiff_t j = 0; j < n; ++j, w += m)
-            _mm512_storeu_pd(acc + 8 * j, _mm512_fmadd_pd(_mm512_maskz_loadu_pd(k, w), c, _mm512_loadu_pd(acc + 8 * j)));
+        _mm512_store_pd(cb, _mm512_mul_pd(_mm512_maskz_loadu_pd(k, on + i), _mm512_sub_pd(_mm512_maskz_loadu_pd(k, bm + i), c)));
+        add_rows_avx512(W, n, i, cb, int(std::min<std::ptrdiff_t>(8, m - i)), acc);
     }
-    for (std::ptrdiff_t j = 0; j < n; ++j) g[j] = reduce_lanes_avx512(acc + 8 * j);
+    std::copy(acc, acc + n, g);
 }
 
 // ||ReLU(W x - alpha) - y||_2 in one pass over Wt (as output_residual, eight-lane sums).
@@ -976,8 +988,8 @@ private:
     void refinement_rhs(const double *x) {
 #if RELUINJ_RECON_X86
         if (isa_ == GramIsa::avx512) {
-            if (acc_.empty()) acc_.assign(8 * n_, 0.0);
-            return refinement_rhs_avx512(Wt_, x, bm_.data(), on_.data(), m_, n_, acc_.data(), g_.data());
+            if (acc_.empty()) acc_.assign(n_ + 8, 0.0);
+            return refinement_rhs_avx512(W_, Wt_, x, bm_.data(), on_.data(), m_, n_, acc_.data(), g_.data());
         }
 #endif
         analysis(x, wx_.data());
