@@ -555,6 +555,22 @@ inline void synth_rows(const double *W, const std::int64_t *idx, const double *c
     }
 }
 
+// Step k of the factorisation: the pivot test on d = G_kk after the previous steps against
+// the original G_kk (kept in inv_diag[k]), then R_kk = sqrt(d), inv_diag[k] = 1 / R_kk and row
+// k of R scaled by it. Returns false when the test fails.
+template <class Size>
+__attribute__((always_inline)) inline bool cholesky_pivot(double *__restrict rk, std::ptrdiff_t k, Size n,
+                                                          double tol, double *__restrict inv_diag) {
+    const double gkk = inv_diag[k], d = rk[k];
+    if (!(gkk > 0.0) || !(d > tol * gkk)) return false;
+    const double r = std::sqrt(d);
+    rk[k] = r;
+    const double inv = 1.0 / r;
+    inv_diag[k] = inv;
+    for (std::ptrdiff_t j = k + 1; j < n; ++j) rk[j] *= inv;
+    return true;
+}
+
 // In-place Cholesky G = L L^T of the upper triangle of G (L^T stored in the upper triangle).
 // Returns false when a pivot fails the relative test L_kk^2 > tol * G_kk. Row-oriented
 // (right-looking): once row k of R is final it is subtracted from the trailing rows, so all
@@ -567,13 +583,7 @@ __attribute__((always_inline)) inline bool cholesky_upper_impl(double *G, Size n
     for (std::ptrdiff_t k = 0; k < n; ++k) inv_diag[k] = G[k * n + k];  // G_kk until step k
     for (std::ptrdiff_t k = 0; k < n; ++k) {
         double *__restrict rk = G + k * n;
-        const double gkk = inv_diag[k], d = rk[k];
-        if (!(gkk > 0.0) || !(d > tol * gkk)) return false;
-        const double r = std::sqrt(d);
-        rk[k] = r;
-        const double inv = 1.0 / r;
-        inv_diag[k] = inv;
-        for (std::ptrdiff_t j = k + 1; j < n; ++j) rk[j] *= inv;
+        if (!cholesky_pivot(rk, k, n, tol, inv_diag)) return false;
         for (std::ptrdiff_t p = k + 1; p < n; ++p) {
             const double f = rk[p];
             double *__restrict rp = G + p * n;
@@ -648,13 +658,7 @@ RELUINJ_RECON_AVX512 inline bool cholesky_upper_avx512(double *G, std::ptrdiff_t
     for (std::ptrdiff_t k = 0; k < n; ++k) inv_diag[k] = G[k * n + k];
     for (std::ptrdiff_t k = 0; k < n; ++k) {
         double *rk = G + k * n;
-        const double gkk = inv_diag[k], d = rk[k];
-        if (!(gkk > 0.0) || !(d > tol * gkk)) return false;
-        const double r = std::sqrt(d);
-        rk[k] = r;
-        const double inv = 1.0 / r;
-        inv_diag[k] = inv;
-        for (std::ptrdiff_t j = k + 1; j < n; ++j) rk[j] *= inv;
+        if (!cholesky_pivot(rk, k, n, tol, inv_diag)) return false;
         for (std::ptrdiff_t p = k + 1; p < n; ++p) {
             const __m512d f = _mm512_set1_pd(rk[p]);
             double *rp = G + p * n;
