@@ -197,10 +197,13 @@ def relu_inverse(W, alpha, Y, *, method="dual", n_threads=None, rcond=None, face
     """Reconstruct the inputs x of the ReLU layer ``y = ReLU(W x - alpha)`` from outputs Y.
 
     The active rows ``I = {i : y_i > 0}`` satisfy ``<x, φ_i> = y_i + alpha_i``; x is unique
-    iff they span R^n. The batch is validated before any kernel runs, then every sample is
-    solved independently in a compiled kernel (OpenMP over samples, GIL released); one
-    ill-posed sample never aborts or contaminates the others, and results are bitwise
-    independent of `n_threads`.
+    iff they span R^n. The whole batch is validated before any result is returned (for
+    ``method="dual"`` the values of `Y` are checked in the kernel's own pass over them, which
+    saves a pass over large batches), and every sample is solved independently in a compiled
+    kernel (OpenMP over samples, GIL released); one ill-posed sample never aborts or
+    contaminates the others, and results are bitwise independent of `n_threads`. With
+    ``method="dual"`` and n <= 16 on AVX-512 CPUs, eight samples are solved at once, one per
+    vector lane, each with exactly the operations it would get alone.
 
     Parameters
     ----------
