@@ -45,6 +45,8 @@ namespace mcb_detail {
 
 // Points per chunk of the fixed work grid (also the height of a correlation block).
 constexpr std::ptrdiff_t CHUNK = 64;
+// Budget (bytes) of a correlation block that should stay in the L1 data cache.
+constexpr std::ptrdiff_t BLOCK_BYTES = 24 * 1024;
 // Largest m for which the rank test uses a precomputed m x m Gram matrix (32 MiB).
 constexpr std::ptrdiff_t GRAM_MAX_M = 2048;
 
@@ -287,10 +289,57 @@ template <class T>
 using SelectFn = void (*)(const T *, std::ptrdiff_t, std::ptrdiff_t, T *, std::int64_t *,
                           std::int64_t *);
 
+// Per-thread scratch of the selection: vals and cand (m + 8 entries) for the select functions,
+// sel (n) for the selected set, pos (m_pad + 8) for the candidate positions of the AVX-512
+// fast path.
+template <class T>
+struct SelectScratch {
+    std::vector<T> vals;
+    std::vector<std::int64_t> cand, sel;
+    std::vector<std::int32_t> pos;
+    SelectScratch(std::ptrdiff_t m, std::ptrdiff_t n, std::ptrdiff_t m_pad)
+        : vals(m + 8), cand(m + 8), sel(n), pos(m_pad + 8) {}
+};
+
+// Selection and update without rank test for `rows` points whose correlations are the rows
+// of C (row stride ldc = m_pad >= m; the entries beyond m may be overwritten): for every i in
+// the top n of a row c, mins[i] = min(mins[i], c_i) and hits[i] += 1.
+template <class T>
+using UpdateFn = void (*)(T *, std::ptrdiff_t, std::ptrdiff_t, std::ptrdiff_t, std::ptrdiff_t,
+                          SelectScratch<T> &, T *, std::int64_t *);
+
+// The min/hit update of one point from its selected set sel[0..n).
+template <class T>
+RELUINJ_ALWAYS_INLINE void update_selected(const T *c, const std::int64_t *sel, std::ptrdiff_t n,
+                                           T *mins, std::int64_t *hits) {
+    for (std::ptrdiff_t q = 0; q < n; ++q) {
+        const std::int64_t i = sel[q];
+        mins[i] = std::min(mins[i], c[i]);
+        ++hits[i];
+    }
+}
+
+template <class T, class Cand>
+RELUINJ_ALWAYS_INLINE void select_update_impl(const T *C, std::ptrdiff_t rows, std::ptrdiff_t ldc,
+                                              std::ptrdiff_t m, std::ptrdiff_t n,
+                                              SelectScratch<T> &s, T *mins, std::int64_t *hits) {
+    for (std::ptrdiff_t r = 0; r < rows; ++r) {
+        const T *c = C + r * ldc;
+        select_impl<T, Cand>(c, m, n, s.vals.data(), s.cand.data(), s.sel.data());
+        update_selected(c, s.sel.data(), n, mins, hits);
+    }
+}
+
 template <class T>
 void select_generic(const T *c, std::ptrdiff_t m, std::ptrdiff_t n, T *vals, std::int64_t *cand,
                     std::int64_t *sel) {
     select_impl<T, CandidatesScalar<T>>(c, m, n, vals, cand, sel);
+}
+
+template <class T>
+void update_generic(T *C, std::ptrdiff_t rows, std::ptrdiff_t ldc, std::ptrdiff_t m,
+                    std::ptrdiff_t n, SelectScratch<T> &s, T *mins, std::int64_t *hits) {
+    select_update_impl<T, CandidatesScalar<T>>(C, rows, ldc, m, n, s, mins, hits);
 }
 
 #if RELUINJ_MCB_X86
@@ -301,9 +350,23 @@ RELUINJ_TARGET_AVX2 void select_avx2(const T *c, std::ptrdiff_t m, std::ptrdiff_
 }
 
 template <class T>
+RELUINJ_TARGET_AVX2 void update_avx2(T *C, std::ptrdiff_t rows, std::ptrdiff_t ldc,
+                                     std::ptrdiff_t m, std::ptrdiff_t n, SelectScratch<T> &s,
+                                     T *mins, std::int64_t *hits) {
+    select_update_impl<T, CandidatesScalar<T>>(C, rows, ldc, m, n, s, mins, hits);
+}
+
+template <class T>
 RELUINJ_TARGET_AVX512 void select_avx512(const T *c, std::ptrdiff_t m, std::ptrdiff_t n, T *vals,
                                          std::int64_t *cand, std::int64_t *sel) {
     select_impl<T, CandidatesScalar<T>>(c, m, n, vals, cand, sel);
+}
+
+template <class T>
+RELUINJ_TARGET_AVX512 void update_avx512(T *C, std::ptrdiff_t rows, std::ptrdiff_t ldc,
+                                         std::ptrdiff_t m, std::ptrdiff_t n, SelectScratch<T> &s,
+                                         T *mins, std::int64_t *hits) {
+    select_update_impl<T, CandidatesScalar<T>>(C, rows, ldc, m, n, s, mins, hits);
 }
 
 // CandidatesScalar<double> with AVX-512: comparison masks of 8 lanes; compact() packs each 8
@@ -385,11 +448,32 @@ RELUINJ_TARGET_AVX512 RELUINJ_ALWAYS_INLINE void rank_select_avx512(const double
     for (; keep; keep &= keep - 1) sel[r++] = cand[__builtin_ctz(keep)];
 }
 
-// select_small_impl for double with AVX-512 (G = 16 groups = two registers of group maxima,
-// ranks of the maxima and of up to 32 final candidates by masked counting).
 #pragma GCC diagnostic push  // GCC 12 flags the undefined pass-through operand of _mm512_max_pd
 #pragma GCC diagnostic ignored "-Wuninitialized"
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+// The threshold t of select_small_impl from the 16 group maxima (g0, g1) (lanes = groups):
+// the largest g_k with cnt_k = #{j : g_j >= g_k} >= n, counted by masked compares.
+RELUINJ_TARGET_AVX512 RELUINJ_ALWAYS_INLINE double group_threshold_avx512(__m512d g0, __m512d g1,
+                                                                        std::ptrdiff_t n) {
+    const __m512d ninf = _mm512_set1_pd(-std::numeric_limits<double>::infinity());
+    alignas(64) double gs[16];
+    _mm512_store_pd(gs, g0);
+    _mm512_store_pd(gs + 8, g1);
+    const __m512i one = _mm512_set1_epi64(1);
+    __m512i c0 = _mm512_setzero_si512(), c1 = _mm512_setzero_si512();
+    for (int j = 0; j < 16; ++j) {
+        const __m512d b = _mm512_set1_pd(gs[j]);
+        c0 = _mm512_mask_add_epi64(c0, _mm512_cmp_pd_mask(b, g0, _CMP_GE_OQ), c0, one);
+        c1 = _mm512_mask_add_epi64(c1, _mm512_cmp_pd_mask(b, g1, _CMP_GE_OQ), c1, one);
+    }
+    const __m512i nv = _mm512_set1_epi64(static_cast<long long>(n));
+    const __m512d t0 = _mm512_mask_blend_pd(_mm512_cmpge_epi64_mask(c0, nv), ninf, g0);
+    const __m512d t1 = _mm512_mask_blend_pd(_mm512_cmpge_epi64_mask(c1, nv), ninf, g1);
+    return _mm512_reduce_max_pd(_mm512_max_pd(t0, t1));
+}
+
+// select_small_impl for double with AVX-512 (G = 16 groups = two registers of group maxima,
+// ranks of the maxima and of up to 32 final candidates by masked counting).
 RELUINJ_TARGET_AVX512 RELUINJ_ALWAYS_INLINE void select_small_avx512(const double *c,
                                                                    std::ptrdiff_t m,
                                                                    std::ptrdiff_t n, double *vals,
@@ -412,21 +496,7 @@ RELUINJ_TARGET_AVX512 RELUINJ_ALWAYS_INLINE void select_small_avx512(const doubl
             g1 = _mm512_max_pd(g1, _mm512_mask_loadu_pd(ninf, k1, c + i + 8));
         }
     }
-    // cnt_k = #{j : g_j >= g_k}; t = max{g_k : cnt_k >= n}.
-    alignas(64) double gs[16];
-    _mm512_store_pd(gs, g0);
-    _mm512_store_pd(gs + 8, g1);
-    const __m512i one = _mm512_set1_epi64(1);
-    __m512i c0 = _mm512_setzero_si512(), c1 = _mm512_setzero_si512();
-    for (int j = 0; j < 16; ++j) {
-        const __m512d b = _mm512_set1_pd(gs[j]);
-        c0 = _mm512_mask_add_epi64(c0, _mm512_cmp_pd_mask(b, g0, _CMP_GE_OQ), c0, one);
-        c1 = _mm512_mask_add_epi64(c1, _mm512_cmp_pd_mask(b, g1, _CMP_GE_OQ), c1, one);
-    }
-    const __m512i nv = _mm512_set1_epi64(static_cast<long long>(n));
-    const __m512d t0 = _mm512_mask_blend_pd(_mm512_cmpge_epi64_mask(c0, nv), ninf, g0);
-    const __m512d t1 = _mm512_mask_blend_pd(_mm512_cmpge_epi64_mask(c1, nv), ninf, g1);
-    const double t = _mm512_reduce_max_pd(_mm512_max_pd(t0, t1));
+    const double t = group_threshold_avx512(g0, g1, n);
     // Candidates {q : c_q >= t} in increasing index order.
     std::ptrdiff_t count = CandidatesAvx512::compact(c, m, t, vals, cand);
     // Drop the last candidate in the order ByCorrelation (smallest value, then largest index)
@@ -450,7 +520,6 @@ RELUINJ_TARGET_AVX512 RELUINJ_ALWAYS_INLINE void select_small_avx512(const doubl
     else
         rank_select_avx512<4>(vals, cand, count, n, sel);
 }
-#pragma GCC diagnostic pop
 
 template <>
 RELUINJ_TARGET_AVX512 inline void select_avx512<double>(const double *c, std::ptrdiff_t m,
@@ -460,6 +529,135 @@ RELUINJ_TARGET_AVX512 inline void select_avx512<double>(const double *c, std::pt
         select_small_avx512(c, m, n, vals, cand, sel);
     else
         top_n<double, CandidatesAvx512>(c, m, n, vals, cand, sel);
+}
+
+// LANES[b] = the positions of the set bits of the byte b in increasing order (then zeros):
+// turns a comparison mask of 8 lanes into candidate positions without branches.
+struct LaneTable {
+    alignas(32) std::int32_t lane[256][8];
+};
+
+constexpr LaneTable make_lane_table() {
+    LaneTable t{};
+    for (int b = 0; b < 256; ++b) {
+        int r = 0;
+        for (int l = 0; l < 8; ++l)
+            if ((b >> l) & 1) t.lane[b][r++] = l;
+    }
+    return t;
+}
+
+inline constexpr LaneTable LANES = make_lane_table();
+
+// The update of update_avx512 for one point with R registers of candidates: the `count`
+// candidates (positions pos[0..count), count <= 8 R) are gathered from c, and their numbers of
+// strictly larger candidates g_q counted. S = {q : g_q < n} contains the top n (an element of
+// the top n has fewer than n larger elements), so |S| == n means S is the top n; otherwise
+// (ties at the n-th value) returns false without updating.
+template <int R>
+RELUINJ_TARGET_AVX512 RELUINJ_ALWAYS_INLINE bool rank_update_avx512(const double *c,
+                                                                  const std::int32_t *pos,
+                                                                  std::ptrdiff_t count,
+                                                                  std::ptrdiff_t n, double *mins,
+                                                                  std::int64_t *hits) {
+    const __m512d ninf = _mm512_set1_pd(-std::numeric_limits<double>::infinity());
+    const __m512i one = _mm512_set1_epi64(1);
+    const __m512i nv = _mm512_set1_epi64(static_cast<long long>(n));
+    alignas(64) double vs[8 * R];
+    __mmask8 valid[R];
+    __m512d v[R];
+    __m512i larger[R];
+    for (int g = 0; g < R; ++g) {
+        const std::ptrdiff_t left = count - 8 * g;
+        valid[g] = left >= 8 ? __mmask8(0xFF) : left > 0 ? __mmask8((1u << left) - 1u) : __mmask8(0);
+        const __m256i idx = _mm256_loadu_si256(reinterpret_cast<const __m256i *>(pos + 8 * g));
+        v[g] = _mm512_mask_i32gather_pd(ninf, valid[g], idx, c, 8);
+        _mm512_store_pd(vs + 8 * g, v[g]);
+        larger[g] = _mm512_setzero_si512();
+    }
+    // A fixed number of rounds (the -inf padding counts for nothing): no branch to mispredict.
+    for (int p = 0; p < 8 * R; ++p) {
+        const __m512d b = _mm512_set1_pd(vs[p]);
+        for (int g = 0; g < R; ++g)
+            larger[g] = _mm512_mask_add_epi64(larger[g], _mm512_cmp_pd_mask(b, v[g], _CMP_GT_OQ),
+                                              larger[g], one);
+    }
+    std::uint32_t keep = 0;
+    for (int g = 0; g < R; ++g)
+        keep |= std::uint32_t(_mm512_mask_cmplt_epi64_mask(valid[g], larger[g], nv)) << (8 * g);
+    if (__builtin_popcount(keep) != n) return false;
+    for (std::ptrdiff_t q = 0; q < n; ++q, keep &= keep - 1) {
+        const int l = __builtin_ctz(keep);
+        const std::int32_t i = pos[l];
+        mins[i] = std::min(mins[i], vs[l]);
+        ++hits[i];
+    }
+    return true;
+}
+
+// update_avx512 for double and n <= SMALL_SELECT_N, one point per pass over its row c:
+// the entries m..m_pad of c are set to -inf, so the group maxima and the candidate masks need
+// no tail handling; the group threshold t is finite (at least n of the 16 groups hold real
+// elements), so no padding entry is a candidate. The candidate positions are written 8 lanes
+// at a time from LANES. More than 32 candidates, or ties at the n-th value, fall back to
+// select_small_avx512.
+RELUINJ_TARGET_AVX512 inline void update_small_avx512(double *C, std::ptrdiff_t rows,
+                                                      std::ptrdiff_t ldc, std::ptrdiff_t m,
+                                                      std::ptrdiff_t n, SelectScratch<double> &s,
+                                                      double *mins, std::int64_t *hits) {
+    const double ninf = -std::numeric_limits<double>::infinity();
+    static_assert(TileAvx512<double>::NR == SELECT_GROUPS, "a frame panel = the 16 groups");
+    const std::ptrdiff_t panels = ldc / SELECT_GROUPS;
+    std::int32_t *pos = s.pos.data();
+    for (std::ptrdiff_t r = 0; r < rows; ++r) {
+        double *c = C + r * ldc;
+        for (std::ptrdiff_t i = m; i < ldc; ++i) c[i] = ninf;
+        // Group maxima in two independent chains per register (shorter dependencies).
+        __m512d a0 = _mm512_loadu_pd(c), a1 = _mm512_loadu_pd(c + 8);
+        __m512d b0 = _mm512_set1_pd(ninf), b1 = b0;
+        std::ptrdiff_t p = 1;
+        for (; p + 2 <= panels; p += 2) {
+            a0 = _mm512_max_pd(a0, _mm512_loadu_pd(c + 16 * p));
+            a1 = _mm512_max_pd(a1, _mm512_loadu_pd(c + 16 * p + 8));
+            b0 = _mm512_max_pd(b0, _mm512_loadu_pd(c + 16 * p + 16));
+            b1 = _mm512_max_pd(b1, _mm512_loadu_pd(c + 16 * p + 24));
+        }
+        if (p < panels) {
+            a0 = _mm512_max_pd(a0, _mm512_loadu_pd(c + 16 * p));
+            a1 = _mm512_max_pd(a1, _mm512_loadu_pd(c + 16 * p + 8));
+        }
+        const __m512d tv =
+            _mm512_set1_pd(group_threshold_avx512(_mm512_max_pd(a0, b0), _mm512_max_pd(a1, b1), n));
+        std::ptrdiff_t count = 0;
+        for (std::ptrdiff_t q = 0; q < ldc; q += 8) {
+            const unsigned k = _mm512_cmp_pd_mask(_mm512_loadu_pd(c + q), tv, _CMP_GE_OQ);
+            const __m256i lanes =
+                _mm256_load_si256(reinterpret_cast<const __m256i *>(LANES.lane[k]));
+            _mm256_storeu_si256(reinterpret_cast<__m256i *>(pos + count),
+                                _mm256_add_epi32(lanes, _mm256_set1_epi32(static_cast<int>(q))));
+            count += __builtin_popcount(k);
+        }
+        const bool done = count <= 16   ? rank_update_avx512<2>(c, pos, count, n, mins, hits)
+                          : count <= 32 ? rank_update_avx512<4>(c, pos, count, n, mins, hits)
+                                        : false;
+        if (!done) {
+            select_small_avx512(c, m, n, s.vals.data(), s.cand.data(), s.sel.data());
+            update_selected(c, s.sel.data(), n, mins, hits);
+        }
+    }
+}
+#pragma GCC diagnostic pop
+
+template <>
+RELUINJ_TARGET_AVX512 inline void update_avx512<double>(double *C, std::ptrdiff_t rows,
+                                                        std::ptrdiff_t ldc, std::ptrdiff_t m,
+                                                        std::ptrdiff_t n,
+                                                        SelectScratch<double> &s, double *mins,
+                                                        std::int64_t *hits) {
+    if (n <= SMALL_SELECT_N)
+        update_small_avx512(C, rows, ldc, m, n, s, mins, hits);
+    else
+        select_update_impl<double, CandidatesAvx512>(C, rows, ldc, m, n, s, mins, hits);
 }
 #endif
 
@@ -482,15 +680,17 @@ struct CorrelationEngine {
     std::ptrdiff_t m = 0, n = 0, m_pad = 0, mr = 1;
     BlockFn<T> block = nullptr;
     SelectFn<T> select = nullptr;  // top n of one point's correlations (same instruction set)
+    UpdateFn<T> update = nullptr;  // selection + min/hit update of a block (no rank test)
     T x_limit = std::numeric_limits<T>::max();  // largest |x_j| that cannot overflow
 
     template <class Tile>
-    void setup(const T *Wn, BlockFn<T> fn, SelectFn<T> sel_fn) {
+    void setup(const T *Wn, BlockFn<T> fn, SelectFn<T> sel_fn, UpdateFn<T> upd_fn) {
         pack_frame<T, Tile::NR>(Wn, m, n, Wp);
         m_pad = static_cast<std::ptrdiff_t>(Wp.size()) / n;
         mr = Tile::MR;
         block = fn;
         select = sel_fn;
+        update = upd_fn;
         double wmax = 0.0;
         for (std::ptrdiff_t i = 0; i < m; ++i) wmax = std::max(wmax, std::sqrt(dot(Wn + i * n, Wn + i * n, n)));
         const double tmax = static_cast<double>(std::numeric_limits<T>::max());
@@ -507,15 +707,28 @@ struct CorrelationEngine {
         : m(m_), n(n_) {
 #if RELUINJ_MCB_X86
         switch (isa) {
-            case Isa::avx512: setup<TileAvx512<T>>(Wn, &block_avx512<T>, &select_avx512<T>); return;
-            case Isa::avx2: setup<TileAvx2<T>>(Wn, &block_avx2<T>, &select_avx2<T>); return;
+            case Isa::avx512:
+                setup<TileAvx512<T>>(Wn, &block_avx512<T>, &select_avx512<T>, &update_avx512<T>);
+                return;
+            case Isa::avx2:
+                setup<TileAvx2<T>>(Wn, &block_avx2<T>, &select_avx2<T>, &update_avx2<T>);
+                return;
             default: break;
         }
 #endif
-        setup<TileGeneric<T>>(Wn, &block_generic<T>, &select_generic<T>);
+        setup<TileGeneric<T>>(Wn, &block_generic<T>, &select_generic<T>, &update_generic<T>);
     }
 
     std::ptrdiff_t xbuf_size(std::ptrdiff_t rows) const { return (rows + mr - 1) / mr * mr * n; }
+
+    // Points per correlation block of the MCB kernel: the most tiles of mr points whose
+    // block (rows x m_pad) fits in BLOCK_BYTES, so that the selection reads it from L1 right
+    // after the GEMM wrote it; CHUNK when even one tile does not fit (large m: the GEMM then
+    // keeps each frame panel in L1 for a whole chunk instead).
+    std::ptrdiff_t block_rows() const {
+        const std::ptrdiff_t tiles = BLOCK_BYTES / (mr * m_pad * std::ptrdiff_t(sizeof(T)));
+        return tiles < 1 ? CHUNK : std::min(CHUNK, tiles * mr);
+    }
 };
 
 // Strict total order of the elements of one point: larger correlation first, then smaller index.
@@ -530,16 +743,17 @@ struct ByCorrelation {
 // Per-thread scratch and partial result.
 template <class T>
 struct Workspace {
-    std::vector<T> C, xbuf, tmp;
-    std::vector<std::int64_t> cand, sel, order;
+    std::vector<T> C, xbuf;
+    SelectScratch<T> sc;
+    std::vector<std::int64_t> order;
     std::vector<double> chol;
     IncrementalBasis basis;
     std::vector<T> min_part;
     std::vector<std::int64_t> hits_part;
     Workspace(const CorrelationEngine<T> &eng, double rank_tol)
-        : C(CHUNK * eng.m_pad), xbuf(eng.xbuf_size(CHUNK)), tmp(eng.m + 8), cand(eng.m + 8), sel(eng.n), chol(eng.n * eng.n),
-          basis(eng.n, rank_tol), min_part(eng.m, std::numeric_limits<T>::infinity()),
-          hits_part(eng.m, 0) {}
+        : C(eng.block_rows() * eng.m_pad), xbuf(eng.xbuf_size(eng.block_rows())),
+          sc(eng.m, eng.n, eng.m_pad), chol(eng.n * eng.n), basis(eng.n, rank_tol),
+          min_part(eng.m, std::numeric_limits<T>::infinity()), hits_part(eng.m, 0) {}
 };
 
 constexpr const char *X_ERROR =
@@ -574,17 +788,17 @@ bool independent_by_cholesky(const T *Wn, const double *gram, std::ptrdiff_t m, 
     return true;
 }
 
-// J*(x) for one point with correlations c; returns its size (n unless the frame is
-// numerically rank deficient), indices in ws.sel (or ws.order for the rank fallback).
+// J*(x) with the rank test for one point with correlations c; returns its size (n unless
+// the frame is numerically rank deficient), indices in ws.sc.sel (or ws.order for the rank
+// fallback). Without the rank test J*(x) is the top n: CorrelationEngine::update.
 template <class T>
 const std::int64_t *most_correlated_basis(const CorrelationEngine<T> &eng, const T *Wn,
                                           const double *gram, const T *c, std::ptrdiff_t m,
-                                          std::ptrdiff_t n, bool check_rank, Workspace<T> &ws,
+                                          std::ptrdiff_t n, Workspace<T> &ws,
                                           std::ptrdiff_t &size) {
-    std::int64_t *sel = ws.sel.data();
-    eng.select(c, m, n, ws.tmp.data(), ws.cand.data(), sel);
+    std::int64_t *sel = ws.sc.sel.data();
+    eng.select(c, m, n, ws.sc.vals.data(), ws.sc.cand.data(), sel);
     size = n;
-    if (!check_rank) return sel;
     const ByCorrelation<T> cmp{c};
     std::sort(sel, sel + n, cmp);  // the rank test goes down the ordering
     if (independent_by_cholesky(Wn, gram, m, n, sel, ws.chol.data())) return sel;
@@ -627,21 +841,25 @@ void most_correlated_basis_partial(const T *Wn, const T *X, std::ptrdiff_t m, st
     std::vector<Workspace<T>> ws;
     ws.reserve(n_threads);
     for (int t = 0; t < n_threads; ++t) ws.emplace_back(eng, rank_tol);
+    const std::ptrdiff_t block = eng.block_rows();
     parallel_chunks(k, CHUNK, n_threads, [&](std::ptrdiff_t, std::ptrdiff_t b, std::ptrdiff_t e) {
         Workspace<T> &w = ws[reluinj_thread_num()];
-        const std::ptrdiff_t rows = e - b;
-        if (!eng.compute(X + b * n, rows, w.xbuf.data(), w.C.data()))
-            throw std::invalid_argument(X_ERROR);
-        for (std::ptrdiff_t s = 0; s < rows; ++s) {
-            const T *c = w.C.data() + s * eng.m_pad;
-            std::ptrdiff_t size = 0;
-            const std::int64_t *J =
-                most_correlated_basis(eng, Wn, gram.empty() ? nullptr : gram.data(), c, m, n,
-                                      check_rank, w, size);
-            for (std::ptrdiff_t q = 0; q < size; ++q) {
-                const std::int64_t i = J[q];
-                w.min_part[i] = std::min(w.min_part[i], c[i]);
-                ++w.hits_part[i];
+        for (std::ptrdiff_t b0 = b; b0 < e; b0 += block) {
+            const std::ptrdiff_t rows = std::min(block, e - b0);
+            if (!eng.compute(X + b0 * n, rows, w.xbuf.data(), w.C.data()))
+                throw std::invalid_argument(X_ERROR);
+            if (!check_rank) {
+                eng.update(w.C.data(), rows, eng.m_pad, m, n, w.sc, w.min_part.data(),
+                           w.hits_part.data());
+                continue;
+            }
+            for (std::ptrdiff_t s = 0; s < rows; ++s) {
+                const T *c = w.C.data() + s * eng.m_pad;
+                std::ptrdiff_t size = 0;
+                const std::int64_t *J =
+                    most_correlated_basis(eng, Wn, gram.empty() ? nullptr : gram.data(), c, m,
+                                          n, w, size);
+                update_selected(c, J, size, w.min_part.data(), w.hits_part.data());
             }
         }
     });
