@@ -79,8 +79,10 @@ RELUINJ_ALWAYS_INLINE void micro_tile(const T *xp, const T *wp, std::ptrdiff_t n
             for (int v = 0; v < NV; ++v) acc[r][v] += xr * w[v];
         }
     }
-    for (std::ptrdiff_t r = 0; r < rows && r < MR; ++r)
-        for (int v = 0; v < NV; ++v) *reinterpret_cast<M *>(c + r * ldc + v * VW) = acc[r][v];
+    // A loop of constant length (r < rows tested inside) is unrolled, so acc stays in registers.
+    for (int r = 0; r < MR; ++r)
+        if (r < rows)
+            for (int v = 0; v < NV; ++v) *reinterpret_cast<M *>(c + r * ldc + v * VW) = acc[r][v];
 }
 #else
 template <class T, int MR, int NR, int VW>
@@ -289,23 +291,26 @@ template <class T>
 using SelectFn = void (*)(const T *, std::ptrdiff_t, std::ptrdiff_t, T *, std::int64_t *,
                           std::int64_t *);
 
+// Points per phase of the AVX-512 update (update_small_avx512).
+constexpr std::ptrdiff_t UPDATE_BATCH = 8;
+
 // Per-thread scratch of the selection: vals and cand (m + 8 entries) for the select functions,
-// sel (n) for the selected set, pos (m_pad + 8) for the candidate positions of the AVX-512
-// fast path.
+// sel (n) for the selected set, pos (UPDATE_BATCH x (m_pad + 8)) for the candidate positions
+// of the AVX-512 update.
 template <class T>
 struct SelectScratch {
     std::vector<T> vals;
     std::vector<std::int64_t> cand, sel;
     std::vector<std::int32_t> pos;
     SelectScratch(std::ptrdiff_t m, std::ptrdiff_t n, std::ptrdiff_t m_pad)
-        : vals(m + 8), cand(m + 8), sel(n), pos(m_pad + 8) {}
+        : vals(m + 8), cand(m + 8), sel(n), pos(UPDATE_BATCH * (m_pad + 8)) {}
 };
 
 // Selection and update without rank test for `rows` points whose correlations are the rows
-// of C (row stride ldc = m_pad >= m; the entries beyond m may be overwritten): for every i in
-// the top n of a row c, mins[i] = min(mins[i], c_i) and hits[i] += 1.
+// of C (row stride ldc = m_pad >= m): for every i in the top n of a row c,
+// mins[i] = min(mins[i], c_i) and hits[i] += 1.
 template <class T>
-using UpdateFn = void (*)(T *, std::ptrdiff_t, std::ptrdiff_t, std::ptrdiff_t, std::ptrdiff_t,
+using UpdateFn = void (*)(const T *, std::ptrdiff_t, std::ptrdiff_t, std::ptrdiff_t, std::ptrdiff_t,
                           SelectScratch<T> &, T *, std::int64_t *);
 
 // The min/hit update of one point from its selected set sel[0..n).
@@ -337,7 +342,7 @@ void select_generic(const T *c, std::ptrdiff_t m, std::ptrdiff_t n, T *vals, std
 }
 
 template <class T>
-void update_generic(T *C, std::ptrdiff_t rows, std::ptrdiff_t ldc, std::ptrdiff_t m,
+void update_generic(const T *C, std::ptrdiff_t rows, std::ptrdiff_t ldc, std::ptrdiff_t m,
                     std::ptrdiff_t n, SelectScratch<T> &s, T *mins, std::int64_t *hits) {
     select_update_impl<T, CandidatesScalar<T>>(C, rows, ldc, m, n, s, mins, hits);
 }
@@ -350,7 +355,7 @@ RELUINJ_TARGET_AVX2 void select_avx2(const T *c, std::ptrdiff_t m, std::ptrdiff_
 }
 
 template <class T>
-RELUINJ_TARGET_AVX2 void update_avx2(T *C, std::ptrdiff_t rows, std::ptrdiff_t ldc,
+RELUINJ_TARGET_AVX2 void update_avx2(const T *C, std::ptrdiff_t rows, std::ptrdiff_t ldc,
                                      std::ptrdiff_t m, std::ptrdiff_t n, SelectScratch<T> &s,
                                      T *mins, std::int64_t *hits) {
     select_update_impl<T, CandidatesScalar<T>>(C, rows, ldc, m, n, s, mins, hits);
@@ -363,7 +368,7 @@ RELUINJ_TARGET_AVX512 void select_avx512(const T *c, std::ptrdiff_t m, std::ptrd
 }
 
 template <class T>
-RELUINJ_TARGET_AVX512 void update_avx512(T *C, std::ptrdiff_t rows, std::ptrdiff_t ldc,
+RELUINJ_TARGET_AVX512 void update_avx512(const T *C, std::ptrdiff_t rows, std::ptrdiff_t ldc,
                                          std::ptrdiff_t m, std::ptrdiff_t n, SelectScratch<T> &s,
                                          T *mins, std::int64_t *hits) {
     select_update_impl<T, CandidatesScalar<T>>(C, rows, ldc, m, n, s, mins, hits);
@@ -549,21 +554,30 @@ constexpr LaneTable make_lane_table() {
 
 inline constexpr LaneTable LANES = make_lane_table();
 
-// The update of update_avx512 for one point with R registers of candidates: the `count`
-// candidates (positions pos[0..count), count <= 8 R) are gathered from c, and their numbers of
-// strictly larger candidates g_q counted. S = {q : g_q < n} contains the top n (an element of
-// the top n has fewer than n larger elements), so |S| == n means S is the top n; otherwise
-// (ties at the n-th value) returns false without updating.
+// Appends base + (the set lanes of the mask k) to pos[0..cnt) (writing 8 entries) and
+// advances base by 8 lanes.
+RELUINJ_TARGET_AVX512 RELUINJ_ALWAYS_INLINE void list_lanes_avx512(unsigned k, std::int32_t *pos,
+                                                                 std::ptrdiff_t &cnt,
+                                                                 __m256i &base) {
+    const __m256i lanes = _mm256_load_si256(reinterpret_cast<const __m256i *>(LANES.lane[k]));
+    _mm256_storeu_si256(reinterpret_cast<__m256i *>(pos + cnt), _mm256_add_epi32(lanes, base));
+    cnt += __builtin_popcount(k);
+    base = _mm256_add_epi32(base, _mm256_set1_epi32(8));
+}
+
+// The selection of update_small_avx512 for one point with R registers of candidates: the
+// `count` candidates (positions pos[0..count), count <= 8 R) are gathered from c into
+// vs[0..8 R) (-inf beyond count), and their numbers g_q of strictly larger candidates counted.
+// Returns the mask of S = {q : g_q < n}. S contains the top n (an element of the top n has
+// fewer than n larger elements), so |S| == n means S is the top n; |S| > n happens only with
+// ties at the n-th value.
 template <int R>
-RELUINJ_TARGET_AVX512 RELUINJ_ALWAYS_INLINE bool rank_update_avx512(const double *c,
-                                                                  const std::int32_t *pos,
-                                                                  std::ptrdiff_t count,
-                                                                  std::ptrdiff_t n, double *mins,
-                                                                  std::int64_t *hits) {
+RELUINJ_TARGET_AVX512 RELUINJ_ALWAYS_INLINE std::uint32_t rank_keep_avx512(
+    const double *c, const std::int32_t *pos, std::ptrdiff_t count, std::ptrdiff_t n,
+    double *vs) {
     const __m512d ninf = _mm512_set1_pd(-std::numeric_limits<double>::infinity());
     const __m512i one = _mm512_set1_epi64(1);
     const __m512i nv = _mm512_set1_epi64(static_cast<long long>(n));
-    alignas(64) double vs[8 * R];
     __mmask8 valid[R];
     __m512d v[R];
     __m512i larger[R];
@@ -585,71 +599,104 @@ RELUINJ_TARGET_AVX512 RELUINJ_ALWAYS_INLINE bool rank_update_avx512(const double
     std::uint32_t keep = 0;
     for (int g = 0; g < R; ++g)
         keep |= std::uint32_t(_mm512_mask_cmplt_epi64_mask(valid[g], larger[g], nv)) << (8 * g);
-    if (__builtin_popcount(keep) != n) return false;
-    for (std::ptrdiff_t q = 0; q < n; ++q, keep &= keep - 1) {
-        const int l = __builtin_ctz(keep);
-        const std::int32_t i = pos[l];
-        mins[i] = std::min(mins[i], vs[l]);
-        ++hits[i];
-    }
-    return true;
+    return keep;
 }
 
-// update_avx512 for double and n <= SMALL_SELECT_N, one point per pass over its row c:
-// the entries m..m_pad of c are set to -inf, so the group maxima and the candidate masks need
-// no tail handling; the group threshold t is finite (at least n of the 16 groups hold real
-// elements), so no padding entry is a candidate. The candidate positions are written 8 lanes
-// at a time from LANES. More than 32 candidates, or ties at the n-th value, fall back to
-// select_small_avx512.
-RELUINJ_TARGET_AVX512 inline void update_small_avx512(double *C, std::ptrdiff_t rows,
+// update_avx512 for double and n <= SMALL_SELECT_N. The work of one point is a long chain of
+// dependent steps (group maxima -> threshold -> candidates -> ranks -> update), so the points
+// go through each phase in batches of UPDATE_BATCH, which gives the out-of-order core
+// independent work: 1. the group threshold t of each point (masked loads beyond m); 2. the
+// candidates {i < m : c_i >= t} of each point, written 8 lanes at a time from LANES to its own
+// part of s.pos; 3. ranks and update. More than 32 candidates, or ties at the n-th value, fall
+// back to select_small_avx512.
+RELUINJ_TARGET_AVX512 inline void update_small_avx512(const double *C, std::ptrdiff_t rows,
                                                       std::ptrdiff_t ldc, std::ptrdiff_t m,
                                                       std::ptrdiff_t n, SelectScratch<double> &s,
                                                       double *mins, std::int64_t *hits) {
-    const double ninf = -std::numeric_limits<double>::infinity();
     static_assert(TileAvx512<double>::NR == SELECT_GROUPS, "a frame panel = the 16 groups");
-    const std::ptrdiff_t panels = ldc / SELECT_GROUPS;
-    std::int32_t *pos = s.pos.data();
-    for (std::ptrdiff_t r = 0; r < rows; ++r) {
-        double *c = C + r * ldc;
-        for (std::ptrdiff_t i = m; i < ldc; ++i) c[i] = ninf;
-        // Group maxima in two independent chains per register (shorter dependencies).
-        __m512d a0 = _mm512_loadu_pd(c), a1 = _mm512_loadu_pd(c + 8);
-        __m512d b0 = _mm512_set1_pd(ninf), b1 = b0;
-        std::ptrdiff_t p = 1;
-        for (; p + 2 <= panels; p += 2) {
-            a0 = _mm512_max_pd(a0, _mm512_loadu_pd(c + 16 * p));
-            a1 = _mm512_max_pd(a1, _mm512_loadu_pd(c + 16 * p + 8));
-            b0 = _mm512_max_pd(b0, _mm512_loadu_pd(c + 16 * p + 16));
-            b1 = _mm512_max_pd(b1, _mm512_loadu_pd(c + 16 * p + 24));
+    const __m512d ninf = _mm512_set1_pd(-std::numeric_limits<double>::infinity());
+    // Full panels of 16 and blocks of 8 below m; the masks of the partial ones (if any).
+    const std::ptrdiff_t panels = m / 16, blocks = m / 8;
+    const std::ptrdiff_t rem16 = m - 16 * panels, rem8 = m - 8 * blocks;
+    const __mmask8 tail0 = rem16 >= 8 ? __mmask8(0xFF) : __mmask8((1u << rem16) - 1u);
+    const __mmask8 tail1 = rem16 > 8 ? __mmask8((1u << (rem16 - 8)) - 1u) : __mmask8(0);
+    const __mmask8 tail8 = __mmask8((1u << rem8) - 1u);
+    const std::ptrdiff_t stride = static_cast<std::ptrdiff_t>(s.pos.size()) / UPDATE_BATCH;
+    double t[UPDATE_BATCH];
+    std::ptrdiff_t count[UPDATE_BATCH];
+    std::uint32_t keep[UPDATE_BATCH];
+    alignas(64) double vs[UPDATE_BATCH][32];
+    for (std::ptrdiff_t r0 = 0; r0 < rows; r0 += UPDATE_BATCH) {
+        const std::ptrdiff_t nb = std::min(UPDATE_BATCH, rows - r0);
+        for (std::ptrdiff_t b = 0; b < nb; ++b) {
+            const double *c = C + (r0 + b) * ldc;
+            // Two independent chains per register (shorter dependencies).
+            __m512d a0 = ninf, a1 = ninf, b0 = ninf, b1 = ninf;
+            std::ptrdiff_t p = 0;
+            for (; p + 2 <= panels; p += 2) {
+                a0 = _mm512_max_pd(a0, _mm512_loadu_pd(c + 16 * p));
+                a1 = _mm512_max_pd(a1, _mm512_loadu_pd(c + 16 * p + 8));
+                b0 = _mm512_max_pd(b0, _mm512_loadu_pd(c + 16 * p + 16));
+                b1 = _mm512_max_pd(b1, _mm512_loadu_pd(c + 16 * p + 24));
+            }
+            if (p < panels) {
+                a0 = _mm512_max_pd(a0, _mm512_loadu_pd(c + 16 * p));
+                a1 = _mm512_max_pd(a1, _mm512_loadu_pd(c + 16 * p + 8));
+            }
+            b0 = _mm512_max_pd(b0, _mm512_mask_loadu_pd(ninf, tail0, c + 16 * panels));
+            b1 = _mm512_max_pd(b1, _mm512_mask_loadu_pd(ninf, tail1, c + 16 * panels + 8));
+            t[b] = group_threshold_avx512(_mm512_max_pd(a0, b0), _mm512_max_pd(a1, b1), n);
         }
-        if (p < panels) {
-            a0 = _mm512_max_pd(a0, _mm512_loadu_pd(c + 16 * p));
-            a1 = _mm512_max_pd(a1, _mm512_loadu_pd(c + 16 * p + 8));
+        for (std::ptrdiff_t b = 0; b < nb; ++b) {
+            const double *c = C + (r0 + b) * ldc;
+            std::int32_t *pos = s.pos.data() + b * stride;
+            const __m512d tv = _mm512_set1_pd(t[b]);
+            std::ptrdiff_t cnt = 0;
+            __m256i base = _mm256_setzero_si256();
+            std::ptrdiff_t q = 0;
+            for (; q < 8 * blocks; q += 8)
+                list_lanes_avx512(_mm512_cmp_pd_mask(_mm512_loadu_pd(c + q), tv, _CMP_GE_OQ),
+                                  pos, cnt, base);
+            if (rem8)
+                list_lanes_avx512(
+                    _mm512_mask_cmp_pd_mask(tail8, _mm512_loadu_pd(c + q), tv, _CMP_GE_OQ), pos,
+                    cnt, base);
+            count[b] = cnt;
         }
-        const __m512d tv =
-            _mm512_set1_pd(group_threshold_avx512(_mm512_max_pd(a0, b0), _mm512_max_pd(a1, b1), n));
-        std::ptrdiff_t count = 0;
-        for (std::ptrdiff_t q = 0; q < ldc; q += 8) {
-            const unsigned k = _mm512_cmp_pd_mask(_mm512_loadu_pd(c + q), tv, _CMP_GE_OQ);
-            const __m256i lanes =
-                _mm256_load_si256(reinterpret_cast<const __m256i *>(LANES.lane[k]));
-            _mm256_storeu_si256(reinterpret_cast<__m256i *>(pos + count),
-                                _mm256_add_epi32(lanes, _mm256_set1_epi32(static_cast<int>(q))));
-            count += __builtin_popcount(k);
+        for (std::ptrdiff_t b = 0; b < nb; ++b) {
+            const double *c = C + (r0 + b) * ldc;
+            const std::int32_t *pos = s.pos.data() + b * stride;
+            const std::ptrdiff_t cnt = count[b];
+            keep[b] = cnt <= 16   ? rank_keep_avx512<2>(c, pos, cnt, n, vs[b])
+                      : cnt <= 32 ? rank_keep_avx512<4>(c, pos, cnt, n, vs[b])
+                                  : 0;
         }
-        const bool done = count <= 16   ? rank_update_avx512<2>(c, pos, count, n, mins, hits)
-                          : count <= 32 ? rank_update_avx512<4>(c, pos, count, n, mins, hits)
-                                        : false;
-        if (!done) {
-            select_small_avx512(c, m, n, s.vals.data(), s.cand.data(), s.sel.data());
-            update_selected(c, s.sel.data(), n, mins, hits);
+        // The updates of the batch after all its selections: their addresses are then known
+        // early, so that the loads of one point do not overtake the stores of the previous one
+        // to the same entry (frequent: consecutive points share elements).
+        for (std::ptrdiff_t b = 0; b < nb; ++b) {
+            const double *c = C + (r0 + b) * ldc;
+            const std::int32_t *pos = s.pos.data() + b * stride;
+            std::uint32_t kb = keep[b];
+            if (__builtin_popcount(kb) != n) {
+                select_small_avx512(c, m, n, s.vals.data(), s.cand.data(), s.sel.data());
+                update_selected(c, s.sel.data(), n, mins, hits);
+                continue;
+            }
+            // min_sd(v, mu) = v < mu ? v : mu = std::min(mu, v), without a data-dependent branch.
+            for (std::ptrdiff_t q = 0; q < n; ++q, kb &= kb - 1) {
+                const int l = __builtin_ctz(kb);
+                const std::int32_t i = pos[l];
+                _mm_store_sd(mins + i, _mm_min_sd(_mm_load_sd(vs[b] + l), _mm_load_sd(mins + i)));
+                ++hits[i];
+            }
         }
     }
 }
 #pragma GCC diagnostic pop
 
 template <>
-RELUINJ_TARGET_AVX512 inline void update_avx512<double>(double *C, std::ptrdiff_t rows,
+RELUINJ_TARGET_AVX512 inline void update_avx512<double>(const double *C, std::ptrdiff_t rows,
                                                         std::ptrdiff_t ldc, std::ptrdiff_t m,
                                                         std::ptrdiff_t n,
                                                         SelectScratch<double> &s, double *mins,
