@@ -536,6 +536,42 @@ RELUINJ_TARGET_AVX512 inline void select_avx512<double>(const double *c, std::pt
         top_n<double, CandidatesAvx512>(c, m, n, vals, cand, sel);
 }
 
+// Batcher's odd-even merge sort of 16 elements: 63 compare-exchanges (lo, hi).
+struct SortNetwork16 {
+    static constexpr int N = 16, SIZE = 63;
+    int lo[SIZE], hi[SIZE];
+};
+
+constexpr SortNetwork16 make_sort_network16() {
+    SortNetwork16 net{};
+    constexpr int N = SortNetwork16::N;
+    int e = 0;
+    for (int p = 1; p < N; p <<= 1)
+        for (int k = p; k >= 1; k >>= 1)
+            for (int j = k % p; j + k < N; j += 2 * k)
+                for (int i = 0; i < k && i + j + k < N; ++i)
+                    if ((i + j) / (2 * p) == (i + j + k) / (2 * p)) {
+                        net.lo[e] = i + j;
+                        net.hi[e] = i + j + k;
+                        ++e;
+                    }
+    return net;
+}
+
+inline constexpr SortNetwork16 SORT_NETWORK16 = make_sort_network16();
+
+// Sorts 16 registers lane by lane (lane l of v[0..16) ascending) with min/max. (A pair of
+// equal values may come out as two copies of one of them, e.g. -0.0 twice for {0.0, -0.0}:
+// the same under comparisons.) Fully unrolled, so that v stays in registers.
+RELUINJ_TARGET_AVX512 RELUINJ_ALWAYS_INLINE void sort16_lanes_avx512(__m512d *v) {
+#pragma GCC unroll 63
+    for (int e = 0; e < SortNetwork16::SIZE; ++e) {
+        const __m512d a = v[SORT_NETWORK16.lo[e]], b = v[SORT_NETWORK16.hi[e]];
+        v[SORT_NETWORK16.lo[e]] = _mm512_min_pd(a, b);
+        v[SORT_NETWORK16.hi[e]] = _mm512_max_pd(a, b);
+    }
+}
+
 // LANES[b] = the positions of the set bits of the byte b in increasing order (then zeros):
 // turns a comparison mask of 8 lanes into candidate positions without branches.
 struct LaneTable {
@@ -622,7 +658,10 @@ RELUINJ_TARGET_AVX512 inline void update_small_avx512(const double *C, std::ptrd
     const __mmask8 tail1 = rem16 > 8 ? __mmask8((1u << (rem16 - 8)) - 1u) : __mmask8(0);
     const __mmask8 tail8 = __mmask8((1u << rem8) - 1u);
     const std::ptrdiff_t stride = static_cast<std::ptrdiff_t>(s.pos.size()) / UPDATE_BATCH;
-    double t[UPDATE_BATCH];
+    static_assert(UPDATE_BATCH == 8, "one lane per point of a batch");
+    const __m256i col = _mm256_set_epi32(112, 96, 80, 64, 48, 32, 16, 0);  // gm[b][0], b < 8
+    alignas(64) double gm[UPDATE_BATCH][SELECT_GROUPS];
+    alignas(64) double t[UPDATE_BATCH];
     std::ptrdiff_t count[UPDATE_BATCH];
     std::uint32_t keep[UPDATE_BATCH];
     alignas(64) double vs[UPDATE_BATCH][32];
@@ -645,8 +684,18 @@ RELUINJ_TARGET_AVX512 inline void update_small_avx512(const double *C, std::ptrd
             }
             b0 = _mm512_max_pd(b0, _mm512_mask_loadu_pd(ninf, tail0, c + 16 * panels));
             b1 = _mm512_max_pd(b1, _mm512_mask_loadu_pd(ninf, tail1, c + 16 * panels + 8));
-            t[b] = group_threshold_avx512(_mm512_max_pd(a0, b0), _mm512_max_pd(a1, b1), n);
+            _mm512_store_pd(gm[b], _mm512_max_pd(a0, b0));
+            _mm512_store_pd(gm[b] + 8, _mm512_max_pd(a1, b1));
         }
+        // The threshold of every point of the batch at once: register j holds g_j of the
+        // points (one per lane), sorted across the registers lane by lane; t = the n-th largest.
+        const __mmask8 lanes = __mmask8((1u << nb) - 1u);
+        __m512d v[SELECT_GROUPS];
+        for (int j = 0; j < SELECT_GROUPS; ++j)
+            v[j] = _mm512_mask_i32gather_pd(ninf, lanes, _mm256_add_epi32(col, _mm256_set1_epi32(j)),
+                                            &gm[0][0], 8);
+        sort16_lanes_avx512(v);
+        _mm512_store_pd(t, v[SELECT_GROUPS - n]);
         for (std::ptrdiff_t b = 0; b < nb; ++b) {
             const double *c = C + (r0 + b) * ldc;
             std::int32_t *pos = s.pos.data() + b * stride;
