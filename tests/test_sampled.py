@@ -142,11 +142,20 @@ def test_kernel_correlations_match_gemm_for_every_isa(rng):
 @pytest.mark.parametrize("frame, check_rank", [
     ("random", False), ("random", True), ("cube", True), ("duplicated", True), ("float32", True),
     ("ties-prefilter", True), ("large-n", False), ("large-n-duplicated", True),
-    ("large-n-float32", False), ("near-dependent", True),
+    ("large-n-float32", False), ("near-dependent", True), ("near-copies", False),
+    ("repeated", False),
 ], ids=["random-fast", "random-rank", "cube-ties", "duplicated-rows", "float32",
-        "ties-prefilter", "large-n", "large-n-duplicated", "large-n-float32", "near-dependent"])
+        "ties-prefilter", "large-n", "large-n-duplicated", "large-n-float32", "near-dependent",
+        "near-copies", "repeated"])
 def test_data_bias_equals_brute_force(frame, check_rank, rng):
-    if frame == "near-dependent":                  # sines ~1e-7: below the Cholesky proof level,
+    if frame == "near-copies":                 # correlations equal after rounding to float
+        R = reluinj.random_frame(40, 6, rng=rng)   # (the AVX-512 fast path falls back)
+        W = np.vstack([R, R[:20] + 1e-9 * rng.standard_normal((20, 6))])
+        X = rng.standard_normal((300, 6))
+    elif frame == "repeated":                      # four copies of each row: > 32 candidates
+        W = np.tile(reluinj.random_frame(50, 16, rng=rng), (4, 1))
+        X = rng.standard_normal((100, 16))
+    elif frame == "near-dependent":                  # sines ~1e-7: below the Cholesky proof level,
         R = reluinj.random_frame(6, 3, rng=rng)    # above rank_tol -> exact Gram-Schmidt path
         near = R[:3] + 1e-7 * rng.standard_normal((3, 3)) + R[[1, 2, 0]]
         W = np.vstack([R, near, R[0] + R[1]])

@@ -601,40 +601,54 @@ RELUINJ_TARGET_AVX512 RELUINJ_ALWAYS_INLINE void list_lanes_avx512(unsigned k, s
     base = _mm256_add_epi32(base, _mm256_set1_epi32(8));
 }
 
-// The selection of update_small_avx512 for one point with R registers of candidates: the
-// `count` candidates (positions pos[0..count), count <= 8 R) are gathered from c into
-// vs[0..8 R) (-inf beyond count), and their numbers g_q of strictly larger candidates counted.
-// Returns the mask of S = {q : g_q < n}. S contains the top n (an element of the top n has
-// fewer than n larger elements), so |S| == n means S is the top n; |S| > n happens only with
-// ties at the n-th value.
+// The selection of update_small_avx512 for one point with R registers of candidates (R = 2
+// or 4): the `count` candidates (positions pos[0..count), count <= 8 R) are gathered from c
+// into vs[0..8 R) (-inf beyond count). Returns the mask of S = {q : g_q < n}, g_q = the number
+// of candidates p with f(c_p) > f(c_q), where f rounds down to float (monotone: f(a) > f(b)
+// implies a > b). An element of the top n has fewer than n larger elements, so S contains the
+// top n, and |S| == n means S is the top n; |S| > n happens only with ties at the n-th value
+// (in double or after rounding). Floats give 16 lanes per register: half the comparisons.
 template <int R>
 RELUINJ_TARGET_AVX512 RELUINJ_ALWAYS_INLINE std::uint32_t rank_keep_avx512(
     const double *c, const std::int32_t *pos, std::ptrdiff_t count, std::ptrdiff_t n,
     double *vs) {
+    static_assert(R == 2 || R == 4, "whole registers of 16 floats");
+    constexpr int RF = R / 2;
     const __m512d ninf = _mm512_set1_pd(-std::numeric_limits<double>::infinity());
-    const __m512i one = _mm512_set1_epi64(1);
-    const __m512i nv = _mm512_set1_epi64(static_cast<long long>(n));
-    __mmask8 valid[R];
+    const __m512i one = _mm512_set1_epi32(1);
+    const __m512i nv = _mm512_set1_epi32(static_cast<int>(n));
+    alignas(64) float fs[16 * RF];
     __m512d v[R];
-    __m512i larger[R];
+    __m512 f[RF];
+    __mmask16 valid[RF];
+    __m512i larger[RF];
     for (int g = 0; g < R; ++g) {
         const std::ptrdiff_t left = count - 8 * g;
-        valid[g] = left >= 8 ? __mmask8(0xFF) : left > 0 ? __mmask8((1u << left) - 1u) : __mmask8(0);
+        const __mmask8 k = left >= 8 ? __mmask8(0xFF) : left > 0 ? __mmask8((1u << left) - 1u) : __mmask8(0);
         const __m256i idx = _mm256_loadu_si256(reinterpret_cast<const __m256i *>(pos + 8 * g));
-        v[g] = _mm512_mask_i32gather_pd(ninf, valid[g], idx, c, 8);
+        v[g] = _mm512_mask_i32gather_pd(ninf, k, idx, c, 8);
         _mm512_store_pd(vs + 8 * g, v[g]);
-        larger[g] = _mm512_setzero_si512();
+    }
+    for (int h = 0; h < RF; ++h) {
+        const std::ptrdiff_t left = count - 16 * h;
+        valid[h] = left >= 16 ? __mmask16(0xFFFF) : left > 0 ? __mmask16((1u << left) - 1u) : __mmask16(0);
+        const __m256 lo = _mm512_cvt_roundpd_ps(v[2 * h], _MM_FROUND_TO_NEG_INF | _MM_FROUND_NO_EXC);
+        const __m256 hi = _mm512_cvt_roundpd_ps(v[2 * h + 1], _MM_FROUND_TO_NEG_INF | _MM_FROUND_NO_EXC);
+        f[h] = _mm512_castpd_ps(_mm512_insertf64x4(_mm512_castps_pd(_mm512_castps256_ps512(lo)),
+                                                   _mm256_castps_pd(hi), 1));
+        _mm512_store_ps(fs + 16 * h, f[h]);
+        larger[h] = _mm512_setzero_si512();
     }
     // A fixed number of rounds (the -inf padding counts for nothing): no branch to mispredict.
-    for (int p = 0; p < 8 * R; ++p) {
-        const __m512d b = _mm512_set1_pd(vs[p]);
-        for (int g = 0; g < R; ++g)
-            larger[g] = _mm512_mask_add_epi64(larger[g], _mm512_cmp_pd_mask(b, v[g], _CMP_GT_OQ),
-                                              larger[g], one);
+    for (int p = 0; p < 16 * RF; ++p) {
+        const __m512 b = _mm512_set1_ps(fs[p]);
+        for (int h = 0; h < RF; ++h)
+            larger[h] = _mm512_mask_add_epi32(larger[h], _mm512_cmp_ps_mask(b, f[h], _CMP_GT_OQ),
+                                              larger[h], one);
     }
     std::uint32_t keep = 0;
-    for (int g = 0; g < R; ++g)
-        keep |= std::uint32_t(_mm512_mask_cmplt_epi64_mask(valid[g], larger[g], nv)) << (8 * g);
+    for (int h = 0; h < RF; ++h)
+        keep |= std::uint32_t(_mm512_mask_cmplt_epi32_mask(valid[h], larger[h], nv)) << (16 * h);
     return keep;
 }
 
