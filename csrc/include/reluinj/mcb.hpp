@@ -119,17 +119,16 @@ template <class T, int MR, int NR, int VW>
 RELUINJ_ALWAYS_INLINE bool corr_block(const T *Wp, std::ptrdiff_t m_pad, const T *X,
                                       std::ptrdiff_t rows, std::ptrdiff_t n, T x_limit, T *xbuf,
                                       T *C) {
-    bool ok = true;
+    // The check first, as one vectorizable pass (an integer count) over the contiguous rows.
+    std::ptrdiff_t bad = 0;
+    for (std::ptrdiff_t q = 0; q < rows * n; ++q) bad += !(std::abs(X[q]) <= x_limit);  // NaN, inf
+    if (bad) return false;
     for (std::ptrdiff_t s0 = 0; s0 < rows; s0 += MR) {
         T *dst = xbuf + s0 * n;
         for (std::ptrdiff_t j = 0; j < n; ++j)
-            for (std::ptrdiff_t r = 0; r < MR; ++r) {
-                const T v = s0 + r < rows ? X[(s0 + r) * n + j] : T(0);
-                ok &= std::abs(v) <= x_limit;  // false for NaN and inf
-                dst[j * MR + r] = v;
-            }
+            for (std::ptrdiff_t r = 0; r < MR; ++r)
+                dst[j * MR + r] = s0 + r < rows ? X[(s0 + r) * n + j] : T(0);
     }
-    if (!ok) return false;
     for (std::ptrdiff_t i0 = 0; i0 < m_pad; i0 += NR) {
         const T *wp = Wp + i0 * n;
         for (std::ptrdiff_t s0 = 0; s0 < rows; s0 += MR)
