@@ -654,10 +654,13 @@ RELUINJ_TARGET_AVX512 RELUINJ_ALWAYS_INLINE std::uint32_t rank_keep_avx512(
 // update_avx512 for double and n <= SMALL_SELECT_N. The work of one point is a long chain of
 // dependent steps (group maxima -> threshold -> candidates -> ranks -> update), so the points
 // go through each phase in batches of UPDATE_BATCH, which gives the out-of-order core
-// independent work: 1. the group threshold t of each point (masked loads beyond m); 2. the
-// candidates {i < m : c_i >= t} of each point, written 8 lanes at a time from LANES to its own
-// part of s.pos; 3. ranks and update. More than 32 candidates, or ties at the n-th value, fall
-// back to select_small_avx512.
+// independent work: 1. the 16 group maxima of each point (masked loads beyond m), then the
+// threshold t of select_small_impl (the n-th largest maximum) of all points by one sorting
+// network; 2. the candidates {i < m : c_i >= t} of each point, written 8 lanes at a time from
+// LANES to its own part of s.pos; 3. rank_keep_avx512; 4. the updates. More than
+// FAST_CANDIDATES candidates, or ties at the n-th value, fall back to select_small_avx512.
+constexpr std::ptrdiff_t FAST_CANDIDATES = 32;
+
 RELUINJ_TARGET_AVX512 inline void update_small_avx512(const double *C, std::ptrdiff_t rows,
                                                       std::ptrdiff_t ldc, std::ptrdiff_t m,
                                                       std::ptrdiff_t n, SelectScratch<double> &s,
@@ -672,12 +675,13 @@ RELUINJ_TARGET_AVX512 inline void update_small_avx512(const double *C, std::ptrd
     const __mmask8 tail8 = __mmask8((1u << rem8) - 1u);
     const std::ptrdiff_t stride = static_cast<std::ptrdiff_t>(s.pos.size()) / UPDATE_BATCH;
     static_assert(UPDATE_BATCH == 8, "one lane per point of a batch");
+    static_assert(FAST_CANDIDATES == 32, "at most rank_keep_avx512<4>");
     const __m256i col = _mm256_set_epi32(112, 96, 80, 64, 48, 32, 16, 0);  // gm[b][0], b < 8
     alignas(64) double gm[UPDATE_BATCH][SELECT_GROUPS];
     alignas(64) double t[UPDATE_BATCH];
     std::ptrdiff_t count[UPDATE_BATCH];
     std::uint32_t keep[UPDATE_BATCH];
-    alignas(64) double vs[UPDATE_BATCH][32];
+    alignas(64) double vs[UPDATE_BATCH][FAST_CANDIDATES];
     for (std::ptrdiff_t r0 = 0; r0 < rows; r0 += UPDATE_BATCH) {
         const std::ptrdiff_t nb = std::min(UPDATE_BATCH, rows - r0);
         for (std::ptrdiff_t b = 0; b < nb; ++b) {
@@ -729,9 +733,9 @@ RELUINJ_TARGET_AVX512 inline void update_small_avx512(const double *C, std::ptrd
             const double *c = C + (r0 + b) * ldc;
             const std::int32_t *pos = s.pos.data() + b * stride;
             const std::ptrdiff_t cnt = count[b];
-            keep[b] = cnt <= 16   ? rank_keep_avx512<2>(c, pos, cnt, n, vs[b])
-                      : cnt <= 32 ? rank_keep_avx512<4>(c, pos, cnt, n, vs[b])
-                                  : 0;
+            keep[b] = cnt <= 16                ? rank_keep_avx512<2>(c, pos, cnt, n, vs[b])
+                      : cnt <= FAST_CANDIDATES ? rank_keep_avx512<4>(c, pos, cnt, n, vs[b])
+                                               : 0;
         }
         // The updates of the batch after all its selections: their addresses are then known
         // early, so that the loads of one point do not overtake the stores of the previous one
@@ -931,14 +935,18 @@ const std::int64_t *most_correlated_basis(const CorrelationEngine<T> &eng, const
 // Partial Approach-A result over the points X (k, n) for the normalized frame Wn (m, n):
 // min_out[i] = min over points with i in J*(x) of <x, Wn_i> (+inf if none), hits_out[i] =
 // number of such points. Requires m >= n >= 1; X must be finite (std::invalid_argument).
+// isa_code as in most_correlated_basis_correlations (-1: this CPU's best; others for tests).
 template <class T>
 void most_correlated_basis_partial(const T *Wn, const T *X, std::ptrdiff_t m, std::ptrdiff_t n,
                                    std::ptrdiff_t k, bool check_rank, double rank_tol,
-                                   int n_threads, T *min_out, std::int64_t *hits_out) {
+                                   int n_threads, T *min_out, std::int64_t *hits_out,
+                                   int isa_code = -1) {
     using namespace mcb_detail;
     require(n >= 1 && m >= n, "most_correlated_basis_partial: need m >= n >= 1");
     clamp_threads(n_threads);
-    const CorrelationEngine<T> eng(Wn, m, n);
+    require(isa_code >= -1 && isa_code <= static_cast<int>(detect_isa()),
+            "isa not supported by this CPU");
+    const CorrelationEngine<T> eng(Wn, m, n, isa_code < 0 ? detect_isa() : static_cast<Isa>(isa_code));
     // Gram matrix of the frame for the rank test, when it fits in GRAM_MAX_M^2 doubles.
     std::vector<double> gram;
     if (check_rank && n > 1 && m <= GRAM_MAX_M) {
