@@ -139,14 +139,43 @@ def test_kernel_correlations_match_gemm_for_every_isa(rng):
         np.testing.assert_allclose(C, X @ Wn.T, rtol=0, atol=CORR_ATOL, err_msg=name)
 
 
+@pytest.mark.parametrize("m, n", [(12, 10), (37, 9), (200, 10), (208, 16), (90, 20)])
+def test_kernel_partial_exact_for_every_isa(m, n, rng):
+    """Every instruction-set path (generic, AVX2, AVX-512 selection) against the brute force on
+    its own correlations, with ties (repeated rows, integer points) and without."""
+    isas = {"generic": 0, "avx2": 1, "avx512": 2}
+    best = isas[_core.most_correlated_basis_isa()]
+    R = reluinj.random_frame(max(n, m - m // 4), n, rng=rng)
+    frames = [reluinj.random_frame(m, n, rng=rng), np.vstack([R, R[: m - R.shape[0]]])]
+    points = [rng.standard_normal((203, n)), np.round(2 * rng.standard_normal((203, n)))]
+    for name, code in isas.items():
+        if code > best:
+            continue
+        for Wn, X in zip(frames, points):
+            C = _core.most_correlated_basis_correlations(Wn, X, name, 1)
+            mins, hits = _core.most_correlated_basis_partial(Wn, X, False, RANK_TOL, 2, name)
+            ref = brute_force_partial(Wn, X, C, False)
+            np.testing.assert_array_equal(mins, ref[0], err_msg=name)
+            np.testing.assert_array_equal(hits, ref[1], err_msg=name)
+
+
 @pytest.mark.parametrize("frame, check_rank", [
     ("random", False), ("random", True), ("cube", True), ("duplicated", True), ("float32", True),
     ("ties-prefilter", True), ("large-n", False), ("large-n-duplicated", True),
-    ("large-n-float32", False), ("near-dependent", True),
+    ("large-n-float32", False), ("near-dependent", True), ("near-copies", False),
+    ("repeated", False),
 ], ids=["random-fast", "random-rank", "cube-ties", "duplicated-rows", "float32",
-        "ties-prefilter", "large-n", "large-n-duplicated", "large-n-float32", "near-dependent"])
+        "ties-prefilter", "large-n", "large-n-duplicated", "large-n-float32", "near-dependent",
+        "near-copies", "repeated"])
 def test_data_bias_equals_brute_force(frame, check_rank, rng):
-    if frame == "near-dependent":                  # sines ~1e-7: below the Cholesky proof level,
+    if frame == "near-copies":                 # correlations equal after rounding to float
+        R = reluinj.random_frame(40, 6, rng=rng)   # (the AVX-512 fast path falls back)
+        W = np.vstack([R, R[:20] + 1e-9 * rng.standard_normal((20, 6))])
+        X = rng.standard_normal((300, 6))
+    elif frame == "repeated":                      # four copies of each row: > 32 candidates
+        W = np.tile(reluinj.random_frame(50, 16, rng=rng), (4, 1))
+        X = rng.standard_normal((100, 16))
+    elif frame == "near-dependent":                  # sines ~1e-7: below the Cholesky proof level,
         R = reluinj.random_frame(6, 3, rng=rng)    # above rank_tol -> exact Gram-Schmidt path
         near = R[:3] + 1e-7 * rng.standard_normal((3, 3)) + R[[1, 2, 0]]
         W = np.vstack([R, near, R[0] + R[1]])
@@ -414,6 +443,8 @@ def test_kernel_rechecks_sizes_and_dtypes():
         _core.most_correlated_basis_partial(Wn, np.ones((2, 3), np.float32), True, RANK_TOL, 1)
     with pytest.raises(ValueError, match="isa must be"):
         _core.most_correlated_basis_correlations(Wn, np.ones((2, 3)), "sse9", 1)
+    with pytest.raises(ValueError, match="isa must be"):
+        _core.most_correlated_basis_partial(Wn, np.ones((2, 3)), False, RANK_TOL, 1, "sse9")
 
 
 def test_draw_batch_bad_index():

@@ -16,11 +16,21 @@ void check_frame_points(const carray<T> &Wn, const carray<T> &X) {
         throw std::invalid_argument("W must have shape (m, n) with m >= n >= 1");
 }
 
+int isa_code(const std::string &isa) {
+    if (isa == "auto") return -1;
+    if (isa == "generic") return 0;
+    if (isa == "avx2") return 1;
+    if (isa == "avx512") return 2;
+    throw std::invalid_argument("isa must be 'auto', 'generic', 'avx2' or 'avx512'; got '" + isa + "'");
+}
+
 template <class T>
-py::tuple partial_py(carray<T> Wn, carray<T> X, bool check_rank, double rank_tol, int n_threads) {
+py::tuple partial_py(carray<T> Wn, carray<T> X, bool check_rank, double rank_tol, int n_threads,
+                     const std::string &isa) {
     check_frame_points(Wn, X);
     if (!(rank_tol > 0.0 && rank_tol < 1.0))
         throw std::invalid_argument("rank_tol must be in (0, 1)");
+    const int code = isa_code(isa);
     const auto m = Wn.shape(0), n = Wn.shape(1), k = X.shape(0);
     py::array_t<T> mins(m);
     py::array_t<std::int64_t> hits(m);
@@ -29,17 +39,10 @@ py::tuple partial_py(carray<T> Wn, carray<T> X, bool check_rank, double rank_tol
     const T *w = Wn.data(), *x = X.data();
     {
         py::gil_scoped_release nogil;
-        most_correlated_basis_partial(w, x, m, n, k, check_rank, rank_tol, n_threads, pm, ph);
+        most_correlated_basis_partial(w, x, m, n, k, check_rank, rank_tol, n_threads, pm, ph,
+                                      code);
     }
     return py::make_tuple(mins, hits);
-}
-
-int isa_code(const std::string &isa) {
-    if (isa == "auto") return -1;
-    if (isa == "generic") return 0;
-    if (isa == "avx2") return 1;
-    if (isa == "avx512") return 2;
-    throw std::invalid_argument("isa must be 'auto', 'generic', 'avx2' or 'avx512'; got '" + isa + "'");
 }
 
 template <class T>
@@ -63,8 +66,9 @@ template <class T>
 void def_typed(py::module_ &m) {
     m.def("most_correlated_basis_partial", &partial_py<T>, py::arg("Wn").noconvert(),
           py::arg("X").noconvert(), py::arg("check_rank"), py::arg("rank_tol"),
-          py::arg("n_threads"),
-          "(min, hits) over the points X of <x, Wn_i> for i in the most correlated basis J*(x).");
+          py::arg("n_threads"), py::arg("isa") = "auto",
+          "(min, hits) over the points X of <x, Wn_i> for i in the most correlated basis J*(x)\n"
+          "(isa: 'auto' = this CPU's best; the others for tests).");
     m.def("most_correlated_basis_correlations", &correlations_py<T>, py::arg("Wn").noconvert(),
           py::arg("X").noconvert(), py::arg("isa"), py::arg("n_threads"),
           "X @ Wn.T computed by the MCB kernel's correlation engine (for tests).");

@@ -45,6 +45,8 @@ namespace mcb_detail {
 
 // Points per chunk of the fixed work grid (also the height of a correlation block).
 constexpr std::ptrdiff_t CHUNK = 64;
+// Budget (bytes) of a correlation block that should stay in the L1 data cache.
+constexpr std::ptrdiff_t BLOCK_BYTES = 24 * 1024;
 // Largest m for which the rank test uses a precomputed m x m Gram matrix (32 MiB).
 constexpr std::ptrdiff_t GRAM_MAX_M = 2048;
 
@@ -77,8 +79,10 @@ RELUINJ_ALWAYS_INLINE void micro_tile(const T *xp, const T *wp, std::ptrdiff_t n
             for (int v = 0; v < NV; ++v) acc[r][v] += xr * w[v];
         }
     }
-    for (std::ptrdiff_t r = 0; r < rows && r < MR; ++r)
-        for (int v = 0; v < NV; ++v) *reinterpret_cast<M *>(c + r * ldc + v * VW) = acc[r][v];
+    // A loop of constant length (r < rows tested inside) is unrolled, so acc stays in registers.
+    for (int r = 0; r < MR; ++r)
+        if (r < rows)
+            for (int v = 0; v < NV; ++v) *reinterpret_cast<M *>(c + r * ldc + v * VW) = acc[r][v];
 }
 #else
 template <class T, int MR, int NR, int VW>
@@ -115,17 +119,16 @@ template <class T, int MR, int NR, int VW>
 RELUINJ_ALWAYS_INLINE bool corr_block(const T *Wp, std::ptrdiff_t m_pad, const T *X,
                                       std::ptrdiff_t rows, std::ptrdiff_t n, T x_limit, T *xbuf,
                                       T *C) {
-    bool ok = true;
+    // The check first, as one vectorizable pass (an integer count) over the contiguous rows.
+    std::ptrdiff_t bad = 0;
+    for (std::ptrdiff_t q = 0; q < rows * n; ++q) bad += !(std::abs(X[q]) <= x_limit);  // NaN, inf
+    if (bad) return false;
     for (std::ptrdiff_t s0 = 0; s0 < rows; s0 += MR) {
         T *dst = xbuf + s0 * n;
         for (std::ptrdiff_t j = 0; j < n; ++j)
-            for (std::ptrdiff_t r = 0; r < MR; ++r) {
-                const T v = s0 + r < rows ? X[(s0 + r) * n + j] : T(0);
-                ok &= std::abs(v) <= x_limit;  // false for NaN and inf
-                dst[j * MR + r] = v;
-            }
+            for (std::ptrdiff_t r = 0; r < MR; ++r)
+                dst[j * MR + r] = s0 + r < rows ? X[(s0 + r) * n + j] : T(0);
     }
-    if (!ok) return false;
     for (std::ptrdiff_t i0 = 0; i0 < m_pad; i0 += NR) {
         const T *wp = Wp + i0 * n;
         for (std::ptrdiff_t s0 = 0; s0 < rows; s0 += MR)
@@ -287,10 +290,60 @@ template <class T>
 using SelectFn = void (*)(const T *, std::ptrdiff_t, std::ptrdiff_t, T *, std::int64_t *,
                           std::int64_t *);
 
+// Points per phase of the AVX-512 update (update_small_avx512).
+constexpr std::ptrdiff_t UPDATE_BATCH = 8;
+
+// Per-thread scratch of the selection: vals and cand (m + 8 entries) for the select functions,
+// sel (n) for the selected set, pos (UPDATE_BATCH x (m_pad + 8)) for the candidate positions
+// of the AVX-512 update.
+template <class T>
+struct SelectScratch {
+    std::vector<T> vals;
+    std::vector<std::int64_t> cand, sel;
+    std::vector<std::int32_t> pos;
+    SelectScratch(std::ptrdiff_t m, std::ptrdiff_t n, std::ptrdiff_t m_pad)
+        : vals(m + 8), cand(m + 8), sel(n), pos(UPDATE_BATCH * (m_pad + 8)) {}
+};
+
+// Selection and update without rank test for `rows` points whose correlations are the rows
+// of C (row stride ldc = m_pad >= m): for every i in the top n of a row c,
+// mins[i] = min(mins[i], c_i) and hits[i] += 1.
+template <class T>
+using UpdateFn = void (*)(const T *, std::ptrdiff_t, std::ptrdiff_t, std::ptrdiff_t, std::ptrdiff_t,
+                          SelectScratch<T> &, T *, std::int64_t *);
+
+// The min/hit update of one point from its selected set sel[0..n).
+template <class T>
+RELUINJ_ALWAYS_INLINE void update_selected(const T *c, const std::int64_t *sel, std::ptrdiff_t n,
+                                           T *mins, std::int64_t *hits) {
+    for (std::ptrdiff_t q = 0; q < n; ++q) {
+        const std::int64_t i = sel[q];
+        mins[i] = std::min(mins[i], c[i]);
+        ++hits[i];
+    }
+}
+
+template <class T, class Cand>
+RELUINJ_ALWAYS_INLINE void select_update_impl(const T *C, std::ptrdiff_t rows, std::ptrdiff_t ldc,
+                                              std::ptrdiff_t m, std::ptrdiff_t n,
+                                              SelectScratch<T> &s, T *mins, std::int64_t *hits) {
+    for (std::ptrdiff_t r = 0; r < rows; ++r) {
+        const T *c = C + r * ldc;
+        select_impl<T, Cand>(c, m, n, s.vals.data(), s.cand.data(), s.sel.data());
+        update_selected(c, s.sel.data(), n, mins, hits);
+    }
+}
+
 template <class T>
 void select_generic(const T *c, std::ptrdiff_t m, std::ptrdiff_t n, T *vals, std::int64_t *cand,
                     std::int64_t *sel) {
     select_impl<T, CandidatesScalar<T>>(c, m, n, vals, cand, sel);
+}
+
+template <class T>
+void update_generic(const T *C, std::ptrdiff_t rows, std::ptrdiff_t ldc, std::ptrdiff_t m,
+                    std::ptrdiff_t n, SelectScratch<T> &s, T *mins, std::int64_t *hits) {
+    select_update_impl<T, CandidatesScalar<T>>(C, rows, ldc, m, n, s, mins, hits);
 }
 
 #if RELUINJ_MCB_X86
@@ -301,9 +354,23 @@ RELUINJ_TARGET_AVX2 void select_avx2(const T *c, std::ptrdiff_t m, std::ptrdiff_
 }
 
 template <class T>
+RELUINJ_TARGET_AVX2 void update_avx2(const T *C, std::ptrdiff_t rows, std::ptrdiff_t ldc,
+                                     std::ptrdiff_t m, std::ptrdiff_t n, SelectScratch<T> &s,
+                                     T *mins, std::int64_t *hits) {
+    select_update_impl<T, CandidatesScalar<T>>(C, rows, ldc, m, n, s, mins, hits);
+}
+
+template <class T>
 RELUINJ_TARGET_AVX512 void select_avx512(const T *c, std::ptrdiff_t m, std::ptrdiff_t n, T *vals,
                                          std::int64_t *cand, std::int64_t *sel) {
     select_impl<T, CandidatesScalar<T>>(c, m, n, vals, cand, sel);
+}
+
+template <class T>
+RELUINJ_TARGET_AVX512 void update_avx512(const T *C, std::ptrdiff_t rows, std::ptrdiff_t ldc,
+                                         std::ptrdiff_t m, std::ptrdiff_t n, SelectScratch<T> &s,
+                                         T *mins, std::int64_t *hits) {
+    select_update_impl<T, CandidatesScalar<T>>(C, rows, ldc, m, n, s, mins, hits);
 }
 
 // CandidatesScalar<double> with AVX-512: comparison masks of 8 lanes; compact() packs each 8
@@ -385,11 +452,32 @@ RELUINJ_TARGET_AVX512 RELUINJ_ALWAYS_INLINE void rank_select_avx512(const double
     for (; keep; keep &= keep - 1) sel[r++] = cand[__builtin_ctz(keep)];
 }
 
-// select_small_impl for double with AVX-512 (G = 16 groups = two registers of group maxima,
-// ranks of the maxima and of up to 32 final candidates by masked counting).
 #pragma GCC diagnostic push  // GCC 12 flags the undefined pass-through operand of _mm512_max_pd
 #pragma GCC diagnostic ignored "-Wuninitialized"
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+// The threshold t of select_small_impl from the 16 group maxima (g0, g1) (lanes = groups):
+// the largest g_k with cnt_k = #{j : g_j >= g_k} >= n, counted by masked compares.
+RELUINJ_TARGET_AVX512 RELUINJ_ALWAYS_INLINE double group_threshold_avx512(__m512d g0, __m512d g1,
+                                                                        std::ptrdiff_t n) {
+    const __m512d ninf = _mm512_set1_pd(-std::numeric_limits<double>::infinity());
+    alignas(64) double gs[16];
+    _mm512_store_pd(gs, g0);
+    _mm512_store_pd(gs + 8, g1);
+    const __m512i one = _mm512_set1_epi64(1);
+    __m512i c0 = _mm512_setzero_si512(), c1 = _mm512_setzero_si512();
+    for (int j = 0; j < 16; ++j) {
+        const __m512d b = _mm512_set1_pd(gs[j]);
+        c0 = _mm512_mask_add_epi64(c0, _mm512_cmp_pd_mask(b, g0, _CMP_GE_OQ), c0, one);
+        c1 = _mm512_mask_add_epi64(c1, _mm512_cmp_pd_mask(b, g1, _CMP_GE_OQ), c1, one);
+    }
+    const __m512i nv = _mm512_set1_epi64(static_cast<long long>(n));
+    const __m512d t0 = _mm512_mask_blend_pd(_mm512_cmpge_epi64_mask(c0, nv), ninf, g0);
+    const __m512d t1 = _mm512_mask_blend_pd(_mm512_cmpge_epi64_mask(c1, nv), ninf, g1);
+    return _mm512_reduce_max_pd(_mm512_max_pd(t0, t1));
+}
+
+// select_small_impl for double with AVX-512 (G = 16 groups = two registers of group maxima,
+// ranks of the maxima and of up to 32 final candidates by masked counting).
 RELUINJ_TARGET_AVX512 RELUINJ_ALWAYS_INLINE void select_small_avx512(const double *c,
                                                                    std::ptrdiff_t m,
                                                                    std::ptrdiff_t n, double *vals,
@@ -412,21 +500,7 @@ RELUINJ_TARGET_AVX512 RELUINJ_ALWAYS_INLINE void select_small_avx512(const doubl
             g1 = _mm512_max_pd(g1, _mm512_mask_loadu_pd(ninf, k1, c + i + 8));
         }
     }
-    // cnt_k = #{j : g_j >= g_k}; t = max{g_k : cnt_k >= n}.
-    alignas(64) double gs[16];
-    _mm512_store_pd(gs, g0);
-    _mm512_store_pd(gs + 8, g1);
-    const __m512i one = _mm512_set1_epi64(1);
-    __m512i c0 = _mm512_setzero_si512(), c1 = _mm512_setzero_si512();
-    for (int j = 0; j < 16; ++j) {
-        const __m512d b = _mm512_set1_pd(gs[j]);
-        c0 = _mm512_mask_add_epi64(c0, _mm512_cmp_pd_mask(b, g0, _CMP_GE_OQ), c0, one);
-        c1 = _mm512_mask_add_epi64(c1, _mm512_cmp_pd_mask(b, g1, _CMP_GE_OQ), c1, one);
-    }
-    const __m512i nv = _mm512_set1_epi64(static_cast<long long>(n));
-    const __m512d t0 = _mm512_mask_blend_pd(_mm512_cmpge_epi64_mask(c0, nv), ninf, g0);
-    const __m512d t1 = _mm512_mask_blend_pd(_mm512_cmpge_epi64_mask(c1, nv), ninf, g1);
-    const double t = _mm512_reduce_max_pd(_mm512_max_pd(t0, t1));
+    const double t = group_threshold_avx512(g0, g1, n);
     // Candidates {q : c_q >= t} in increasing index order.
     std::ptrdiff_t count = CandidatesAvx512::compact(c, m, t, vals, cand);
     // Drop the last candidate in the order ByCorrelation (smallest value, then largest index)
@@ -450,7 +524,6 @@ RELUINJ_TARGET_AVX512 RELUINJ_ALWAYS_INLINE void select_small_avx512(const doubl
     else
         rank_select_avx512<4>(vals, cand, count, n, sel);
 }
-#pragma GCC diagnostic pop
 
 template <>
 RELUINJ_TARGET_AVX512 inline void select_avx512<double>(const double *c, std::ptrdiff_t m,
@@ -460,6 +533,244 @@ RELUINJ_TARGET_AVX512 inline void select_avx512<double>(const double *c, std::pt
         select_small_avx512(c, m, n, vals, cand, sel);
     else
         top_n<double, CandidatesAvx512>(c, m, n, vals, cand, sel);
+}
+
+// Batcher's odd-even merge sort of 16 elements: 63 compare-exchanges (lo, hi).
+struct SortNetwork16 {
+    static constexpr int N = 16, SIZE = 63;
+    int lo[SIZE], hi[SIZE];
+};
+
+constexpr SortNetwork16 make_sort_network16() {
+    SortNetwork16 net{};
+    constexpr int N = SortNetwork16::N;
+    int e = 0;
+    for (int p = 1; p < N; p <<= 1)
+        for (int k = p; k >= 1; k >>= 1)
+            for (int j = k % p; j + k < N; j += 2 * k)
+                for (int i = 0; i < k && i + j + k < N; ++i)
+                    if ((i + j) / (2 * p) == (i + j + k) / (2 * p)) {
+                        net.lo[e] = i + j;
+                        net.hi[e] = i + j + k;
+                        ++e;
+                    }
+    return net;
+}
+
+inline constexpr SortNetwork16 SORT_NETWORK16 = make_sort_network16();
+
+// Sorts 16 registers lane by lane (lane l of v[0..16) ascending) with min/max. (A pair of
+// equal values may come out as two copies of one of them, e.g. -0.0 twice for {0.0, -0.0}:
+// the same under comparisons.) Fully unrolled, so that v stays in registers.
+RELUINJ_TARGET_AVX512 RELUINJ_ALWAYS_INLINE void sort16_lanes_avx512(__m512d *v) {
+#pragma GCC unroll 63
+    for (int e = 0; e < SortNetwork16::SIZE; ++e) {
+        const __m512d a = v[SORT_NETWORK16.lo[e]], b = v[SORT_NETWORK16.hi[e]];
+        v[SORT_NETWORK16.lo[e]] = _mm512_min_pd(a, b);
+        v[SORT_NETWORK16.hi[e]] = _mm512_max_pd(a, b);
+    }
+}
+
+// LANES[b] = the positions of the set bits of the byte b in increasing order (then zeros):
+// turns a comparison mask of 8 lanes into candidate positions without branches.
+struct LaneTable {
+    alignas(32) std::int32_t lane[256][8];
+};
+
+constexpr LaneTable make_lane_table() {
+    LaneTable t{};
+    for (int b = 0; b < 256; ++b) {
+        int r = 0;
+        for (int l = 0; l < 8; ++l)
+            if ((b >> l) & 1) t.lane[b][r++] = l;
+    }
+    return t;
+}
+
+inline constexpr LaneTable LANES = make_lane_table();
+
+// Appends base + (the set lanes of the mask k) to pos[0..cnt) (writing 8 entries) and
+// advances base by 8 lanes.
+RELUINJ_TARGET_AVX512 RELUINJ_ALWAYS_INLINE void list_lanes_avx512(unsigned k, std::int32_t *pos,
+                                                                 std::ptrdiff_t &cnt,
+                                                                 __m256i &base) {
+    const __m256i lanes = _mm256_load_si256(reinterpret_cast<const __m256i *>(LANES.lane[k]));
+    _mm256_storeu_si256(reinterpret_cast<__m256i *>(pos + cnt), _mm256_add_epi32(lanes, base));
+    cnt += __builtin_popcount(k);
+    base = _mm256_add_epi32(base, _mm256_set1_epi32(8));
+}
+
+// The selection of update_small_avx512 for one point with R registers of candidates (R = 2
+// or 4): the `count` candidates (positions pos[0..count), count <= 8 R) are gathered from c
+// into vs[0..8 R) (-inf beyond count). Returns the mask of S = {q : g_q < n}, g_q = the number
+// of candidates p with f(c_p) > f(c_q), where f rounds down to float (monotone: f(a) > f(b)
+// implies a > b). An element of the top n has fewer than n larger elements, so S contains the
+// top n, and |S| == n means S is the top n; |S| > n happens only with ties at the n-th value
+// (in double or after rounding). Floats give 16 lanes per register: half the comparisons.
+template <int R>
+RELUINJ_TARGET_AVX512 RELUINJ_ALWAYS_INLINE std::uint32_t rank_keep_avx512(
+    const double *c, const std::int32_t *pos, std::ptrdiff_t count, std::ptrdiff_t n,
+    double *vs) {
+    static_assert(R == 2 || R == 4, "whole registers of 16 floats");
+    constexpr int RF = R / 2;
+    const __m512d ninf = _mm512_set1_pd(-std::numeric_limits<double>::infinity());
+    const __m512i one = _mm512_set1_epi32(1);
+    const __m512i nv = _mm512_set1_epi32(static_cast<int>(n));
+    alignas(64) float fs[16 * RF];
+    __m512d v[R];
+    __m512 f[RF];
+    __mmask16 valid[RF];
+    __m512i larger[RF];
+    for (int g = 0; g < R; ++g) {
+        const std::ptrdiff_t left = count - 8 * g;
+        const __mmask8 k = left >= 8 ? __mmask8(0xFF) : left > 0 ? __mmask8((1u << left) - 1u) : __mmask8(0);
+        const __m256i idx = _mm256_loadu_si256(reinterpret_cast<const __m256i *>(pos + 8 * g));
+        v[g] = _mm512_mask_i32gather_pd(ninf, k, idx, c, 8);
+        _mm512_store_pd(vs + 8 * g, v[g]);
+    }
+    for (int h = 0; h < RF; ++h) {
+        const std::ptrdiff_t left = count - 16 * h;
+        valid[h] = left >= 16 ? __mmask16(0xFFFF) : left > 0 ? __mmask16((1u << left) - 1u) : __mmask16(0);
+        const __m256 lo = _mm512_cvt_roundpd_ps(v[2 * h], _MM_FROUND_TO_NEG_INF | _MM_FROUND_NO_EXC);
+        const __m256 hi = _mm512_cvt_roundpd_ps(v[2 * h + 1], _MM_FROUND_TO_NEG_INF | _MM_FROUND_NO_EXC);
+        f[h] = _mm512_castpd_ps(_mm512_insertf64x4(_mm512_castps_pd(_mm512_castps256_ps512(lo)),
+                                                   _mm256_castps_pd(hi), 1));
+        _mm512_store_ps(fs + 16 * h, f[h]);
+        larger[h] = _mm512_setzero_si512();
+    }
+    // A fixed number of rounds (the -inf padding counts for nothing): no branch to mispredict.
+    for (int p = 0; p < 16 * RF; ++p) {
+        const __m512 b = _mm512_set1_ps(fs[p]);
+        for (int h = 0; h < RF; ++h)
+            larger[h] = _mm512_mask_add_epi32(larger[h], _mm512_cmp_ps_mask(b, f[h], _CMP_GT_OQ),
+                                              larger[h], one);
+    }
+    std::uint32_t keep = 0;
+    for (int h = 0; h < RF; ++h)
+        keep |= std::uint32_t(_mm512_mask_cmplt_epi32_mask(valid[h], larger[h], nv)) << (16 * h);
+    return keep;
+}
+
+// update_avx512 for double and n <= SMALL_SELECT_N. The work of one point is a long chain of
+// dependent steps (group maxima -> threshold -> candidates -> ranks -> update), so the points
+// go through each phase in batches of UPDATE_BATCH, which gives the out-of-order core
+// independent work: 1. the 16 group maxima of each point (masked loads beyond m), then the
+// threshold t of select_small_impl (the n-th largest maximum) of all points by one sorting
+// network; 2. the candidates {i < m : c_i >= t} of each point, written 8 lanes at a time from
+// LANES to its own part of s.pos; 3. rank_keep_avx512; 4. the updates. More than
+// FAST_CANDIDATES candidates, or ties at the n-th value, fall back to select_small_avx512.
+constexpr std::ptrdiff_t FAST_CANDIDATES = 32;
+
+RELUINJ_TARGET_AVX512 inline void update_small_avx512(const double *C, std::ptrdiff_t rows,
+                                                      std::ptrdiff_t ldc, std::ptrdiff_t m,
+                                                      std::ptrdiff_t n, SelectScratch<double> &s,
+                                                      double *mins, std::int64_t *hits) {
+    static_assert(TileAvx512<double>::NR == SELECT_GROUPS, "a frame panel = the 16 groups");
+    const __m512d ninf = _mm512_set1_pd(-std::numeric_limits<double>::infinity());
+    // Full panels of 16 and blocks of 8 below m; the masks of the partial ones (if any).
+    const std::ptrdiff_t panels = m / 16, blocks = m / 8;
+    const std::ptrdiff_t rem16 = m - 16 * panels, rem8 = m - 8 * blocks;
+    const __mmask8 tail0 = rem16 >= 8 ? __mmask8(0xFF) : __mmask8((1u << rem16) - 1u);
+    const __mmask8 tail1 = rem16 > 8 ? __mmask8((1u << (rem16 - 8)) - 1u) : __mmask8(0);
+    const __mmask8 tail8 = __mmask8((1u << rem8) - 1u);
+    const std::ptrdiff_t stride = static_cast<std::ptrdiff_t>(s.pos.size()) / UPDATE_BATCH;
+    static_assert(UPDATE_BATCH == 8, "one lane per point of a batch");
+    static_assert(FAST_CANDIDATES == 32, "at most rank_keep_avx512<4>");
+    const __m256i col = _mm256_set_epi32(112, 96, 80, 64, 48, 32, 16, 0);  // gm[b][0], b < 8
+    alignas(64) double gm[UPDATE_BATCH][SELECT_GROUPS];
+    alignas(64) double t[UPDATE_BATCH];
+    std::ptrdiff_t count[UPDATE_BATCH];
+    std::uint32_t keep[UPDATE_BATCH];
+    alignas(64) double vs[UPDATE_BATCH][FAST_CANDIDATES];
+    for (std::ptrdiff_t r0 = 0; r0 < rows; r0 += UPDATE_BATCH) {
+        const std::ptrdiff_t nb = std::min(UPDATE_BATCH, rows - r0);
+        for (std::ptrdiff_t b = 0; b < nb; ++b) {
+            const double *c = C + (r0 + b) * ldc;
+            // Two independent chains per register (shorter dependencies).
+            __m512d a0 = ninf, a1 = ninf, b0 = ninf, b1 = ninf;
+            std::ptrdiff_t p = 0;
+            for (; p + 2 <= panels; p += 2) {
+                a0 = _mm512_max_pd(a0, _mm512_loadu_pd(c + 16 * p));
+                a1 = _mm512_max_pd(a1, _mm512_loadu_pd(c + 16 * p + 8));
+                b0 = _mm512_max_pd(b0, _mm512_loadu_pd(c + 16 * p + 16));
+                b1 = _mm512_max_pd(b1, _mm512_loadu_pd(c + 16 * p + 24));
+            }
+            if (p < panels) {
+                a0 = _mm512_max_pd(a0, _mm512_loadu_pd(c + 16 * p));
+                a1 = _mm512_max_pd(a1, _mm512_loadu_pd(c + 16 * p + 8));
+            }
+            b0 = _mm512_max_pd(b0, _mm512_mask_loadu_pd(ninf, tail0, c + 16 * panels));
+            b1 = _mm512_max_pd(b1, _mm512_mask_loadu_pd(ninf, tail1, c + 16 * panels + 8));
+            _mm512_store_pd(gm[b], _mm512_max_pd(a0, b0));
+            _mm512_store_pd(gm[b] + 8, _mm512_max_pd(a1, b1));
+        }
+        // The threshold of every point of the batch at once: register j holds g_j of the
+        // points (one per lane), sorted across the registers lane by lane; t = the n-th largest.
+        const __mmask8 lanes = __mmask8((1u << nb) - 1u);
+        __m512d v[SELECT_GROUPS];
+        for (int j = 0; j < SELECT_GROUPS; ++j)
+            v[j] = _mm512_mask_i32gather_pd(ninf, lanes, _mm256_add_epi32(col, _mm256_set1_epi32(j)),
+                                            &gm[0][0], 8);
+        sort16_lanes_avx512(v);
+        _mm512_store_pd(t, v[SELECT_GROUPS - n]);
+        for (std::ptrdiff_t b = 0; b < nb; ++b) {
+            const double *c = C + (r0 + b) * ldc;
+            std::int32_t *pos = s.pos.data() + b * stride;
+            const __m512d tv = _mm512_set1_pd(t[b]);
+            std::ptrdiff_t cnt = 0;
+            __m256i base = _mm256_setzero_si256();
+            std::ptrdiff_t q = 0;
+            for (; q < 8 * blocks; q += 8)
+                list_lanes_avx512(_mm512_cmp_pd_mask(_mm512_loadu_pd(c + q), tv, _CMP_GE_OQ),
+                                  pos, cnt, base);
+            if (rem8)
+                list_lanes_avx512(
+                    _mm512_mask_cmp_pd_mask(tail8, _mm512_loadu_pd(c + q), tv, _CMP_GE_OQ), pos,
+                    cnt, base);
+            count[b] = cnt;
+        }
+        for (std::ptrdiff_t b = 0; b < nb; ++b) {
+            const double *c = C + (r0 + b) * ldc;
+            const std::int32_t *pos = s.pos.data() + b * stride;
+            const std::ptrdiff_t cnt = count[b];
+            keep[b] = cnt <= 16                ? rank_keep_avx512<2>(c, pos, cnt, n, vs[b])
+                      : cnt <= FAST_CANDIDATES ? rank_keep_avx512<4>(c, pos, cnt, n, vs[b])
+                                               : 0;
+        }
+        // The updates of the batch after all its selections: their addresses are then known
+        // early, so that the loads of one point do not overtake the stores of the previous one
+        // to the same entry (frequent: consecutive points share elements).
+        for (std::ptrdiff_t b = 0; b < nb; ++b) {
+            const double *c = C + (r0 + b) * ldc;
+            const std::int32_t *pos = s.pos.data() + b * stride;
+            std::uint32_t kb = keep[b];
+            if (__builtin_popcount(kb) != n) {
+                select_small_avx512(c, m, n, s.vals.data(), s.cand.data(), s.sel.data());
+                update_selected(c, s.sel.data(), n, mins, hits);
+                continue;
+            }
+            // min_sd(v, mu) = v < mu ? v : mu = std::min(mu, v), without a data-dependent branch.
+            for (std::ptrdiff_t q = 0; q < n; ++q, kb &= kb - 1) {
+                const int l = __builtin_ctz(kb);
+                const std::int32_t i = pos[l];
+                _mm_store_sd(mins + i, _mm_min_sd(_mm_load_sd(vs[b] + l), _mm_load_sd(mins + i)));
+                ++hits[i];
+            }
+        }
+    }
+}
+#pragma GCC diagnostic pop
+
+template <>
+RELUINJ_TARGET_AVX512 inline void update_avx512<double>(const double *C, std::ptrdiff_t rows,
+                                                        std::ptrdiff_t ldc, std::ptrdiff_t m,
+                                                        std::ptrdiff_t n,
+                                                        SelectScratch<double> &s, double *mins,
+                                                        std::int64_t *hits) {
+    if (n <= SMALL_SELECT_N)
+        update_small_avx512(C, rows, ldc, m, n, s, mins, hits);
+    else
+        select_update_impl<double, CandidatesAvx512>(C, rows, ldc, m, n, s, mins, hits);
 }
 #endif
 
@@ -482,15 +793,17 @@ struct CorrelationEngine {
     std::ptrdiff_t m = 0, n = 0, m_pad = 0, mr = 1;
     BlockFn<T> block = nullptr;
     SelectFn<T> select = nullptr;  // top n of one point's correlations (same instruction set)
+    UpdateFn<T> update = nullptr;  // selection + min/hit update of a block (no rank test)
     T x_limit = std::numeric_limits<T>::max();  // largest |x_j| that cannot overflow
 
     template <class Tile>
-    void setup(const T *Wn, BlockFn<T> fn, SelectFn<T> sel_fn) {
+    void setup(const T *Wn, BlockFn<T> fn, SelectFn<T> sel_fn, UpdateFn<T> upd_fn) {
         pack_frame<T, Tile::NR>(Wn, m, n, Wp);
         m_pad = static_cast<std::ptrdiff_t>(Wp.size()) / n;
         mr = Tile::MR;
         block = fn;
         select = sel_fn;
+        update = upd_fn;
         double wmax = 0.0;
         for (std::ptrdiff_t i = 0; i < m; ++i) wmax = std::max(wmax, std::sqrt(dot(Wn + i * n, Wn + i * n, n)));
         const double tmax = static_cast<double>(std::numeric_limits<T>::max());
@@ -507,15 +820,28 @@ struct CorrelationEngine {
         : m(m_), n(n_) {
 #if RELUINJ_MCB_X86
         switch (isa) {
-            case Isa::avx512: setup<TileAvx512<T>>(Wn, &block_avx512<T>, &select_avx512<T>); return;
-            case Isa::avx2: setup<TileAvx2<T>>(Wn, &block_avx2<T>, &select_avx2<T>); return;
+            case Isa::avx512:
+                setup<TileAvx512<T>>(Wn, &block_avx512<T>, &select_avx512<T>, &update_avx512<T>);
+                return;
+            case Isa::avx2:
+                setup<TileAvx2<T>>(Wn, &block_avx2<T>, &select_avx2<T>, &update_avx2<T>);
+                return;
             default: break;
         }
 #endif
-        setup<TileGeneric<T>>(Wn, &block_generic<T>, &select_generic<T>);
+        setup<TileGeneric<T>>(Wn, &block_generic<T>, &select_generic<T>, &update_generic<T>);
     }
 
     std::ptrdiff_t xbuf_size(std::ptrdiff_t rows) const { return (rows + mr - 1) / mr * mr * n; }
+
+    // Points per correlation block of the MCB kernel: the most tiles of mr points whose
+    // block (rows x m_pad) fits in BLOCK_BYTES, so that the selection reads it from L1 right
+    // after the GEMM wrote it; CHUNK when even one tile does not fit (large m: the GEMM then
+    // keeps each frame panel in L1 for a whole chunk instead).
+    std::ptrdiff_t block_rows() const {
+        const std::ptrdiff_t tiles = BLOCK_BYTES / (mr * m_pad * std::ptrdiff_t(sizeof(T)));
+        return tiles < 1 ? CHUNK : std::min(CHUNK, tiles * mr);
+    }
 };
 
 // Strict total order of the elements of one point: larger correlation first, then smaller index.
@@ -530,16 +856,17 @@ struct ByCorrelation {
 // Per-thread scratch and partial result.
 template <class T>
 struct Workspace {
-    std::vector<T> C, xbuf, tmp;
-    std::vector<std::int64_t> cand, sel, order;
+    std::vector<T> C, xbuf;
+    SelectScratch<T> sc;
+    std::vector<std::int64_t> order;
     std::vector<double> chol;
     IncrementalBasis basis;
     std::vector<T> min_part;
     std::vector<std::int64_t> hits_part;
     Workspace(const CorrelationEngine<T> &eng, double rank_tol)
-        : C(CHUNK * eng.m_pad), xbuf(eng.xbuf_size(CHUNK)), tmp(eng.m + 8), cand(eng.m + 8), sel(eng.n), chol(eng.n * eng.n),
-          basis(eng.n, rank_tol), min_part(eng.m, std::numeric_limits<T>::infinity()),
-          hits_part(eng.m, 0) {}
+        : C(eng.block_rows() * eng.m_pad), xbuf(eng.xbuf_size(eng.block_rows())),
+          sc(eng.m, eng.n, eng.m_pad), chol(eng.n * eng.n), basis(eng.n, rank_tol),
+          min_part(eng.m, std::numeric_limits<T>::infinity()), hits_part(eng.m, 0) {}
 };
 
 constexpr const char *X_ERROR =
@@ -574,17 +901,17 @@ bool independent_by_cholesky(const T *Wn, const double *gram, std::ptrdiff_t m, 
     return true;
 }
 
-// J*(x) for one point with correlations c; returns its size (n unless the frame is
-// numerically rank deficient), indices in ws.sel (or ws.order for the rank fallback).
+// J*(x) with the rank test for one point with correlations c; returns its size (n unless
+// the frame is numerically rank deficient), indices in ws.sc.sel (or ws.order for the rank
+// fallback). Without the rank test J*(x) is the top n: CorrelationEngine::update.
 template <class T>
 const std::int64_t *most_correlated_basis(const CorrelationEngine<T> &eng, const T *Wn,
                                           const double *gram, const T *c, std::ptrdiff_t m,
-                                          std::ptrdiff_t n, bool check_rank, Workspace<T> &ws,
+                                          std::ptrdiff_t n, Workspace<T> &ws,
                                           std::ptrdiff_t &size) {
-    std::int64_t *sel = ws.sel.data();
-    eng.select(c, m, n, ws.tmp.data(), ws.cand.data(), sel);
+    std::int64_t *sel = ws.sc.sel.data();
+    eng.select(c, m, n, ws.sc.vals.data(), ws.sc.cand.data(), sel);
     size = n;
-    if (!check_rank) return sel;
     const ByCorrelation<T> cmp{c};
     std::sort(sel, sel + n, cmp);  // the rank test goes down the ordering
     if (independent_by_cholesky(Wn, gram, m, n, sel, ws.chol.data())) return sel;
@@ -608,14 +935,18 @@ const std::int64_t *most_correlated_basis(const CorrelationEngine<T> &eng, const
 // Partial Approach-A result over the points X (k, n) for the normalized frame Wn (m, n):
 // min_out[i] = min over points with i in J*(x) of <x, Wn_i> (+inf if none), hits_out[i] =
 // number of such points. Requires m >= n >= 1; X must be finite (std::invalid_argument).
+// isa_code as in most_correlated_basis_correlations (-1: this CPU's best; others for tests).
 template <class T>
 void most_correlated_basis_partial(const T *Wn, const T *X, std::ptrdiff_t m, std::ptrdiff_t n,
                                    std::ptrdiff_t k, bool check_rank, double rank_tol,
-                                   int n_threads, T *min_out, std::int64_t *hits_out) {
+                                   int n_threads, T *min_out, std::int64_t *hits_out,
+                                   int isa_code = -1) {
     using namespace mcb_detail;
     require(n >= 1 && m >= n, "most_correlated_basis_partial: need m >= n >= 1");
     clamp_threads(n_threads);
-    const CorrelationEngine<T> eng(Wn, m, n);
+    require(isa_code >= -1 && isa_code <= static_cast<int>(detect_isa()),
+            "isa not supported by this CPU");
+    const CorrelationEngine<T> eng(Wn, m, n, isa_code < 0 ? detect_isa() : static_cast<Isa>(isa_code));
     // Gram matrix of the frame for the rank test, when it fits in GRAM_MAX_M^2 doubles.
     std::vector<double> gram;
     if (check_rank && n > 1 && m <= GRAM_MAX_M) {
@@ -627,21 +958,25 @@ void most_correlated_basis_partial(const T *Wn, const T *X, std::ptrdiff_t m, st
     std::vector<Workspace<T>> ws;
     ws.reserve(n_threads);
     for (int t = 0; t < n_threads; ++t) ws.emplace_back(eng, rank_tol);
+    const std::ptrdiff_t block = eng.block_rows();
     parallel_chunks(k, CHUNK, n_threads, [&](std::ptrdiff_t, std::ptrdiff_t b, std::ptrdiff_t e) {
         Workspace<T> &w = ws[reluinj_thread_num()];
-        const std::ptrdiff_t rows = e - b;
-        if (!eng.compute(X + b * n, rows, w.xbuf.data(), w.C.data()))
-            throw std::invalid_argument(X_ERROR);
-        for (std::ptrdiff_t s = 0; s < rows; ++s) {
-            const T *c = w.C.data() + s * eng.m_pad;
-            std::ptrdiff_t size = 0;
-            const std::int64_t *J =
-                most_correlated_basis(eng, Wn, gram.empty() ? nullptr : gram.data(), c, m, n,
-                                      check_rank, w, size);
-            for (std::ptrdiff_t q = 0; q < size; ++q) {
-                const std::int64_t i = J[q];
-                w.min_part[i] = std::min(w.min_part[i], c[i]);
-                ++w.hits_part[i];
+        for (std::ptrdiff_t b0 = b; b0 < e; b0 += block) {
+            const std::ptrdiff_t rows = std::min(block, e - b0);
+            if (!eng.compute(X + b0 * n, rows, w.xbuf.data(), w.C.data()))
+                throw std::invalid_argument(X_ERROR);
+            if (!check_rank) {
+                eng.update(w.C.data(), rows, eng.m_pad, m, n, w.sc, w.min_part.data(),
+                           w.hits_part.data());
+                continue;
+            }
+            for (std::ptrdiff_t s = 0; s < rows; ++s) {
+                const T *c = w.C.data() + s * eng.m_pad;
+                std::ptrdiff_t size = 0;
+                const std::int64_t *J =
+                    most_correlated_basis(eng, Wn, gram.empty() ? nullptr : gram.data(), c, m,
+                                          n, w, size);
+                update_selected(c, J, size, w.min_part.data(), w.hits_part.data());
             }
         }
     });
