@@ -34,6 +34,11 @@ for m, n in [(200, 10), (60, 20)]:
             out[f"{method}-{m}x{n}-{nt}"] = [r.x.tolist(), r.injective.tolist(), r.residual.tolist()]
     r = relu_inverse(W, alpha, Y.astype(np.float32))
     out[f"dual32-{m}x{n}"] = [r.x.tolist(), r.injective.tolist(), r.residual.tolist()]
+for m, n in [(200, 10), (100, 24)]:
+    W = reluinj.random_frame(m, n, rng=3)
+    for nt in (1, 2):
+        est = reluinj.sampled_bias(W, n_samples=5000, rng=4, n_threads=nt)
+        out[f"sampled-{m}x{n}-{nt}"] = [est.alpha.tolist(), est.hits.tolist()]
 rng = np.random.default_rng(0)
 for dtype in (np.float64, np.float32):
     for stride in (1, 2):

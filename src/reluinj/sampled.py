@@ -20,7 +20,7 @@ with ``Wn, norms = normalized_frame(W)``. Any engine that evaluates the same bat
 combines the partials with :func:`combine_partials` reproduces the result bitwise, for any
 thread count and in any batch order, on CPUs with the same instruction set (the kernel's GEMM
 uses FMA on AVX2/AVX-512 machines, so last-bit values can differ from an SSE2-only machine;
-``reluinj._core.most_correlated_basis_isa()`` names the path in use).
+``reluinj._core.most_correlated_basis_isa()`` names the path in use; ``RELUINJ_SIMD`` caps it).
 """
 import math
 import numbers

@@ -29,6 +29,7 @@
 #include "reluinj/linalg.hpp"
 #include "reluinj/omp_compat.hpp"
 #include "reluinj/parallel.hpp"
+#include "reluinj/simd_level.hpp"
 
 #if defined(__GNUC__) && (defined(__x86_64__) || defined(__i386__))
 #define RELUINJ_MCB_X86 1
@@ -776,12 +777,15 @@ RELUINJ_TARGET_AVX512 inline void update_avx512<double>(const double *C, std::pt
 
 enum class Isa { generic, avx2, avx512 };
 
-// The widest instruction set of this CPU that the correlation engine has a block for.
+// The widest instruction set the correlation engine has a block for, allowed by the CPU and
+// RELUINJ_SIMD (see simd_level.hpp).
 inline Isa detect_isa() {
 #if RELUINJ_MCB_X86
-    __builtin_cpu_init();
-    if (__builtin_cpu_supports("avx512f")) return Isa::avx512;
-    if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) return Isa::avx2;
+    switch (simd_level()) {
+        case SimdLevel::avx512: return Isa::avx512;
+        case SimdLevel::avx2: return Isa::avx2;
+        default: break;
+    }
 #endif
     return Isa::generic;
 }
