@@ -163,10 +163,10 @@ def test_kernel_partial_exact_for_every_isa(m, n, rng):
     ("random", False), ("random", True), ("cube", True), ("duplicated", True), ("float32", True),
     ("ties-prefilter", True), ("large-n", False), ("large-n-duplicated", True),
     ("large-n-float32", False), ("near-dependent", True), ("near-copies", False),
-    ("repeated", False),
+    ("repeated", False), ("large-n-repeated", False),
 ], ids=["random-fast", "random-rank", "cube-ties", "duplicated-rows", "float32",
         "ties-prefilter", "large-n", "large-n-duplicated", "large-n-float32", "near-dependent",
-        "near-copies", "repeated"])
+        "near-copies", "repeated", "large-n-repeated"])
 def test_data_bias_equals_brute_force(frame, check_rank, rng):
     if frame == "near-copies":                 # correlations equal after rounding to float
         R = reluinj.random_frame(40, 6, rng=rng)   # (the AVX-512 fast path falls back)
@@ -175,12 +175,15 @@ def test_data_bias_equals_brute_force(frame, check_rank, rng):
     elif frame == "repeated":                      # four copies of each row: > 32 candidates
         W = np.tile(reluinj.random_frame(50, 16, rng=rng), (4, 1))
         X = rng.standard_normal((100, 16))
+    elif frame == "large-n-repeated":              # n > 16 with every value four times: ties
+        W = np.tile(reluinj.random_frame(30, 20, rng=rng), (4, 1))   # at the top-n threshold
+        X = rng.standard_normal((100, 20))
     elif frame == "near-dependent":                  # sines ~1e-7: below the Cholesky proof level,
         R = reluinj.random_frame(6, 3, rng=rng)    # above rank_tol -> exact Gram-Schmidt path
         near = R[:3] + 1e-7 * rng.standard_normal((3, 3)) + R[[1, 2, 0]]
         W = np.vstack([R, near, R[0] + R[1]])
         X = rng.standard_normal((80, 3))
-    elif frame == "ties-prefilter":                  # m >= 4n: the candidate prefilter is used                  # m >= 4n: the candidate prefilter is used
+    elif frame == "ties-prefilter":                  # m >= 4n: the candidate prefilter is used
         W = np.vstack([reluinj.cross_polytope(4), reluinj.random_frame(8, 4, rng=rng)])
         X = np.vstack([np.eye(4), -np.eye(4), np.zeros((1, 4)), rng.standard_normal((40, 4))])
     elif frame.startswith("large-n"):              # n > 16: the bisection path (top_n)
@@ -210,7 +213,8 @@ def test_data_bias_equals_brute_force(frame, check_rank, rng):
     np.testing.assert_array_equal(est.alpha, norms * mins.astype(np.float64))
     assert est.method == "data" and est.domain is None and est.n_samples == X.shape[0]
     if frame.endswith("duplicated"):
-        assert np.all(hits[-10:] == 0) if frame.startswith("large") else np.all(hits[8:] == 0)               # a parallel copy never raises the rank
+        # a parallel copy never raises the rank
+        assert np.all(hits[-10:] == 0) if frame.startswith("large") else np.all(hits[8:] == 0)
 
 
 class _no_warning:

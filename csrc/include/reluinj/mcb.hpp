@@ -179,6 +179,22 @@ RELUINJ_TARGET_AVX512 bool block_avx512(const T *Wp, std::ptrdiff_t m_pad, const
 // can); CandidatesAvx512 below is the same for double with AVX-512 masks.
 template <class T>
 struct CandidatesScalar {
+    // lo = min, hi = max of c[0..m) (m >= 1, all finite): four interleaved running extremes.
+    static RELUINJ_ALWAYS_INLINE void range(const T *c, std::ptrdiff_t m, T &lo, T &hi) {
+        T l[4] = {c[0], c[0], c[0], c[0]}, h[4] = {c[0], c[0], c[0], c[0]};
+        std::ptrdiff_t q = 0;
+        for (; q + 4 <= m; q += 4)
+            for (int r = 0; r < 4; ++r) {
+                l[r] = c[q + r] < l[r] ? c[q + r] : l[r];
+                h[r] = c[q + r] > h[r] ? c[q + r] : h[r];
+            }
+        for (; q < m; ++q) {
+            l[0] = c[q] < l[0] ? c[q] : l[0];
+            h[0] = c[q] > h[0] ? c[q] : h[0];
+        }
+        lo = std::min(std::min(l[0], l[1]), std::min(l[2], l[3]));
+        hi = std::max(std::max(h[0], h[1]), std::max(h[2], h[3]));
+    }
     static RELUINJ_ALWAYS_INLINE std::ptrdiff_t count(const T *c, std::ptrdiff_t m, T t) {
         std::ptrdiff_t r = 0;
         for (std::ptrdiff_t q = 0; q < m; ++q) r += c[q] >= t;
@@ -199,8 +215,8 @@ struct CandidatesScalar {
 
 // Top n (n > SMALL_SELECT_N) of the correlations c[0..m) (all finite) in the order
 // ByCorrelation, as a set written to sel; vals and cand are scratch of length m + 8. Bisection on
-// the value keeps a threshold lo with count(lo) >= n (so {i : c_i >= lo} holds the whole top
-// n) until at most n + n / 4 + 8 elements reach it; those candidates are compacted in
+// the value (with interpolated steps) keeps a threshold lo with count(lo) >= n (so
+// {i : c_i >= lo} holds the whole top n) until at most n + n / 4 + 8 elements reach it; those candidates are compacted in
 // increasing index order, nth_element finds the n-th largest value thr, and the set is the
 // values above thr, then the ties at thr in index order. Exact: the same set as a full sort.
 constexpr int TOP_N_MAX_BISECTIONS = 64;
@@ -208,23 +224,25 @@ constexpr int TOP_N_MAX_BISECTIONS = 64;
 template <class T, class Cand>
 RELUINJ_ALWAYS_INLINE void top_n(const T *c, std::ptrdiff_t m, std::ptrdiff_t n, T *vals,
                                  std::int64_t *cand, std::int64_t *sel) {
-    T lo = c[0], hi = c[0];
-    for (std::ptrdiff_t q = 1; q < m; ++q) {
-        lo = c[q] < lo ? c[q] : lo;
-        hi = c[q] > hi ? c[q] : hi;
-    }
+    T lo, hi;
+    Cand::range(c, m, lo, hi);
     std::ptrdiff_t cnt_lo = m;  // count(lo) >= n throughout
-    const std::ptrdiff_t cnt_hi = Cand::count(c, m, hi);
+    std::ptrdiff_t cnt_hi = Cand::count(c, m, hi);
     if (cnt_hi >= n) lo = hi, cnt_lo = cnt_hi;
     const std::ptrdiff_t target = n + n / 4 + 8;
-    for (int it = 0; it < TOP_N_MAX_BISECTIONS && cnt_lo > target; ++it) {
-        const T mid = lo / 2 + hi / 2;  // no overflow
+    // Safeguarded regula falsi: the next threshold interpolates the counts at lo and hi to aim
+    // at (n + target) / 2, kept within the middle 3/4 of the bracket.
+    const double aim = 0.5 * double(n + target);
+    for (int it = 0; it < TOP_N_MAX_BISECTIONS && cnt_lo > target && cnt_lo > cnt_hi; ++it) {
+        double f = (double(cnt_lo) - aim) / double(cnt_lo - cnt_hi);
+        f = f < 0.125 ? 0.125 : (f > 0.875 ? 0.875 : f);
+        const T mid = lo + T(f) * (hi - lo);  // hi - lo: both finite with |c| <= max / 2
         if (!(mid > lo && mid < hi)) break;
         const std::ptrdiff_t cm = Cand::count(c, m, mid);
         if (cm >= n)
             lo = mid, cnt_lo = cm;
         else
-            hi = mid;
+            hi = mid, cnt_hi = cm;
     }
     const std::ptrdiff_t count = Cand::compact(c, m, lo, vals, cand);
     std::nth_element(vals, vals + (n - 1), vals + count, [](T a, T b) { return a > b; });
@@ -383,6 +401,25 @@ struct CandidatesAvx512 {
                                                                        __m512d tv) {
         const __mmask8 valid = len >= 8 ? __mmask8(0xFF) : __mmask8((1u << len) - 1u);
         return _mm512_mask_cmp_pd_mask(valid, _mm512_maskz_loadu_pd(valid, c), tv, _CMP_GE_OQ);
+    }
+    RELUINJ_TARGET_AVX512 static void range(const double *c, std::ptrdiff_t m, double &lo, double &hi) {
+        __m512d l = _mm512_set1_pd(c[0]), h = l;
+        for (std::ptrdiff_t q = 0; q < m; q += 8) {
+            const std::ptrdiff_t len = m - q;
+            const __mmask8 valid = len >= 8 ? __mmask8(0xFF) : __mmask8((1u << len) - 1u);
+            const __m512d v = _mm512_maskz_loadu_pd(valid, c + q);
+            l = _mm512_mask_min_pd(l, valid, l, v);
+            h = _mm512_mask_max_pd(h, valid, h, v);
+        }
+        alignas(64) double tl[8], th[8];
+        _mm512_store_pd(tl, l);
+        _mm512_store_pd(th, h);
+        lo = tl[0];
+        hi = th[0];
+        for (int r = 1; r < 8; ++r) {
+            lo = tl[r] < lo ? tl[r] : lo;
+            hi = th[r] > hi ? th[r] : hi;
+        }
     }
     RELUINJ_TARGET_AVX512 static std::ptrdiff_t count(const double *c, std::ptrdiff_t m,
                                                       double t) {
