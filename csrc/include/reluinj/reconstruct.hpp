@@ -900,13 +900,14 @@ public:
     std::ptrdiff_t solve(double *x) {
         const std::ptrdiff_t n = n_;
         if (n_act_ >= n) {
-            build_gram();
+            const bool rhs_done = build_gram(dense_ ? x : nullptr);
             if (chol_.factor(G_.data(), n, kCholPivotTol, sv_.data())) {
                 // One step of iterative refinement with the residual of the active equations.
                 // After set_active the right-hand sides are dense products with W^T of vectors
-                // that vanish on the inactive rows (no gathers); otherwise sums over the rows.
+                // that vanish on the inactive rows (no gathers), unless build_gram summed the
+                // first one from its packed active rows; otherwise sums over the rows.
                 if (dense_) {
-                    synthesis(bm_.data(), x);
+                    if (!rhs_done) synthesis(bm_.data(), x);
                     chol_.solve(G_.data(), sv_.data(), n, x);
                     refinement_rhs(x);
                 } else {
@@ -1008,7 +1009,10 @@ private:
         pair_sum(P_, np2, idx, cnt, out);
     }
 
-    void build_gram() {
+    // G_ = W_I^T W_I (upper triangle). When rhs is given and the AVX-512 SYRK packs the active
+    // rows themselves (not the complement), also rhs = sum_t b_t w_{act_t} from those packed
+    // rows, and returns true.
+    bool build_gram(double *rhs = nullptr) {
         const std::ptrdiff_t n = n_;
         const bool complement = S_ && n_inact_ < n_act_;
         const std::int64_t *idx = complement ? inact_.data() : act_.data();
@@ -1019,7 +1023,7 @@ private:
             const double *gp = Gp_.data();
             for (std::ptrdiff_t j = 0, q = 0; j < n; ++j)
                 for (std::ptrdiff_t c = j; c < n; ++c, ++q) G_[j * n + c] = complement ? Sp_[q] - gp[q] : gp[q];
-            return;
+            return false;
         }
 #if RELUINJ_RECON_X86
         if (isa_ != GramIsa::generic) {
@@ -1032,6 +1036,11 @@ private:
                 Gb_.assign(np * np, 0.0);
             }
             if (cnt == 0) std::fill(Gb_.begin(), Gb_.end(), 0.0);
+            const bool with_rhs = rhs && !complement && isa_ == GramIsa::avx512;
+            if (with_rhs) {
+                if (acc_.size() < std::size_t(np + 8)) acc_.assign(np + 8, 0.0);
+                std::fill(acc_.begin(), acc_.end(), 0.0);
+            }
             for (std::ptrdiff_t t0 = 0; t0 < cnt; t0 += panel) {
                 const std::ptrdiff_t rows = std::min(panel, cnt - t0);
                 for (std::ptrdiff_t t = 0; t < rows; ++t) {
@@ -1039,11 +1048,16 @@ private:
                     std::copy(W_ + idx[t0 + t] * n, W_ + idx[t0 + t] * n + n, row);
                     std::fill(row + n, row + np, 0.0);
                 }
-                if (isa_ == GramIsa::avx512) syrk_packed_avx512(Apack_.get(), rows, np, n, Gb_.data(), t0 > 0);
-                else syrk_packed_avx2(Apack_.get(), rows, np, n, Gb_.data(), t0 > 0);
+                if (isa_ == GramIsa::avx512) {
+                    syrk_packed_avx512(Apack_.get(), rows, np, n, Gb_.data(), t0 > 0);
+                    if (with_rhs) add_rows_avx512(Apack_.get(), np, 0, b_.data() + t0, int(rows), acc_.data());
+                } else {
+                    syrk_packed_avx2(Apack_.get(), rows, np, n, Gb_.data(), t0 > 0);
+                }
             }
             store_gram(complement);
-            return;
+            if (with_rhs) std::copy(acc_.begin(), acc_.begin() + n, rhs);
+            return with_rhs;
         }
 #endif
         if (complement) {
@@ -1053,6 +1067,7 @@ private:
             std::fill(G_.begin(), G_.end(), 0.0);
             gram_update(W_, idx, cnt, n, 1.0, G_.data());
         }
+        return false;
     }
 
     // G_ (upper triangle) from the SYRK block Gb_ (stride np_): S - Gb_ for the complement.
