@@ -61,8 +61,7 @@ struct GroupResult {
 // selected): the unmasked intrinsics of GCC 12 start from _mm512_undefined_pd and draw false
 // -Wuninitialized warnings.
 
-// Rows i of the `count` outputs Y[s * m + i] (s < count; other lanes 0) in lane layout, their
-// active masks (y > 0), and whether all entries are finite and non-negative.
+// Entry y[offs[s]] of each sample s in `lanes` (0 in the other lanes), as doubles.
 RELUINJ_LANES_AVX512 RELUINJ_LANES_INLINE __m512d gather_row(const double *y, __mmask8 lanes, __m512i offs) {
     return _mm512_mask_i64gather_pd(_mm512_setzero_pd(), lanes, offs, y, 8);
 }
@@ -70,8 +69,10 @@ RELUINJ_LANES_AVX512 RELUINJ_LANES_INLINE __m512d gather_row(const float *y, __m
     return _mm512_mask_cvtps_pd(_mm512_setzero_pd(), 0xFF, _mm512_mask_i64gather_ps(_mm256_setzero_ps(), lanes, offs, y, 4));
 }
 
-// The `next_count` outputs at `next` (the next group) are prefetched along the way: each output
-// is only 25 or so cache lines long, too short for the hardware prefetcher to ramp up.
+// Rows i of the `count` outputs Y[s * m + i] (s < count; other lanes 0) in lane layout, their
+// active masks (y > 0), and whether all entries are finite and non-negative. The `next_count`
+// outputs at `next` (the next group) are prefetched along the way: an output of a small layer
+// is only a few dozen cache lines long, too short for the hardware prefetcher to ramp up.
 template <class T>
 RELUINJ_LANES_AVX512 inline bool load_group(const T *Y, std::ptrdiff_t m, int count, const T *next,
                                             int next_count, Workspace &ws) {
