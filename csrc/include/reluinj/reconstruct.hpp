@@ -1163,9 +1163,9 @@ bool dual_inverse(const double *W, const double *alpha, const T *Y, T *X, std::u
         pair_sum(P.data(), packed_pairs(n), all.data(), m, Sp.data());
     }
     const auto lanes = P.empty() ? nullptr : dual_lanes::group_kernel<T>(n, detect_gram_isa() == GramIsa::avx512);
-    const std::ptrdiff_t n_chunks = (B + sample_chunk(B, n_threads) - 1) / sample_chunk(B, n_threads);
-    std::vector<std::uint8_t> chunk_valid(n_chunks, 1);
-    parallel_chunks(B, sample_chunk(B, n_threads), n_threads, [&](std::ptrdiff_t c, std::ptrdiff_t b, std::ptrdiff_t e) {
+    const std::ptrdiff_t chunk = sample_chunk(B, n_threads);
+    std::vector<std::uint8_t> chunk_valid((B + chunk - 1) / chunk, 1);
+    parallel_chunks(B, chunk, n_threads, [&](std::ptrdiff_t c, std::ptrdiff_t b, std::ptrdiff_t e) {
         ActiveSolver solver(W, Wt.data(), S.data(), m, n, rank_tol);
         if (!P.empty()) solver.set_pair_table(P.data(), Sp.data());
         std::vector<double> x(n);
