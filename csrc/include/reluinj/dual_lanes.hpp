@@ -17,6 +17,7 @@
 // pivot test fails (including samples with fewer than n active rows) are left to the caller's
 // per-sample fallback.
 #pragma once
+#include <algorithm>
 #include <cmath>
 #include <cstddef>
 #include <cstdint>
@@ -238,6 +239,87 @@ RELUINJ_LANES_AVX512 void solve_group(const double *W, const double *P, std::ptr
     _mm512_storeu_pd(out.residual, _mm512_mask_sqrt_pd(zero, 0xFF, _mm512_add_pd(s0, s1)));
 #pragma GCC unroll 16
     for (int j = 0; j < N; ++j) _mm512_storeu_pd(out.x[j], x[j]);
+}
+
+// ---- Larger n (the dense path of reconstruct.hpp). Gram, Cholesky and first solve stay per
+// sample there (compute-bound SYRK); the refinement step and the output residual, products
+// with W that are memory-bound one sample at a time, are done here for the group in lanes, so
+// every row of W is read once per group. x and g are n x kLanes (lane s = sample s); W is
+// row-major m x n; ws holds the group's outputs (load_group).
+
+// c[r] = W[i + r] x for r < R: one FMA chain over j per row and lane.
+template <int R>
+RELUINJ_LANES_AVX512 RELUINJ_LANES_INLINE void rows_times_lanes(const double *W, std::ptrdiff_t n, std::ptrdiff_t i,
+                                                                const double *x, __m512d *c) {
+#pragma GCC unroll 16
+    for (int r = 0; r < R; ++r) c[r] = _mm512_setzero_pd();
+    const double *w = W + i * n;
+    for (std::ptrdiff_t j = 0; j < n; ++j) {
+        const __m512d xj = _mm512_loadu_pd(x + j * kLanes);
+#pragma GCC unroll 16
+        for (int r = 0; r < R; ++r) c[r] = _mm512_fmadd_pd(_mm512_set1_pd(w[r * n + j]), xj, c[r]);
+    }
+}
+
+// g += sum over rows i + r (r < R, in order) of a_i (b_i - <w_i, x>) w_i.
+template <int R>
+RELUINJ_LANES_AVX512 RELUINJ_LANES_INLINE void refinement_block(const double *W, const double *alpha, std::ptrdiff_t n,
+                                                                std::ptrdiff_t i, const Workspace &ws,
+                                                                const double *x, double *g) {
+    __m512d c[R];
+    rows_times_lanes<R>(W, n, i, x, c);
+#pragma GCC unroll 16
+    for (int r = 0; r < R; ++r) {
+        const __m512d b = _mm512_add_pd(_mm512_loadu_pd(ws.yt.data() + (i + r) * kLanes), _mm512_set1_pd(alpha[i + r]));
+        c[r] = _mm512_maskz_sub_pd(ws.active[i + r], b, c[r]);
+    }
+    const double *w = W + i * n;
+    for (std::ptrdiff_t j = 0; j < n; ++j) {
+        __m512d acc = _mm512_loadu_pd(g + j * kLanes);
+#pragma GCC unroll 16
+        for (int r = 0; r < R; ++r) acc = _mm512_fmadd_pd(c[r], _mm512_set1_pd(w[r * n + j]), acc);
+        _mm512_storeu_pd(g + j * kLanes, acc);
+    }
+}
+
+// g = sum_i a_i (b_i - <w_i, x>) w_i (the refinement right-hand side; per entry one FMA chain
+// over the rows in order), in blocks of 16 rows: W x of a block, then its rows added to g
+// while they are in L1.
+RELUINJ_LANES_AVX512 inline void refinement_rhs_lanes(const double *W, const double *alpha, std::ptrdiff_t m,
+                                                      std::ptrdiff_t n, const Workspace &ws, const double *x,
+                                                      double *g) {
+    std::fill(g, g + n * kLanes, 0.0);
+    std::ptrdiff_t i = 0;
+    for (; i + 16 <= m; i += 16) refinement_block<16>(W, alpha, n, i, ws, x, g);
+    for (; i < m; ++i) refinement_block<1>(W, alpha, n, i, ws, x, g);
+}
+
+// s += (max(<w_i, x> - alpha_i, 0) - y_i)^2 over rows i + r (r < R, in order).
+template <int R>
+RELUINJ_LANES_AVX512 RELUINJ_LANES_INLINE void residual_block(const double *W, const double *alpha, std::ptrdiff_t n,
+                                                              std::ptrdiff_t i, const Workspace &ws,
+                                                              const double *x, __m512d &s) {
+    const __m512d zero = _mm512_setzero_pd();
+    __m512d c[R];
+    rows_times_lanes<R>(W, n, i, x, c);
+#pragma GCC unroll 16
+    for (int r = 0; r < R; ++r) {
+        const __m512d z = _mm512_sub_pd(c[r], _mm512_set1_pd(alpha[i + r]));
+        const __m512d d = _mm512_sub_pd(_mm512_mask_max_pd(zero, 0xFF, z, zero),
+                                        _mm512_loadu_pd(ws.yt.data() + (i + r) * kLanes));
+        s = _mm512_fmadd_pd(d, d, s);
+    }
+}
+
+// residual[s] = ||ReLU(W x_s - alpha) - y_s||_2 for the lanes s (rows summed in order).
+RELUINJ_LANES_AVX512 inline void output_residual_lanes(const double *W, const double *alpha, std::ptrdiff_t m,
+                                                       std::ptrdiff_t n, const Workspace &ws, const double *x,
+                                                       double *residual) {
+    __m512d s = _mm512_setzero_pd();
+    std::ptrdiff_t i = 0;
+    for (; i + 16 <= m; i += 16) residual_block<16>(W, alpha, n, i, ws, x, s);
+    for (; i < m; ++i) residual_block<1>(W, alpha, n, i, ws, x, s);
+    _mm512_storeu_pd(residual, _mm512_mask_sqrt_pd(_mm512_setzero_pd(), 0xFF, s));
 }
 
 template <class T>

@@ -899,30 +899,49 @@ public:
     // when the rows do not span. Returns the numerical rank (n when the rows span).
     std::ptrdiff_t solve(double *x) {
         const std::ptrdiff_t n = n_;
-        if (n_act_ >= n) {
-            const bool rhs_done = build_gram(dense_ ? x : nullptr);
-            if (chol_.factor(G_.data(), n, kCholPivotTol, sv_.data())) {
-                // One step of iterative refinement with the residual of the active equations.
-                // After set_active the right-hand sides are dense products with W^T of vectors
-                // that vanish on the inactive rows (no gathers), unless build_gram summed the
-                // first one from its packed active rows; otherwise sums over the rows.
-                if (dense_) {
-                    if (!rhs_done) synthesis(bm_.data(), x);
-                    chol_.solve(G_.data(), sv_.data(), n, x);
-                    refinement_rhs(x);
-                } else {
-                    synth_rows(W_, act_.data(), b_.data(), n_act_, n, x);
-                    chol_.solve(G_.data(), sv_.data(), n, x);
-                    analysis(x, wx_.data());
-                    for (std::ptrdiff_t t = 0; t < n_act_; ++t) c_[t] = b_[t] - wx_[act_[t]];
-                    synth_rows(W_, act_.data(), c_.data(), n_act_, n, g_.data());
-                }
-                chol_.solve(G_.data(), sv_.data(), n, g_.data());
-                for (std::ptrdiff_t j = 0; j < n; ++j) x[j] += g_[j];
-                return n;
-            }
+        // One step of iterative refinement with the residual of the active equations. After
+        // set_active the right-hand sides are dense products with W^T of vectors that vanish on
+        // the inactive rows (no gathers); otherwise sums over the rows.
+        if (dense_) {
+            if (!solve_unrefined(x)) return solve_svd(x);
+            refinement_rhs(x);
+        } else {
+            if (n_act_ < n) return solve_svd(x);
+            build_gram();
+            if (!chol_.factor(G_.data(), n, kCholPivotTol, sv_.data())) return solve_svd(x);
+            synth_rows(W_, act_.data(), b_.data(), n_act_, n, x);
+            chol_.solve(G_.data(), sv_.data(), n, x);
+            analysis(x, wx_.data());
+            for (std::ptrdiff_t t = 0; t < n_act_; ++t) c_[t] = b_[t] - wx_[act_[t]];
+            synth_rows(W_, act_.data(), c_.data(), n_act_, n, g_.data());
         }
-        return solve_svd(x);
+        chol_.solve(G_.data(), sv_.data(), n, g_.data());
+        for (std::ptrdiff_t j = 0; j < n; ++j) x[j] += g_[j];
+        return n;
+    }
+
+    // The first half of solve() after set_active: G_I, its Cholesky factor and
+    // x = G_I^{-1} W_I^T b, without the refinement step. Returns false (x is then meaningless)
+    // when fewer than n rows are active or the factorisation fails.
+    bool solve_unrefined(double *x) {
+        if (n_act_ < n_) return false;
+        const bool rhs_done = build_gram(x);  // the first right-hand side from the packed rows
+        if (!chol_.factor(G_.data(), n_, kCholPivotTol, sv_.data())) return false;
+        if (!rhs_done) synthesis(bm_.data(), x);
+        chol_.solve(G_.data(), sv_.data(), n_, x);
+        return true;
+    }
+
+    // Exchanges the Cholesky factor left by solve_unrefined (n x n) and its reciprocal pivots
+    // (n) with the given buffers, which must have those sizes.
+    void swap_factor(std::vector<double> &R, std::vector<double> &inv_diag) {
+        G_.swap(R);
+        sv_.swap(inv_diag);
+    }
+
+    // v = (R^T R)^{-1} v for a factor taken with swap_factor.
+    void solve_with_factor(const std::vector<double> &R, const std::vector<double> &inv_diag, double *v) const {
+        chol_.solve(R.data(), inv_diag.data(), n_, v);
     }
 
     // The fallback of solve(): truncated SVD of W_I at the numerical rank of the rows.
@@ -1147,6 +1166,62 @@ inline bool outputs_valid(const T *y, std::ptrdiff_t m) {
     return ok;
 }
 
+#if RELUINJ_DUAL_LANES
+// The dense dual solve of samples [b, e) with AVX-512, eight at a time: per sample G_I, its
+// Cholesky factor and the first solve (ActiveSolver::solve_unrefined), then for the eight
+// together the refinement right-hand side and the output residual in lanes (dual_lanes.hpp),
+// which read each row of W once per group. Each result depends on its sample only. Samples
+// whose factorisation fails go through solve_svd. Returns whether every output was valid.
+template <class T>
+bool dual_dense_groups(ActiveSolver &solver, const double *W, const double *alpha, const T *Y, T *X,
+                       std::uint8_t *injective, double *residual, std::ptrdiff_t m, std::ptrdiff_t n,
+                       std::ptrdiff_t b, std::ptrdiff_t e) {
+    constexpr int L = dual_lanes::kLanes;
+    dual_lanes::Workspace ws(m);
+    std::vector<std::vector<double>> factor(L, std::vector<double>(n * n)), inv_diag(L, std::vector<double>(n));
+    std::vector<double> xs(L * n), xl(n * L), gl(n * L), v(n), res(L);
+    bool valid = true;
+    for (std::ptrdiff_t s0 = b; s0 < e; s0 += L) {
+        const int count = int(std::min<std::ptrdiff_t>(L, e - s0));
+        const int next = int(std::max<std::ptrdiff_t>(0, std::min<std::ptrdiff_t>(L, e - s0 - count)));
+        valid &= dual_lanes::load_group(Y + s0 * m, m, count, Y + (s0 + count) * m, next, ws);
+        unsigned solved = 0;
+        for (int l = 0; l < count; ++l) {
+            const std::ptrdiff_t s = s0 + l;
+            double *x = xs.data() + l * n;
+            solver.set_active(Y + s * m, alpha);
+            if (solver.solve_unrefined(x)) {
+                solver.swap_factor(factor[l], inv_diag[l]);
+                solved |= 1u << l;
+                continue;
+            }
+            injective[s] = solver.solve_svd(x) == n;
+            residual[s] = solver.output_residual(x, alpha, Y + s * m);
+            for (std::ptrdiff_t j = 0; j < n; ++j) X[s * n + j] = T(x[j]);
+        }
+        if (!solved) continue;
+        for (int l = 0; l < L; ++l)
+            for (std::ptrdiff_t j = 0; j < n; ++j) xl[j * L + l] = solved >> l & 1u ? xs[l * n + j] : 0.0;
+        dual_lanes::refinement_rhs_lanes(W, alpha, m, n, ws, xl.data(), gl.data());
+        for (int l = 0; l < count; ++l) {
+            if (!(solved >> l & 1u)) continue;
+            for (std::ptrdiff_t j = 0; j < n; ++j) v[j] = gl[j * L + l];
+            solver.solve_with_factor(factor[l], inv_diag[l], v.data());
+            for (std::ptrdiff_t j = 0; j < n; ++j) xl[j * L + l] = xs[l * n + j] + v[j];
+        }
+        dual_lanes::output_residual_lanes(W, alpha, m, n, ws, xl.data(), res.data());
+        for (int l = 0; l < count; ++l) {
+            if (!(solved >> l & 1u)) continue;
+            const std::ptrdiff_t s = s0 + l;
+            injective[s] = 1;
+            residual[s] = res[l];
+            for (std::ptrdiff_t j = 0; j < n; ++j) X[s * n + j] = T(xl[j * L + l]);
+        }
+    }
+    return valid;
+}
+#endif
+
 // Returns false (the outputs are then meaningless) when some entry of Y is NaN, infinite or
 // negative: the validation of Y is part of the pass over it.
 template <class T>
@@ -1175,6 +1250,12 @@ bool dual_inverse(const double *W, const double *alpha, const T *Y, T *X, std::u
             residual[s] = solver.output_residual(x.data(), alpha, Y + s * m);
             for (std::ptrdiff_t j = 0; j < n; ++j) X[s * n + j] = T(x[j]);
         };
+#if RELUINJ_DUAL_LANES
+        if (!lanes && detect_gram_isa() == GramIsa::avx512) {
+            chunk_valid[c] = dual_dense_groups(solver, W, alpha, Y, X, injective, residual, m, n, b, e);
+            return;
+        }
+#endif
         if (!lanes) {
             for (std::ptrdiff_t s = b; s < e; ++s) {
                 valid &= outputs_valid(Y + s * m, m);
