@@ -261,17 +261,18 @@ RELUINJ_LANES_AVX512 RELUINJ_LANES_INLINE void rows_times_lanes(const double *W,
     }
 }
 
-// g += sum over rows i + r (r < R, in order) of a_i (b_i - <w_i, x>) w_i.
+// g += sum over rows i + r (r < R, in order) of a_i (b_i - <w_i, x>) w_i; without x (nullptr),
+// of a_i b_i w_i.
 template <int R>
 RELUINJ_LANES_AVX512 RELUINJ_LANES_INLINE void refinement_block(const double *W, const double *alpha, std::ptrdiff_t n,
                                                                 std::ptrdiff_t i, const Workspace &ws,
                                                                 const double *x, double *g) {
     __m512d c[R];
-    rows_times_lanes<R>(W, n, i, x, c);
+    if (x) rows_times_lanes<R>(W, n, i, x, c);
 #pragma GCC unroll 16
     for (int r = 0; r < R; ++r) {
         const __m512d b = _mm512_add_pd(_mm512_loadu_pd(ws.yt.data() + (i + r) * kLanes), _mm512_set1_pd(alpha[i + r]));
-        c[r] = _mm512_maskz_sub_pd(ws.active[i + r], b, c[r]);
+        c[r] = x ? _mm512_maskz_sub_pd(ws.active[i + r], b, c[r]) : _mm512_maskz_mov_pd(ws.active[i + r], b);
     }
     const double *w = W + i * n;
     for (std::ptrdiff_t j = 0; j < n; ++j) {
@@ -284,7 +285,7 @@ RELUINJ_LANES_AVX512 RELUINJ_LANES_INLINE void refinement_block(const double *W,
 
 // g = sum_i a_i (b_i - <w_i, x>) w_i (the refinement right-hand side; per entry one FMA chain
 // over the rows in order), in blocks of 16 rows: W x of a block, then its rows added to g
-// while they are in L1.
+// while they are in L1. With x = nullptr, g = sum_i a_i b_i w_i (the first right-hand side).
 RELUINJ_LANES_AVX512 inline void refinement_rhs_lanes(const double *W, const double *alpha, std::ptrdiff_t m,
                                                       std::ptrdiff_t n, const Workspace &ws, const double *x,
                                                       double *g) {

@@ -309,51 +309,6 @@ inline double reduce_lanes_avx512(const double *t) {
     return ((t[0] + t[4]) + (t[2] + t[6])) + ((t[1] + t[5]) + (t[3] + t[7]));
 }
 
-// acc[0:n) += sum_r c[r] W[i + r] over `rows` consecutive rows of W (row-major m x n): per
-// 8 columns, two FMA chains (even and odd r) added at the end.
-RELUINJ_RECON_AVX512 inline void add_rows_avx512(const double *W, std::ptrdiff_t n, std::ptrdiff_t i,
-                                                 const double *c, int rows, double *__restrict acc) {
-    for (std::ptrdiff_t q = 0; q < n; q += 8) {
-        const __mmask8 k = tail_mask(n - q);
-        const double *w = W + i * n + q;
-        __m512d e = _mm512_loadu_pd(acc + q), o = _mm512_setzero_pd();
-        int r = 0;
-        for (; r + 2 <= rows; r += 2, w += 2 * n) {
-            e = _mm512_fmadd_pd(_mm512_set1_pd(c[r]), _mm512_maskz_loadu_pd(k, w), e);
-            o = _mm512_fmadd_pd(_mm512_set1_pd(c[r + 1]), _mm512_maskz_loadu_pd(k, w + n), o);
-        }
-        if (r < rows) e = _mm512_fmadd_pd(_mm512_set1_pd(c[r]), _mm512_maskz_loadu_pd(k, w), e);
-        _mm512_storeu_pd(acc + q, _mm512_add_pd(e, o));
-    }
-}
-
-// g = W^T (on * (bm - W x)), the refinement right-hand side of the dense dual solve, in one
-// pass over the rows, 32 at a time (then masked 8-row steps): W x of a block from Wt, then the
-// block's rows of W (contiguous) accumulated into g. acc is scratch of n + 8 doubles.
-RELUINJ_RECON_AVX512 inline void refinement_rhs_avx512(const double *W, const double *Wt, const double *x,
-                                                       const double *bm, const double *on, std::ptrdiff_t m,
-                                                       std::ptrdiff_t n, double *__restrict acc, double *__restrict g) {
-    std::fill(acc, acc + n + 8, 0.0);
-    alignas(64) double cb[32];
-    std::ptrdiff_t i = 0;
-    for (; i + 32 <= m; i += 32) {
-        __m512d c[4];
-        rows_times_x_avx512<4>(Wt, x, m, n, i, 0xFF, c);
-        for (int r = 0; r < 4; ++r)
-            _mm512_store_pd(cb + 8 * r, _mm512_mul_pd(_mm512_loadu_pd(on + i + 8 * r),
-                                                      _mm512_sub_pd(_mm512_loadu_pd(bm + i + 8 * r), c[r])));
-        add_rows_avx512(W, n, i, cb, 32, acc);
-    }
-    for (; i < m; i += 8) {
-        const __mmask8 k = tail_mask(m - i);
-        __m512d c;
-        rows_times_x_avx512<1>(Wt, x, m, n, i, k, &c);
-        _mm512_store_pd(cb, _mm512_mul_pd(_mm512_maskz_loadu_pd(k, on + i), _mm512_sub_pd(_mm512_maskz_loadu_pd(k, bm + i), c)));
-        add_rows_avx512(W, n, i, cb, int(std::min<std::ptrdiff_t>(8, m - i)), acc);
-    }
-    std::copy(acc, acc + n, g);
-}
-
 // ||ReLU(W x - alpha) - y||_2 in one pass over Wt (as output_residual, eight-lane sums).
 template <class T>
 RELUINJ_RECON_AVX512 inline double output_residual_avx512(const double *Wt, const double *x, const double *alpha,
@@ -921,13 +876,14 @@ public:
     }
 
     // The first half of solve() after set_active: G_I, its Cholesky factor and
-    // x = G_I^{-1} W_I^T b, without the refinement step. Returns false (x is then meaningless)
-    // when fewer than n rows are active or the factorisation fails.
-    bool solve_unrefined(double *x) {
+    // x = G_I^{-1} W_I^T b, without the refinement step; with rhs_given, x holds W_I^T b on
+    // entry. Returns false (x is then meaningless) when fewer than n rows are active or the
+    // factorisation fails.
+    bool solve_unrefined(double *x, bool rhs_given = false) {
         if (n_act_ < n_) return false;
-        const bool rhs_done = build_gram(x);  // the first right-hand side from the packed rows
+        build_gram();
         if (!chol_.factor(G_.data(), n_, kCholPivotTol, sv_.data())) return false;
-        if (!rhs_done) synthesis(bm_.data(), x);
+        if (!rhs_given) synthesis(bm_.data(), x);
         chol_.solve(G_.data(), sv_.data(), n_, x);
         return true;
     }
@@ -1010,12 +966,6 @@ private:
     }
     // g_ = W^T (on * (bm - W x)): the right-hand side of the refinement step after set_active.
     void refinement_rhs(const double *x) {
-#if RELUINJ_RECON_X86
-        if (isa_ == GramIsa::avx512) {
-            if (acc_.empty()) acc_.assign(n_ + 8, 0.0);
-            return refinement_rhs_avx512(W_, Wt_, x, bm_.data(), on_.data(), m_, n_, acc_.data(), g_.data());
-        }
-#endif
         analysis(x, wx_.data());
         for (std::ptrdiff_t i = 0; i < m_; ++i) c_[i] = on_[i] * (bm_[i] - wx_[i]);  // branch-free
         synthesis(c_.data(), g_.data());
@@ -1028,10 +978,8 @@ private:
         pair_sum(P_, np2, idx, cnt, out);
     }
 
-    // G_ = W_I^T W_I (upper triangle). When rhs is given and the AVX-512 SYRK packs the active
-    // rows themselves (not the complement), also rhs = sum_t b_t w_{act_t} from those packed
-    // rows, and returns true.
-    bool build_gram(double *rhs = nullptr) {
+    // G_ = W_I^T W_I (upper triangle).
+    void build_gram() {
         const std::ptrdiff_t n = n_;
         const bool complement = S_ && n_inact_ < n_act_;
         const std::int64_t *idx = complement ? inact_.data() : act_.data();
@@ -1042,7 +990,7 @@ private:
             const double *gp = Gp_.data();
             for (std::ptrdiff_t j = 0, q = 0; j < n; ++j)
                 for (std::ptrdiff_t c = j; c < n; ++c, ++q) G_[j * n + c] = complement ? Sp_[q] - gp[q] : gp[q];
-            return false;
+            return;
         }
 #if RELUINJ_RECON_X86
         if (isa_ != GramIsa::generic) {
@@ -1055,11 +1003,6 @@ private:
                 Gb_.assign(np * np, 0.0);
             }
             if (cnt == 0) std::fill(Gb_.begin(), Gb_.end(), 0.0);
-            const bool with_rhs = rhs && !complement && isa_ == GramIsa::avx512;
-            if (with_rhs) {
-                if (acc_.size() < std::size_t(np + 8)) acc_.assign(np + 8, 0.0);
-                std::fill(acc_.begin(), acc_.end(), 0.0);
-            }
             for (std::ptrdiff_t t0 = 0; t0 < cnt; t0 += panel) {
                 const std::ptrdiff_t rows = std::min(panel, cnt - t0);
                 for (std::ptrdiff_t t = 0; t < rows; ++t) {
@@ -1067,16 +1010,11 @@ private:
                     std::copy(W_ + idx[t0 + t] * n, W_ + idx[t0 + t] * n + n, row);
                     std::fill(row + n, row + np, 0.0);
                 }
-                if (isa_ == GramIsa::avx512) {
-                    syrk_packed_avx512(Apack_.get(), rows, np, n, Gb_.data(), t0 > 0);
-                    if (with_rhs) add_rows_avx512(Apack_.get(), np, 0, b_.data() + t0, int(rows), acc_.data());
-                } else {
-                    syrk_packed_avx2(Apack_.get(), rows, np, n, Gb_.data(), t0 > 0);
-                }
+                if (isa_ == GramIsa::avx512) syrk_packed_avx512(Apack_.get(), rows, np, n, Gb_.data(), t0 > 0);
+                else syrk_packed_avx2(Apack_.get(), rows, np, n, Gb_.data(), t0 > 0);
             }
             store_gram(complement);
-            if (with_rhs) std::copy(acc_.begin(), acc_.begin() + n, rhs);
-            return with_rhs;
+            return;
         }
 #endif
         if (complement) {
@@ -1086,7 +1024,6 @@ private:
             std::fill(G_.begin(), G_.end(), 0.0);
             gram_update(W_, idx, cnt, n, 1.0, G_.data());
         }
-        return false;
     }
 
     // G_ (upper triangle) from the SYRK block Gb_ (stride np_): S - Gb_ for the complement.
@@ -1138,7 +1075,7 @@ private:
     std::ptrdiff_t np_;
     CholeskyKernels chol_;
     std::unique_ptr<double[]> Apack_;
-    std::vector<double> Gb_, Gp_, acc_;
+    std::vector<double> Gb_, Gp_;
     const double *P_ = nullptr, *Sp_ = nullptr;
 };
 
@@ -1167,10 +1104,11 @@ inline bool outputs_valid(const T *y, std::ptrdiff_t m) {
 }
 
 #if RELUINJ_DUAL_LANES
-// The dense dual solve of samples [b, e) with AVX-512, eight at a time: per sample G_I, its
-// Cholesky factor and the first solve (ActiveSolver::solve_unrefined), then for the eight
-// together the refinement right-hand side and the output residual in lanes (dual_lanes.hpp),
-// which read each row of W once per group. Each result depends on its sample only. Samples
+// The dense dual solve of samples [b, e) with AVX-512, eight at a time: for the eight together
+// the first right-hand sides W_I^T b in lanes (dual_lanes.hpp, reading each row of W once per
+// group), per sample G_I, its Cholesky factor and the first solve
+// (ActiveSolver::solve_unrefined), then again in lanes the refinement right-hand sides and the
+// output residuals. Each result depends on its sample only. Samples
 // whose factorisation fails go through solve_svd. Returns whether every output was valid.
 template <class T>
 bool dual_dense_groups(ActiveSolver &solver, const double *W, const double *alpha, const T *Y, T *X,
@@ -1185,12 +1123,14 @@ bool dual_dense_groups(ActiveSolver &solver, const double *W, const double *alph
         const int count = int(std::min<std::ptrdiff_t>(L, e - s0));
         const int next = int(std::max<std::ptrdiff_t>(0, std::min<std::ptrdiff_t>(L, e - s0 - count)));
         valid &= dual_lanes::load_group(Y + s0 * m, m, count, Y + (s0 + count) * m, next, ws);
+        dual_lanes::refinement_rhs_lanes(W, alpha, m, n, ws, nullptr, gl.data());
         unsigned solved = 0;
         for (int l = 0; l < count; ++l) {
             const std::ptrdiff_t s = s0 + l;
             double *x = xs.data() + l * n;
+            for (std::ptrdiff_t j = 0; j < n; ++j) x[j] = gl[j * L + l];
             solver.set_active(Y + s * m, alpha);
-            if (solver.solve_unrefined(x)) {
+            if (solver.solve_unrefined(x, true)) {
                 solver.swap_factor(factor[l], inv_diag[l]);
                 solved |= 1u << l;
                 continue;
