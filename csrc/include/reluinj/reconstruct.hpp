@@ -605,24 +605,69 @@ CholeskyKernels unrolled_cholesky(std::ptrdiff_t n, std::integer_sequence<std::p
 #endif
 
 #if RELUINJ_RECON_X86
-// cholesky_upper_impl for larger n with AVX-512 rows. Row p of the trailing update starts at
-// the 8-aligned column below p, so a few entries left of the diagonal (never read: R is the
-// upper triangle) are updated too and every vector but the last is whole.
+// Rows p0 + r (r < 8, those < n) of the trailing matrix minus the rank-8 update of the factor
+// rows k0..k0+7, for columns from p0 on: G[p][j] -= sum_k R[k][p] R[k][j], one FNMADD per k in
+// increasing order (the order of the unblocked update), in 8 x 16 register blocks. Entries left
+// of the diagonal are updated too (never read); columns past n are masked off.
+RELUINJ_RECON_AVX512 inline void cholesky_trailing_avx512(double *G, std::ptrdiff_t n, std::ptrdiff_t k0,
+                                                          std::ptrdiff_t p0) {
+    const std::ptrdiff_t pr = std::min<std::ptrdiff_t>(8, n - p0);
+    for (std::ptrdiff_t c0 = p0; c0 < n; c0 += 16) {
+        const __mmask8 m0 = tail_mask(n - c0), m1 = n - c0 > 8 ? tail_mask(n - c0 - 8) : __mmask8(0);
+        __m512d a[8], b[8];
+#pragma GCC unroll 8
+        for (int r = 0; r < 8; ++r) {
+            const double *g = G + (p0 + r) * n + c0;
+            a[r] = r < pr ? _mm512_maskz_loadu_pd(m0, g) : _mm512_setzero_pd();
+            b[r] = r < pr ? _mm512_maskz_loadu_pd(m1, g + 8) : _mm512_setzero_pd();
+        }
+        for (std::ptrdiff_t k = k0; k < k0 + 8; ++k) {
+            // Row k of R; p0 + r < n(k + 1) keeps the broadcasts inside G for r >= pr.
+            const double *rk = G + k * n;
+            const __m512d u = _mm512_maskz_loadu_pd(m0, rk + c0), v = _mm512_maskz_loadu_pd(m1, rk + c0 + 8);
+#pragma GCC unroll 8
+            for (int r = 0; r < 8; ++r) {
+                const __m512d f = _mm512_set1_pd(rk[p0 + r]);
+                a[r] = _mm512_fnmadd_pd(f, u, a[r]);
+                b[r] = _mm512_fnmadd_pd(f, v, b[r]);
+            }
+        }
+#pragma GCC unroll 8
+        for (int r = 0; r < 8; ++r) {
+            if (r >= pr) break;
+            double *g = G + (p0 + r) * n + c0;
+            _mm512_mask_storeu_pd(g, m0, a[r]);
+            _mm512_mask_storeu_pd(g + 8, m1, b[r]);
+        }
+    }
+}
+
+// cholesky_upper_impl for larger n with AVX-512, blocked by 8 rows: each panel of 8 rows is
+// factored with row updates inside the panel, then the rows below it get the panel's rank-8
+// update (cholesky_trailing_avx512). Every entry receives the same updates in the same order
+// as in the unblocked factorisation. Row p of an update starts at the 8-aligned column below p,
+// so a few entries left of the diagonal (never read: R is the upper triangle) are updated too
+// and every vector but the last is whole.
 RELUINJ_RECON_AVX512 inline bool cholesky_upper_avx512(double *G, std::ptrdiff_t n, double tol,
                                                        double *__restrict inv_diag) {
     for (std::ptrdiff_t k = 0; k < n; ++k) inv_diag[k] = G[k * n + k];
-    for (std::ptrdiff_t k = 0; k < n; ++k) {
-        double *rk = G + k * n;
-        if (!cholesky_pivot(rk, k, n, tol, inv_diag)) return false;
-        for (std::ptrdiff_t p = k + 1; p < n; ++p) {
-            const __m512d f = _mm512_set1_pd(rk[p]);
-            double *rp = G + p * n;
-            for (std::ptrdiff_t j = p / 8 * 8; j < n; j += 8) {
-                const __mmask8 m = tail_mask(n - j);
-                _mm512_mask_storeu_pd(rp + j, m, _mm512_fnmadd_pd(f, _mm512_maskz_loadu_pd(m, rk + j),
-                                                                  _mm512_maskz_loadu_pd(m, rp + j)));
+    for (std::ptrdiff_t k0 = 0; k0 < n; k0 += 8) {
+        const std::ptrdiff_t k1 = std::min(n, k0 + 8);
+        for (std::ptrdiff_t k = k0; k < k1; ++k) {
+            double *rk = G + k * n;
+            if (!cholesky_pivot(rk, k, n, tol, inv_diag)) return false;
+            for (std::ptrdiff_t p = k + 1; p < k1; ++p) {
+                const __m512d f = _mm512_set1_pd(rk[p]);
+                double *rp = G + p * n;
+                for (std::ptrdiff_t j = p / 8 * 8; j < n; j += 8) {
+                    const __mmask8 m = tail_mask(n - j);
+                    _mm512_mask_storeu_pd(rp + j, m, _mm512_fnmadd_pd(f, _mm512_maskz_loadu_pd(m, rk + j),
+                                                                      _mm512_maskz_loadu_pd(m, rp + j)));
+                }
             }
         }
+        if (k1 - k0 == 8)
+            for (std::ptrdiff_t p0 = k1; p0 < n; p0 += 8) cholesky_trailing_avx512(G, n, k0, p0);
     }
     return true;
 }
