@@ -133,50 +133,46 @@ inline std::ptrdiff_t gram_stride(GramIsa isa, std::ptrdiff_t n) {
 }
 
 #if RELUINJ_RECON_X86
-// 8 x 16 register block (16 zmm accumulators). With `resume` the FMA chains continue from the
-// values in G (a panel of rows after the previous ones: the same chains as one call on all rows).
+// G[j0 + r][c0 + 8 v + l] (r < 8, v < V, l < 8) = sum_t A[t][j0 + r] A[t][c0 + 8 v + l]: an
+// 8 x 8V register block. With `resume` the FMA chains continue from the values in G (a panel of
+// rows after the previous ones: the same chains as one call on all rows).
+template <int V>
+RELUINJ_RECON_AVX512 inline void syrk_block_avx512(const double *A, std::ptrdiff_t k, std::ptrdiff_t np,
+                                                   std::ptrdiff_t j0, std::ptrdiff_t c0, double *G, bool resume) {
+    __m512d acc[8][V];
+#pragma GCC unroll 8
+    for (int r = 0; r < 8; ++r)
+#pragma GCC unroll 2
+        for (int v = 0; v < V; ++v)
+            acc[r][v] = resume ? _mm512_loadu_pd(G + (j0 + r) * np + c0 + 8 * v) : _mm512_setzero_pd();
+    const double *a = A;
+    for (std::ptrdiff_t t = 0; t < k; ++t, a += np) {
+        __m512d u[V];
+#pragma GCC unroll 2
+        for (int v = 0; v < V; ++v) u[v] = _mm512_loadu_pd(a + c0 + 8 * v);
+#pragma GCC unroll 8
+        for (int r = 0; r < 8; ++r) {
+            const __m512d x = _mm512_set1_pd(a[j0 + r]);
+#pragma GCC unroll 2
+            for (int v = 0; v < V; ++v) acc[r][v] = _mm512_fmadd_pd(x, u[v], acc[r][v]);
+        }
+    }
+#pragma GCC unroll 8
+    for (int r = 0; r < 8; ++r)
+#pragma GCC unroll 2
+        for (int v = 0; v < V; ++v) _mm512_storeu_pd(G + (j0 + r) * np + c0 + 8 * v, acc[r][v]);
+}
+
+// The register blocks of the upper triangle: rows j0 (multiples of 8) and, from column j0 on,
+// 8 x 16 blocks and an 8 x 8 block for the last 8 columns of a row block when they are left.
+// Every entry is one FMA chain over the rows in order (independent of the blocking).
 RELUINJ_RECON_AVX512 inline void syrk_packed_avx512(const double *A, std::ptrdiff_t k,
                                                     std::ptrdiff_t np, std::ptrdiff_t n, double *G,
                                                     bool resume) {
     for (std::ptrdiff_t j0 = 0; j0 < n; j0 += 8) {
-        for (std::ptrdiff_t c0 = j0 / 16 * 16; c0 < n; c0 += 16) {
-            __m512d a0 = _mm512_setzero_pd(), a1 = a0, a2 = a0, a3 = a0, a4 = a0, a5 = a0, a6 = a0, a7 = a0;
-            __m512d b0 = a0, b1 = a0, b2 = a0, b3 = a0, b4 = a0, b5 = a0, b6 = a0, b7 = a0;
-            if (resume) {
-                const double *g = G + j0 * np + c0;
-                a0 = _mm512_loadu_pd(g); b0 = _mm512_loadu_pd(g + 8); g += np;
-                a1 = _mm512_loadu_pd(g); b1 = _mm512_loadu_pd(g + 8); g += np;
-                a2 = _mm512_loadu_pd(g); b2 = _mm512_loadu_pd(g + 8); g += np;
-                a3 = _mm512_loadu_pd(g); b3 = _mm512_loadu_pd(g + 8); g += np;
-                a4 = _mm512_loadu_pd(g); b4 = _mm512_loadu_pd(g + 8); g += np;
-                a5 = _mm512_loadu_pd(g); b5 = _mm512_loadu_pd(g + 8); g += np;
-                a6 = _mm512_loadu_pd(g); b6 = _mm512_loadu_pd(g + 8); g += np;
-                a7 = _mm512_loadu_pd(g); b7 = _mm512_loadu_pd(g + 8);
-            }
-            const double *r = A;
-            for (std::ptrdiff_t t = 0; t < k; ++t, r += np) {
-                const __m512d u = _mm512_loadu_pd(r + c0), v = _mm512_loadu_pd(r + c0 + 8);
-                const double *s = r + j0;
-                __m512d x;
-                x = _mm512_set1_pd(s[0]); a0 = _mm512_fmadd_pd(x, u, a0); b0 = _mm512_fmadd_pd(x, v, b0);
-                x = _mm512_set1_pd(s[1]); a1 = _mm512_fmadd_pd(x, u, a1); b1 = _mm512_fmadd_pd(x, v, b1);
-                x = _mm512_set1_pd(s[2]); a2 = _mm512_fmadd_pd(x, u, a2); b2 = _mm512_fmadd_pd(x, v, b2);
-                x = _mm512_set1_pd(s[3]); a3 = _mm512_fmadd_pd(x, u, a3); b3 = _mm512_fmadd_pd(x, v, b3);
-                x = _mm512_set1_pd(s[4]); a4 = _mm512_fmadd_pd(x, u, a4); b4 = _mm512_fmadd_pd(x, v, b4);
-                x = _mm512_set1_pd(s[5]); a5 = _mm512_fmadd_pd(x, u, a5); b5 = _mm512_fmadd_pd(x, v, b5);
-                x = _mm512_set1_pd(s[6]); a6 = _mm512_fmadd_pd(x, u, a6); b6 = _mm512_fmadd_pd(x, v, b6);
-                x = _mm512_set1_pd(s[7]); a7 = _mm512_fmadd_pd(x, u, a7); b7 = _mm512_fmadd_pd(x, v, b7);
-            }
-            double *g = G + j0 * np + c0;
-            _mm512_storeu_pd(g, a0); _mm512_storeu_pd(g + 8, b0); g += np;
-            _mm512_storeu_pd(g, a1); _mm512_storeu_pd(g + 8, b1); g += np;
-            _mm512_storeu_pd(g, a2); _mm512_storeu_pd(g + 8, b2); g += np;
-            _mm512_storeu_pd(g, a3); _mm512_storeu_pd(g + 8, b3); g += np;
-            _mm512_storeu_pd(g, a4); _mm512_storeu_pd(g + 8, b4); g += np;
-            _mm512_storeu_pd(g, a5); _mm512_storeu_pd(g + 8, b5); g += np;
-            _mm512_storeu_pd(g, a6); _mm512_storeu_pd(g + 8, b6); g += np;
-            _mm512_storeu_pd(g, a7); _mm512_storeu_pd(g + 8, b7);
-        }
+        std::ptrdiff_t c0 = j0;
+        for (; c0 + 16 <= np; c0 += 16) syrk_block_avx512<2>(A, k, np, j0, c0, G, resume);
+        if (c0 < np) syrk_block_avx512<1>(A, k, np, j0, c0, G, resume);
     }
 }
 
