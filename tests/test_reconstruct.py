@@ -305,12 +305,14 @@ def test_concurrent_calls_from_threads_match_serial():
         np.testing.assert_array_equal(got, ref)
 
 
-@pytest.mark.parametrize("n", [3, 10, 16, 17], ids=lambda n: f"n={n}")
+@pytest.mark.parametrize("n", [3, 10, 16, 17, 40], ids=lambda n: f"n={n}")
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
 def test_dual_result_of_each_sample_independent_of_its_batch(n, dtype):
-    # Small layers are solved eight samples at a time (one per SIMD lane) with a per-sample
-    # fallback for the lanes that fail the Cholesky test: every sample must come out exactly as
-    # when solved alone, wherever it sits in the batch (B = 61 leaves a partial group), and the
+    # On AVX-512 CPUs samples are solved eight at a time: entirely in SIMD lanes for n <= 16,
+    # and for larger n (pair-table Gram at n = 17, packed SYRK at n = 40) with the right-hand
+    # sides, refinement step and residuals of the eight computed together; samples that fail
+    # the Cholesky test take a per-sample fallback. Every sample must come out exactly as when
+    # solved alone, wherever it sits in the batch (B = 61 leaves a partial group), and the
     # fallback samples (rank-deficient active rows, some with fewer than n active rows) must be
     # flagged and solved by minimum-norm least squares.
     m = 4 * n
@@ -404,7 +406,7 @@ def test_bad_outputs_rejected(small, mutate, exc, match):
             relu_inverse(W, alpha, mutate(Y), method=method)
 
 
-@pytest.mark.parametrize("n", [10, 20], ids=["lanes", "per-sample"])
+@pytest.mark.parametrize("n", [10, 20, 40], ids=lambda n: f"n={n}")
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
 @pytest.mark.parametrize("bad,match", [(-1e-30, "Y has negative entries"),
                                        (np.nan, "Y contains NaN or inf"),
