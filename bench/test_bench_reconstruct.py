@@ -1,12 +1,13 @@
 """relu_inverse(method="dual") vs NumPy: a per-sample lstsq loop and batched normal equations.
 
 Groups ``dual <m>x<n> B=<B>`` compare the kernel (1 and 2 threads) with the best batched NumPy
-code on the same outputs; groups ``... lstsq loop`` compare it with a per-sample
+code on the same outputs (with 1 and 2 BLAS threads); groups ``... lstsq loop`` compare it with a per-sample
 ``np.linalg.lstsq`` loop on the first samples of the same outputs (the loop is too slow for the
 full batch; compare per-sample times).
 """
 import numpy as np
 import pytest
+from threadpoolctl import threadpool_limits
 
 import reluinj
 
@@ -73,10 +74,14 @@ def test_bench_dual_kernel(benchmark, problem, n_threads):
     np.testing.assert_allclose(res.x, X, rtol=0, atol=ERR_ATOL)
 
 
-def test_bench_dual_numpy_batched(benchmark, problem):
+@pytest.mark.parametrize("blas_threads", [1, 2], ids=["blas1", "blas2"])
+def test_bench_dual_numpy_batched(benchmark, problem, blas_threads):
+    # BLAS thread counts matching the kernel's, for per-thread comparisons.
     name, W, alpha, X, Y, _ = problem
     _group(benchmark, name, Y.shape[0])
-    x = benchmark(batched_normal_equations, W, alpha, Y)
+    benchmark.extra_info["blas_threads"] = blas_threads
+    with threadpool_limits(limits=blas_threads, user_api="blas"):
+        x = benchmark(batched_normal_equations, W, alpha, Y)
     np.testing.assert_allclose(x, X, rtol=0, atol=ERR_ATOL)
 
 

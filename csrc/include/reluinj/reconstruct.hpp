@@ -880,6 +880,17 @@ public:
         }
     }
 
+    // S = W^T W (upper triangle of the row-major n x n S, the frame operator), with the Gram
+    // kernels of build_gram. Only for a solver constructed without S.
+    void frame_operator(double *S) {
+        n_act_ = m_;
+        n_inact_ = 0;
+        dense_ = false;
+        for (std::ptrdiff_t i = 0; i < m_; ++i) act_[i] = i;
+        build_gram();
+        std::copy(G_.begin(), G_.end(), S);
+    }
+
     std::ptrdiff_t n_active() const { return n_act_; }
     const std::int64_t *active() const { return act_.data(); }
     const double *targets() const { return b_.data(); }
@@ -1122,17 +1133,20 @@ private:
 
 // S = W^T W (upper triangle filled, as gram_update leaves it).
 inline std::vector<double> frame_operator_upper(const double *W, std::ptrdiff_t m, std::ptrdiff_t n) {
-    std::vector<std::int64_t> all(m);
-    for (std::ptrdiff_t i = 0; i < m; ++i) all[i] = i;
     std::vector<double> S(n * n, 0.0);
-    gram_update(W, all.data(), m, n, 1.0, S.data());
+    ActiveSolver(W, nullptr, nullptr, m, n, 0.0).frame_operator(S.data());
     return S;
 }
 
+// W^T (n x m), in blocks of 32 rows of W (which stay in L1 while their columns are written out
+// contiguously; a plain row-by-row loop strides every store across a whole row of W^T).
 inline std::vector<double> transpose(const double *W, std::ptrdiff_t m, std::ptrdiff_t n) {
     std::vector<double> Wt(n * m);
-    for (std::ptrdiff_t i = 0; i < m; ++i)
-        for (std::ptrdiff_t j = 0; j < n; ++j) Wt[j * m + i] = W[i * n + j];
+    for (std::ptrdiff_t i0 = 0; i0 < m; i0 += 32) {
+        const std::ptrdiff_t i1 = std::min(m, i0 + 32);
+        for (std::ptrdiff_t j = 0; j < n; ++j)
+            for (std::ptrdiff_t i = i0; i < i1; ++i) Wt[j * m + i] = W[i * n + j];
+    }
     return Wt;
 }
 
@@ -1219,7 +1233,10 @@ bool dual_inverse(const double *W, const double *alpha, const T *Y, T *X, std::u
         pair_sum(P.data(), packed_pairs(n), all.data(), m, Sp.data());
     }
     const auto lanes = P.empty() ? nullptr : dual_lanes::group_kernel<T>(n, detect_gram_isa() == GramIsa::avx512);
-    const std::ptrdiff_t chunk = sample_chunk(B, n_threads);
+    const bool grouped = RELUINJ_DUAL_LANES && detect_gram_isa() == GramIsa::avx512;
+    std::ptrdiff_t chunk = sample_chunk(B, n_threads);
+    // Groups of eight samples cost the same when partly filled: whole groups per chunk.
+    if (grouped) chunk = std::max<std::ptrdiff_t>(dual_lanes::kLanes, chunk / dual_lanes::kLanes * dual_lanes::kLanes);
     std::vector<std::uint8_t> chunk_valid((B + chunk - 1) / chunk, 1);
     parallel_chunks(B, chunk, n_threads, [&](std::ptrdiff_t c, std::ptrdiff_t b, std::ptrdiff_t e) {
         ActiveSolver solver(W, Wt.data(), S.data(), m, n, rank_tol);
@@ -1232,7 +1249,7 @@ bool dual_inverse(const double *W, const double *alpha, const T *Y, T *X, std::u
             for (std::ptrdiff_t j = 0; j < n; ++j) X[s * n + j] = T(x[j]);
         };
 #if RELUINJ_DUAL_LANES
-        if (!lanes && detect_gram_isa() == GramIsa::avx512) {
+        if (!lanes && grouped) {
             chunk_valid[c] = dual_dense_groups(solver, W, alpha, Y, X, injective, residual, m, n, b, e);
             return;
         }
