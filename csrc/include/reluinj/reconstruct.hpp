@@ -928,28 +928,28 @@ public:
     }
 
     // The first half of solve() after set_active: G_I, its Cholesky factor and
-    // x = G_I^{-1} W_I^T b, without the refinement step; with rhs_given, x holds W_I^T b on
-    // entry. Returns false (x is then meaningless) when fewer than n rows are active or the
-    // factorisation fails.
-    bool solve_unrefined(double *x, bool rhs_given = false) {
+    // x = G_I^{-1} W_I^T b, without the refinement step. Returns false (x is then meaningless)
+    // when fewer than n rows are active or the factorisation fails.
+    bool solve_unrefined(double *x) {
         if (n_act_ < n_) return false;
         build_gram();
         if (!chol_.factor(G_.data(), n_, kCholPivotTol, sv_.data())) return false;
-        if (!rhs_given) synthesis(bm_.data(), x);
+        synthesis(bm_.data(), x);
         chol_.solve(G_.data(), sv_.data(), n_, x);
         return true;
     }
 
-    // Exchanges the Cholesky factor left by solve_unrefined (n x n) and its reciprocal pivots
-    // (n) with the given buffers, which must have those sizes.
-    void swap_factor(std::vector<double> &R, std::vector<double> &inv_diag) {
-        G_.swap(R);
-        sv_.swap(inv_diag);
-    }
-
-    // v = (R^T R)^{-1} v for a factor taken with swap_factor.
-    void solve_with_factor(const std::vector<double> &R, const std::vector<double> &inv_diag, double *v) const {
-        chol_.solve(R.data(), inv_diag.data(), n_, v);
+    // G_I of the current rows into lane `lane` of the packed upper triangles GL
+    // (n(n+1)/2 x lanes, see dual_lanes::cholesky_lanes). Returns false (nothing stored) when
+    // fewer than n rows are active.
+    bool gram_to_lanes(double *GL, int lane, int lanes) {
+        const std::ptrdiff_t n = n_;
+        if (n_act_ < n) return false;
+        build_gram();
+        double *g = GL + lane;
+        for (std::ptrdiff_t j = 0; j < n; ++j)
+            for (std::ptrdiff_t c = j; c < n; ++c, g += lanes) *g = G_[j * n + c];
+        return true;
     }
 
     // The fallback of solve(): truncated SVD of W_I at the numerical rank of the rows.
@@ -1159,51 +1159,43 @@ inline bool outputs_valid(const T *y, std::ptrdiff_t m) {
 }
 
 #if RELUINJ_DUAL_LANES
-// The dense dual solve of samples [b, e) with AVX-512, eight at a time: for the eight together
-// the first right-hand sides W_I^T b in lanes (dual_lanes.hpp, reading each row of W once per
-// group), per sample G_I, its Cholesky factor and the first solve
-// (ActiveSolver::solve_unrefined), then again in lanes the refinement right-hand sides and the
-// output residuals. Each result depends on its sample only. Samples
-// whose factorisation fails go through solve_svd. Returns whether every output was valid.
+// The dense dual solve of samples [b, e) with AVX-512, eight at a time: per sample G_I
+// (ActiveSolver's SYRK), then for the eight together in lanes (dual_lanes.hpp) the Cholesky
+// factors, the first right-hand sides W_I^T b and solves, the refinement step and the output
+// residuals. Each result depends on its sample only. Samples whose factorisation fails (or
+// with fewer than n active rows) go through solve_svd. Returns whether every output was valid.
 template <class T>
 bool dual_dense_groups(ActiveSolver &solver, const double *W, const double *alpha, const T *Y, T *X,
                        std::uint8_t *injective, double *residual, std::ptrdiff_t m, std::ptrdiff_t n,
                        std::ptrdiff_t b, std::ptrdiff_t e) {
     constexpr int L = dual_lanes::kLanes;
     dual_lanes::Workspace ws(m);
-    std::vector<std::vector<double>> factor(L, std::vector<double>(n * n)), inv_diag(L, std::vector<double>(n));
-    std::vector<double> xs(L * n), xl(n * L), gl(n * L), v(n), res(L);
+    std::vector<double> GL(n * (n + 1) / 2 * L), inv(n * L), xl(n * L), gl(n * L), x(n), res(L);
     bool valid = true;
     for (std::ptrdiff_t s0 = b; s0 < e; s0 += L) {
         const int count = int(std::min<std::ptrdiff_t>(L, e - s0));
         const int next = int(std::max<std::ptrdiff_t>(0, std::min<std::ptrdiff_t>(L, e - s0 - count)));
         valid &= dual_lanes::load_group(Y + s0 * m, m, count, Y + (s0 + count) * m, next, ws);
-        dual_lanes::refinement_rhs_lanes(W, alpha, m, n, ws, nullptr, gl.data());
-        unsigned solved = 0;
+        unsigned stored = 0;
         for (int l = 0; l < count; ++l) {
+            solver.set_active(Y + (s0 + l) * m, alpha);
+            if (solver.gram_to_lanes(GL.data(), l, L)) stored |= 1u << l;
+        }
+        const unsigned solved = stored ? dual_lanes::cholesky_lanes(GL.data(), n, kCholPivotTol, __mmask8(stored), inv.data()) : 0u;
+        for (int l = 0; l < count; ++l) {
+            if (solved >> l & 1u) continue;
             const std::ptrdiff_t s = s0 + l;
-            double *x = xs.data() + l * n;
-            for (std::ptrdiff_t j = 0; j < n; ++j) x[j] = gl[j * L + l];
             solver.set_active(Y + s * m, alpha);
-            if (solver.solve_unrefined(x, true)) {
-                solver.swap_factor(factor[l], inv_diag[l]);
-                solved |= 1u << l;
-                continue;
-            }
-            injective[s] = solver.solve_svd(x) == n;
-            residual[s] = solver.output_residual(x, alpha, Y + s * m);
+            injective[s] = solver.solve_svd(x.data()) == n;
+            residual[s] = solver.output_residual(x.data(), alpha, Y + s * m);
             for (std::ptrdiff_t j = 0; j < n; ++j) X[s * n + j] = T(x[j]);
         }
         if (!solved) continue;
-        for (int l = 0; l < L; ++l)
-            for (std::ptrdiff_t j = 0; j < n; ++j) xl[j * L + l] = solved >> l & 1u ? xs[l * n + j] : 0.0;
+        dual_lanes::refinement_rhs_lanes(W, alpha, m, n, ws, nullptr, xl.data());
+        dual_lanes::cholesky_solve_lanes(GL.data(), inv.data(), n, xl.data());
         dual_lanes::refinement_rhs_lanes(W, alpha, m, n, ws, xl.data(), gl.data());
-        for (int l = 0; l < count; ++l) {
-            if (!(solved >> l & 1u)) continue;
-            for (std::ptrdiff_t j = 0; j < n; ++j) v[j] = gl[j * L + l];
-            solver.solve_with_factor(factor[l], inv_diag[l], v.data());
-            for (std::ptrdiff_t j = 0; j < n; ++j) xl[j * L + l] = xs[l * n + j] + v[j];
-        }
+        dual_lanes::cholesky_solve_lanes(GL.data(), inv.data(), n, gl.data());
+        for (std::ptrdiff_t q = 0; q < n * L; ++q) xl[q] += gl[q];
         dual_lanes::output_residual_lanes(W, alpha, m, n, ws, xl.data(), res.data());
         for (int l = 0; l < count; ++l) {
             if (!(solved >> l & 1u)) continue;
