@@ -1062,6 +1062,11 @@ private:
                     std::copy(W_ + idx[t0 + t] * n, W_ + idx[t0 + t] * n + n, row);
                     std::fill(row + n, row + np, 0.0);
                 }
+                // The next panel's rows (scattered over W, so invisible to the hardware
+                // prefetcher) towards L2 while this panel is multiplied.
+                for (std::ptrdiff_t t = t0 + panel; t < std::min(cnt, t0 + 2 * panel); ++t)
+                    for (std::ptrdiff_t q = 0; q < n; q += 8)
+                        _mm_prefetch(reinterpret_cast<const char *>(W_ + idx[t] * n + q), _MM_HINT_T1);
                 if (isa_ == GramIsa::avx512) syrk_packed_avx512(Apack_.get(), rows, np, n, Gb_.data(), t0 > 0);
                 else syrk_packed_avx2(Apack_.get(), rows, np, n, Gb_.data(), t0 > 0);
             }
