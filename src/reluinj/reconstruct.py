@@ -202,8 +202,9 @@ def relu_inverse(W, alpha, Y, *, method="dual", n_threads=None, rcond=None, face
     saves a pass over large batches), and every sample is solved independently in a compiled
     kernel (OpenMP over samples, GIL released); one ill-posed sample never aborts or
     contaminates the others, and results are bitwise independent of `n_threads`. With
-    ``method="dual"`` and n <= 16 on AVX-512 CPUs, eight samples are solved at once, one per
-    vector lane, each with exactly the operations it would get alone.
+    ``method="dual"`` on AVX-512 CPUs, eight samples are solved at once, one per vector lane
+    (for n > 16 all but the Gram matrices), each with exactly the operations it would get
+    alone.
 
     Parameters
     ----------
