@@ -120,9 +120,12 @@ PairPassFn pair_pass_for(int width, std::integer_sequence<int, V...>) {
     return table[width - 1];
 }
 
-// Packed index of entry (j, c), j <= c, of the row-major upper triangle of an N x N matrix.
+// Packed index of entry (j, c), j <= c, of the row-major upper triangle of an n x n matrix.
+constexpr std::ptrdiff_t upper_index(std::ptrdiff_t n, std::ptrdiff_t j, std::ptrdiff_t c) {
+    return j * n - j * (j - 1) / 2 + (c - j);
+}
 template <int N>
-constexpr int upper(int j, int c) { return j * N - j * (j - 1) / 2 + (c - j); }
+constexpr std::ptrdiff_t upper(int j, int c) { return upper_index(N, j, c); }
 
 // (R^T R) v = v in place for R (packed upper triangle, lanes) with inv = 1 / diag(R): forward
 // substitution by rows of R, backward substitution by columns.
@@ -248,11 +251,6 @@ RELUINJ_LANES_AVX512 void solve_group(const double *W, const double *P, std::ptr
 // Cholesky factorisation and solves on the packed upper triangles of the eight Gram matrices
 // (latency-bound one sample at a time). x and g are n x kLanes (lane s = sample s); W is
 // row-major m x n; ws holds the group's outputs (load_group).
-
-// Packed index of entry (j, c), j <= c, of the row-major upper triangle of an n x n matrix.
-inline std::ptrdiff_t upper_index(std::ptrdiff_t n, std::ptrdiff_t j, std::ptrdiff_t c) {
-    return j * n - j * (j - 1) / 2 + (c - j);
-}
 
 // In-place Cholesky G = R^T R of the packed upper triangles G (n(n+1)/2 x kLanes) in `lanes`,
 // with the operations of the per-sample cholesky_upper_impl in the same order (so the same

@@ -911,13 +911,14 @@ public:
         // One step of iterative refinement with the residual of the active equations. After
         // set_active the right-hand sides are dense products with W^T of vectors that vanish on
         // the inactive rows (no gathers); otherwise sums over the rows.
+        if (n_act_ < n) return solve_svd(x);
+        build_gram();
+        if (!chol_.factor(G_.data(), n, kCholPivotTol, sv_.data())) return solve_svd(x);
         if (dense_) {
-            if (!solve_unrefined(x)) return solve_svd(x);
+            synthesis(bm_.data(), x);
+            chol_.solve(G_.data(), sv_.data(), n, x);
             refinement_rhs(x);
         } else {
-            if (n_act_ < n) return solve_svd(x);
-            build_gram();
-            if (!chol_.factor(G_.data(), n, kCholPivotTol, sv_.data())) return solve_svd(x);
             synth_rows(W_, act_.data(), b_.data(), n_act_, n, x);
             chol_.solve(G_.data(), sv_.data(), n, x);
             analysis(x, wx_.data());
@@ -927,18 +928,6 @@ public:
         chol_.solve(G_.data(), sv_.data(), n, g_.data());
         for (std::ptrdiff_t j = 0; j < n; ++j) x[j] += g_[j];
         return n;
-    }
-
-    // The first half of solve() after set_active: G_I, its Cholesky factor and
-    // x = G_I^{-1} W_I^T b, without the refinement step. Returns false (x is then meaningless)
-    // when fewer than n rows are active or the factorisation fails.
-    bool solve_unrefined(double *x) {
-        if (n_act_ < n_) return false;
-        build_gram();
-        if (!chol_.factor(G_.data(), n_, kCholPivotTol, sv_.data())) return false;
-        synthesis(bm_.data(), x);
-        chol_.solve(G_.data(), sv_.data(), n_, x);
-        return true;
     }
 
     // G_I of the current rows into lane `lane` of the packed upper triangles GL
@@ -1170,14 +1159,14 @@ inline bool outputs_valid(const T *y, std::ptrdiff_t m) {
 // (ActiveSolver's SYRK), then for the eight together in lanes (dual_lanes.hpp) the Cholesky
 // factors, the first right-hand sides W_I^T b and solves, the refinement step and the output
 // residuals. Each result depends on its sample only. Samples whose factorisation fails (or
-// with fewer than n active rows) go through solve_svd. Returns whether every output was valid.
-template <class T>
+// with fewer than n active rows) go to fallback(s). Returns whether every output was valid.
+template <class T, class Fallback>
 bool dual_dense_groups(ActiveSolver &solver, const double *W, const double *alpha, const T *Y, T *X,
                        std::uint8_t *injective, double *residual, std::ptrdiff_t m, std::ptrdiff_t n,
-                       std::ptrdiff_t b, std::ptrdiff_t e) {
+                       std::ptrdiff_t b, std::ptrdiff_t e, Fallback &&fallback) {
     constexpr int L = dual_lanes::kLanes;
     dual_lanes::Workspace ws(m);
-    std::vector<double> GL(n * (n + 1) / 2 * L), inv(n * L), xl(n * L), gl(n * L), x(n), res(L);
+    std::vector<double> GL(n * (n + 1) / 2 * L), inv(n * L), xl(n * L), gl(n * L), res(L);
     bool valid = true;
     for (std::ptrdiff_t s0 = b; s0 < e; s0 += L) {
         const int count = int(std::min<std::ptrdiff_t>(L, e - s0));
@@ -1189,14 +1178,8 @@ bool dual_dense_groups(ActiveSolver &solver, const double *W, const double *alph
             if (solver.gram_to_lanes(GL.data(), l, L)) stored |= 1u << l;
         }
         const unsigned solved = stored ? dual_lanes::cholesky_lanes(GL.data(), n, kCholPivotTol, __mmask8(stored), inv.data()) : 0u;
-        for (int l = 0; l < count; ++l) {
-            if (solved >> l & 1u) continue;
-            const std::ptrdiff_t s = s0 + l;
-            solver.set_active(Y + s * m, alpha);
-            injective[s] = solver.solve_svd(x.data()) == n;
-            residual[s] = solver.output_residual(x.data(), alpha, Y + s * m);
-            for (std::ptrdiff_t j = 0; j < n; ++j) X[s * n + j] = T(x[j]);
-        }
+        for (int l = 0; l < count; ++l)
+            if (!(solved >> l & 1u)) fallback(s0 + l);
         if (!solved) continue;
         dual_lanes::refinement_rhs_lanes(W, alpha, m, n, ws, nullptr, xl.data());
         dual_lanes::cholesky_solve_lanes(GL.data(), inv.data(), n, xl.data());
@@ -1247,9 +1230,14 @@ bool dual_inverse(const double *W, const double *alpha, const T *Y, T *X, std::u
             residual[s] = solver.output_residual(x.data(), alpha, Y + s * m);
             for (std::ptrdiff_t j = 0; j < n; ++j) X[s * n + j] = T(x[j]);
         };
+        // The per-sample path of the grouped kernels: minimum-norm least squares.
+        auto fallback = [&](std::ptrdiff_t s) {
+            solver.set_active(Y + s * m, alpha);
+            store(s, solver.solve_svd(x.data()));
+        };
 #if RELUINJ_DUAL_LANES
         if (!lanes && grouped) {
-            chunk_valid[c] = dual_dense_groups(solver, W, alpha, Y, X, injective, residual, m, n, b, e);
+            chunk_valid[c] = dual_dense_groups(solver, W, alpha, Y, X, injective, residual, m, n, b, e, fallback);
             return;
         }
 #endif
@@ -1276,8 +1264,7 @@ bool dual_inverse(const double *W, const double *alpha, const T *Y, T *X, std::u
                     residual[s] = res.residual[l];
                     for (std::ptrdiff_t j = 0; j < n; ++j) X[s * n + j] = T(res.x[j][l]);
                 } else {
-                    solver.set_active(Y + s * m, alpha);
-                    store(s, solver.solve_svd(x.data()));
+                    fallback(s);
                 }
             }
         }
