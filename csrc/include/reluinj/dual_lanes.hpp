@@ -22,6 +22,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <limits>
+#include <type_traits>
 #include <utility>
 #include <vector>
 
@@ -147,6 +148,67 @@ RELUINJ_LANES_AVX512 RELUINJ_LANES_INLINE void lane_solve(const double *R, const
     }
 }
 
+// In-place Cholesky G = R^T R of the packed upper triangles G (n(n+1)/2 x kLanes) in `lanes`,
+// with the operations of the per-sample cholesky_upper_impl in the same order (so the same
+// factor): the pivot test d > tol G_kk, R_kk = sqrt(d), row k scaled by 1 / R_kk, then
+// subtracted from the trailing rows. Blocked by four rows: a panel is factored with updates
+// inside it, then every later row receives the panel's four updates in one pass (its entries
+// are loaded and stored once per panel instead of once per row of the panel, and the four
+// panel rows stay in L1). inv (n x kLanes) receives 1 / R_kk. Returns the lanes whose pivots
+// all pass (the others hold meaningless values).
+// `Size` is std::ptrdiff_t or a std::integral_constant (solve_group's compile-time n).
+template <class Size>
+RELUINJ_LANES_AVX512 RELUINJ_LANES_INLINE __mmask8 cholesky_lanes_impl(double *G, Size n, double tol, __mmask8 lanes,
+                                                                     double *inv) {
+    constexpr std::ptrdiff_t kPanel = 4;
+    const __m512d zero = _mm512_setzero_pd(), one = _mm512_set1_pd(1.0), vtol = _mm512_set1_pd(tol);
+    auto row = [&](std::ptrdiff_t k) { return G + upper_index(n, k, k) * kLanes; };  // (k, c) at + (c - k) kLanes
+    __mmask8 ok = lanes;
+    for (std::ptrdiff_t k = 0; k < n; ++k)
+        _mm512_storeu_pd(inv + k * kLanes, _mm512_loadu_pd(row(k)));  // G_kk until step k
+    for (std::ptrdiff_t k0 = 0; k0 < n; k0 += kPanel) {
+        const std::ptrdiff_t k1 = std::min<std::ptrdiff_t>(n, k0 + kPanel);
+        for (std::ptrdiff_t k = k0; k < k1; ++k) {
+            double *rk = row(k);
+            const __m512d d = _mm512_loadu_pd(rk), gkk = _mm512_loadu_pd(inv + k * kLanes);
+            ok &= _mm512_cmp_pd_mask(gkk, zero, _CMP_GT_OQ) & _mm512_cmp_pd_mask(d, _mm512_mul_pd(vtol, gkk), _CMP_GT_OQ);
+            const __m512d r = _mm512_mask_sqrt_pd(zero, 0xFF, d), ir = _mm512_div_pd(one, r);
+            _mm512_storeu_pd(rk, r);
+            _mm512_storeu_pd(inv + k * kLanes, ir);
+            for (std::ptrdiff_t c = 1; c < n - k; ++c)
+                _mm512_storeu_pd(rk + c * kLanes, _mm512_mul_pd(_mm512_loadu_pd(rk + c * kLanes), ir));
+            for (std::ptrdiff_t p = k + 1; p < k1; ++p) {
+                const __m512d f = _mm512_loadu_pd(rk + (p - k) * kLanes);
+                double *rp = row(p);
+                const double *rkp = rk + (p - k) * kLanes;
+                for (std::ptrdiff_t c = 0; c < n - p; ++c)
+                    _mm512_storeu_pd(rp + c * kLanes, _mm512_fnmadd_pd(f, _mm512_loadu_pd(rkp + c * kLanes),
+                                                                      _mm512_loadu_pd(rp + c * kLanes)));
+            }
+        }
+        if (k1 - k0 < kPanel) continue;  // the last rows: nothing below them
+        const double *r0 = row(k0), *r1 = row(k0 + 1), *r2 = row(k0 + 2), *r3 = row(k0 + 3);
+        for (std::ptrdiff_t p = k1; p < n; ++p) {
+            // Row k of the panel restricted to columns >= p starts at row(k) + (p - k) kLanes.
+            const double *a0 = r0 + (p - k0) * kLanes, *a1 = r1 + (p - k0 - 1) * kLanes;
+            const double *a2 = r2 + (p - k0 - 2) * kLanes, *a3 = r3 + (p - k0 - 3) * kLanes;
+            const __m512d f0 = _mm512_loadu_pd(a0), f1 = _mm512_loadu_pd(a1);
+            const __m512d f2 = _mm512_loadu_pd(a2), f3 = _mm512_loadu_pd(a3);
+            double *rp = row(p);
+            for (std::ptrdiff_t c = 0; c < n - p; ++c) {
+                const std::ptrdiff_t o = c * kLanes;
+                __m512d v = _mm512_loadu_pd(rp + o);
+                v = _mm512_fnmadd_pd(f0, _mm512_loadu_pd(a0 + o), v);
+                v = _mm512_fnmadd_pd(f1, _mm512_loadu_pd(a1 + o), v);
+                v = _mm512_fnmadd_pd(f2, _mm512_loadu_pd(a2 + o), v);
+                v = _mm512_fnmadd_pd(f3, _mm512_loadu_pd(a3 + o), v);
+                _mm512_storeu_pd(rp + o, v);
+            }
+        }
+    }
+    return ok;
+}
+
 // The group kernel for a compile-time n = N: the `count` outputs at Y (the next `next_count`
 // outputs follow them and are prefetched); P is the pair table (m x np2, see pair_table).
 template <int N, class T>
@@ -177,35 +239,13 @@ RELUINJ_LANES_AVX512 void solve_group(const double *W, const double *P, std::ptr
         for (int j = 0; j < N; ++j) x[j] = _mm512_fmadd_pd(b, _mm512_set1_pd(w[j]), x[j]);
     }
 
-    // 3. Cholesky in the lanes (row-oriented, as cholesky_upper_impl), inverse pivots in inv.
+    // 3. Cholesky in the lanes (cholesky_lanes_impl), inverse pivots in inv.
+    alignas(64) double inv_diag[N * kLanes];
+    const __mmask8 ok = cholesky_lanes_impl(G, std::integral_constant<std::ptrdiff_t, N>{}, tol,
+                                            __mmask8((1u << count) - 1u), inv_diag);
     __m512d inv[N];
-    __mmask8 ok = __mmask8((1u << count) - 1u);
-    {
-        const __m512d zero = _mm512_setzero_pd(), one = _mm512_set1_pd(1.0), vtol = _mm512_set1_pd(tol);
 #pragma GCC unroll 16
-        for (int k = 0; k < N; ++k) inv[k] = _mm512_load_pd(G + upper<N>(k, k) * kLanes);  // G_kk
-        for (int k = 0; k < N; ++k) {
-            double *rk = G + upper<N>(k, k) * kLanes;
-            const __m512d d = _mm512_load_pd(rk);
-            ok &= _mm512_cmp_pd_mask(inv[k], zero, _CMP_GT_OQ) &
-                  _mm512_cmp_pd_mask(d, _mm512_mul_pd(vtol, inv[k]), _CMP_GT_OQ);
-            const __m512d r = _mm512_mask_sqrt_pd(zero, 0xFF, d), ir = _mm512_div_pd(one, r);
-            _mm512_store_pd(rk, r);
-            inv[k] = ir;
-            for (int j = k + 1; j < N; ++j) {
-                double *e = G + upper<N>(k, j) * kLanes;
-                _mm512_store_pd(e, _mm512_mul_pd(_mm512_load_pd(e), ir));
-            }
-            for (int p = k + 1; p < N; ++p) {
-                const __m512d f = _mm512_load_pd(G + upper<N>(k, p) * kLanes);
-                for (int j = p; j < N; ++j) {
-                    double *e = G + upper<N>(p, j) * kLanes;
-                    _mm512_store_pd(e, _mm512_fnmadd_pd(f, _mm512_load_pd(G + upper<N>(k, j) * kLanes),
-                                                        _mm512_load_pd(e)));
-                }
-            }
-        }
-    }
+    for (int k = 0; k < N; ++k) inv[k] = _mm512_load_pd(inv_diag + k * kLanes);
     out.solved = ok;
     lane_solve<N>(G, inv, x);
 
@@ -252,63 +292,9 @@ RELUINJ_LANES_AVX512 void solve_group(const double *W, const double *P, std::ptr
 // (latency-bound one sample at a time). x and g are n x kLanes (lane s = sample s); W is
 // row-major m x n; ws holds the group's outputs (load_group).
 
-// In-place Cholesky G = R^T R of the packed upper triangles G (n(n+1)/2 x kLanes) in `lanes`,
-// with the operations of the per-sample cholesky_upper_impl in the same order (so the same
-// factor): the pivot test d > tol G_kk, R_kk = sqrt(d), row k scaled by 1 / R_kk, then
-// subtracted from the trailing rows. Blocked by four rows: a panel is factored with updates
-// inside it, then every later row receives the panel's four updates in one pass (its entries
-// are loaded and stored once per panel instead of once per row of the panel, and the four
-// panel rows stay in L1). inv (n x kLanes) receives 1 / R_kk. Returns the lanes whose pivots
-// all pass (the others hold meaningless values).
 RELUINJ_LANES_AVX512 inline __mmask8 cholesky_lanes(double *G, std::ptrdiff_t n, double tol, __mmask8 lanes,
                                                    double *inv) {
-    constexpr std::ptrdiff_t kPanel = 4;
-    const __m512d zero = _mm512_setzero_pd(), one = _mm512_set1_pd(1.0), vtol = _mm512_set1_pd(tol);
-    auto row = [&](std::ptrdiff_t k) { return G + upper_index(n, k, k) * kLanes; };  // (k, c) at + (c - k) kLanes
-    __mmask8 ok = lanes;
-    for (std::ptrdiff_t k = 0; k < n; ++k)
-        _mm512_storeu_pd(inv + k * kLanes, _mm512_loadu_pd(row(k)));  // G_kk until step k
-    for (std::ptrdiff_t k0 = 0; k0 < n; k0 += kPanel) {
-        const std::ptrdiff_t k1 = std::min(n, k0 + kPanel);
-        for (std::ptrdiff_t k = k0; k < k1; ++k) {
-            double *rk = row(k);
-            const __m512d d = _mm512_loadu_pd(rk), gkk = _mm512_loadu_pd(inv + k * kLanes);
-            ok &= _mm512_cmp_pd_mask(gkk, zero, _CMP_GT_OQ) & _mm512_cmp_pd_mask(d, _mm512_mul_pd(vtol, gkk), _CMP_GT_OQ);
-            const __m512d r = _mm512_mask_sqrt_pd(zero, 0xFF, d), ir = _mm512_div_pd(one, r);
-            _mm512_storeu_pd(rk, r);
-            _mm512_storeu_pd(inv + k * kLanes, ir);
-            for (std::ptrdiff_t c = 1; c < n - k; ++c)
-                _mm512_storeu_pd(rk + c * kLanes, _mm512_mul_pd(_mm512_loadu_pd(rk + c * kLanes), ir));
-            for (std::ptrdiff_t p = k + 1; p < k1; ++p) {
-                const __m512d f = _mm512_loadu_pd(rk + (p - k) * kLanes);
-                double *rp = row(p);
-                const double *rkp = rk + (p - k) * kLanes;
-                for (std::ptrdiff_t c = 0; c < n - p; ++c)
-                    _mm512_storeu_pd(rp + c * kLanes, _mm512_fnmadd_pd(f, _mm512_loadu_pd(rkp + c * kLanes),
-                                                                      _mm512_loadu_pd(rp + c * kLanes)));
-            }
-        }
-        if (k1 - k0 < kPanel) continue;  // the last rows: nothing below them
-        const double *r0 = row(k0), *r1 = row(k0 + 1), *r2 = row(k0 + 2), *r3 = row(k0 + 3);
-        for (std::ptrdiff_t p = k1; p < n; ++p) {
-            // Row k of the panel restricted to columns >= p starts at row(k) + (p - k) kLanes.
-            const double *a0 = r0 + (p - k0) * kLanes, *a1 = r1 + (p - k0 - 1) * kLanes;
-            const double *a2 = r2 + (p - k0 - 2) * kLanes, *a3 = r3 + (p - k0 - 3) * kLanes;
-            const __m512d f0 = _mm512_loadu_pd(a0), f1 = _mm512_loadu_pd(a1);
-            const __m512d f2 = _mm512_loadu_pd(a2), f3 = _mm512_loadu_pd(a3);
-            double *rp = row(p);
-            for (std::ptrdiff_t c = 0; c < n - p; ++c) {
-                const std::ptrdiff_t o = c * kLanes;
-                __m512d v = _mm512_loadu_pd(rp + o);
-                v = _mm512_fnmadd_pd(f0, _mm512_loadu_pd(a0 + o), v);
-                v = _mm512_fnmadd_pd(f1, _mm512_loadu_pd(a1 + o), v);
-                v = _mm512_fnmadd_pd(f2, _mm512_loadu_pd(a2 + o), v);
-                v = _mm512_fnmadd_pd(f3, _mm512_loadu_pd(a3 + o), v);
-                _mm512_storeu_pd(rp + o, v);
-            }
-        }
-    }
-    return ok;
+    return cholesky_lanes_impl(G, n, tol, lanes, inv);
 }
 
 // (R^T R) v = v in place for the factors of cholesky_lanes: forward substitution by rows of R,
