@@ -92,7 +92,7 @@ def test_bench_torch_bwrelu_module(benchmark, torch_input):
     torch, x = torch_input
     module = reluinj.BWReLU(C)
     grad = benchmark(_forward_backward, torch, module, x)
-    ref = _forward_backward(torch, lambda v: reluinj.nn.bwrelu_relu_composition(v, C), x)
+    ref = _forward_backward(torch, lambda v: reluinj.inr._torch.bwrelu_relu_composition(v, C), x)
     torch.testing.assert_close(grad, ref, rtol=RTOL32, atol=ATOL32 * C)
 
 
@@ -100,7 +100,7 @@ def test_bench_torch_bwrelu_module(benchmark, torch_input):
 def test_bench_torch_seven_relu_composition(benchmark, torch_input):
     torch, x = torch_input
     grad = benchmark(_forward_backward, torch,
-                     lambda v: reluinj.nn.bwrelu_relu_composition(v, C), x)
+                     lambda v: reluinj.inr._torch.bwrelu_relu_composition(v, C), x)
     assert torch.isfinite(grad).all()
 
 

@@ -9,7 +9,7 @@ import pytest
 
 import reluinj
 
-rd = pytest.importorskip("reluinj.distributed")
+rd = pytest.importorskip("reluinj.frames.distributed")
 pytest.importorskip("distributed", reason="dask extra not installed")
 
 KW = dict(n_samples=1_000_000, rng=0, batch_size=65_536, check_rank=False)

@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 
 import reluinj
-from reluinj.sampled import batch_partial_bias, draw_batch, seed_sequence
+from reluinj.frames._sampled import batch_partial_bias, draw_batch, seed_sequence
 
 MATCH_ATOL = 1e-12   # kernel vs NumPy GEMM rounding
 

@@ -4,7 +4,7 @@ import sys
 
 import pytest
 
-from reluinj.cli import main
+from reluinj._cli.main import main
 
 
 def test_demo_prints_report(capsys):

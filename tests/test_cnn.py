@@ -440,7 +440,7 @@ def test_public_names_exported():
 # -- CLI and demo ------------------------------------------------------------------------------
 
 def test_cli_rip_reports_constants(tmp_path, capsys):
-    from reluinj.cli import main
+    from reluinj._cli.main import main
 
     path = tmp_path / "filters.npy"
     np.save(path, ConvOperator.random(12, 3, 4, 16, rng=0).filters)
@@ -458,7 +458,7 @@ def test_cli_rip_reports_constants(tmp_path, capsys):
 
 
 def test_cli_rip_errors_exit_2(tmp_path, capsys):
-    from reluinj.cli import main
+    from reluinj._cli.main import main
 
     path = tmp_path / "filters.npy"
     np.save(path, np.ones((4, 2)))
@@ -474,7 +474,7 @@ def test_cli_rip_errors_exit_2(tmp_path, capsys):
 def test_demo_section_prints_reconstruction_and_rip():
     import io
 
-    from reluinj.demo import SECTIONS, _section_cnn
+    from reluinj._cli.demo import SECTIONS, _section_cnn
 
     assert _section_cnn in SECTIONS
     out = io.StringIO()

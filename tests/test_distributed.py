@@ -12,7 +12,7 @@ import reluinj
 dask = pytest.importorskip("dask", reason="dask extra not installed")
 da = pytest.importorskip("dask.array", reason="dask extra not installed")
 distributed = pytest.importorskip("distributed", reason="dask extra not installed")
-rd = pytest.importorskip("reluinj.distributed")
+rd = pytest.importorskip("reluinj.frames.distributed")
 
 W40 = reluinj.random_frame(40, 5, rng=0)
 SAMPLED_KW = dict(n_samples=60_000, rng=7, batch_size=7_000)  # 9 batches, the last partial
@@ -164,12 +164,12 @@ def test_two_process_cluster_is_bitwise_local_and_survives_a_killed_worker(local
 
 
 def test_cli_bias_with_local_scheduler(tmp_path, capsys):
-    from reluinj.cli import main
+    from reluinj._cli.main import main
 
     path = tmp_path / "W.npy"
     np.save(path, W40)
     with pytest.raises(ValueError, match="--scheduler works with --method sampled only"):
-        from reluinj.cli import _cmd_bias, build_parser
+        from reluinj._cli.main import _cmd_bias, build_parser
 
         _cmd_bias(build_parser().parse_args(["bias", str(path), "--method", "polytope",
                                              "--scheduler", "local:1"]))

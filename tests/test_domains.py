@@ -3,7 +3,8 @@ import numpy as np
 import pytest
 
 from reluinj import Annulus, Ball, Sphere
-from reluinj.domains import parse_domain, scale_to_domain
+from reluinj._cli.domains import parse_domain
+from reluinj.frames._domains import scale_to_domain
 
 A = np.array([0.5, -0.25, 0.0, np.inf])
 

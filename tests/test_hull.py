@@ -10,7 +10,7 @@ from scipy.spatial import QhullError
 
 import reluinj
 from reluinj import hull
-from reluinj.exceptions import HullError, NotAFrameError
+from reluinj._lib.exceptions import HullError, NotAFrameError
 
 EXACT = 1e-12  # direct float64 identities
 NNLS_RTOL = 1e-9  # two different NNLS solvers on well-conditioned random problems

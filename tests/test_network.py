@@ -147,7 +147,7 @@ def test_inverse_identical_for_1_and_2_threads(n_threads, rng):
 
 
 def test_analyze_reports_data_bias(rng):
-    sampled = pytest.importorskip("reluinj.sampled")
+    sampled = pytest.importorskip("reluinj.frames._sampled")
     net = ReLUNetwork.from_affine([(reluinj.random_frame(20, 5, rng=1), -0.3),
                                    (reluinj.random_frame(60, 20, rng=2), 0.1)])
     X = rng.standard_normal((500, 5))

@@ -10,7 +10,7 @@ from scipy.spatial import ConvexHull
 
 import reluinj
 from reluinj import Annulus, Ball, Sphere, _core, hull
-from reluinj.exceptions import NotAFrameError
+from reluinj._lib.exceptions import NotAFrameError
 from reluinj.testing import ball_samples, sphere_samples
 
 EXACT = 1e-12  # closed forms, float64

@@ -111,7 +111,7 @@ DATA_BIAS_ROUNDING_MARGIN = 1e-12
 @pytest.mark.parametrize("m,n", [(40, 5), (200, 10)])
 def test_recovers_inputs_at_certified_data_bias(m, n):
     # The data-driven bias of issue #3 keeps every given point's most-correlated basis active.
-    sampled = pytest.importorskip("reluinj.sampled")
+    sampled = pytest.importorskip("reluinj.frames._sampled")
     W = reluinj.random_frame(m, n, rng=0)
     X = sphere_samples(N_INPUTS, n, rng=11)
     # The bias is attained with equality at some data point; a margin at rounding level keeps
@@ -401,7 +401,7 @@ def small():
 ], ids=["negative", "nan", "inf", "width", "ndim", "complex"])
 def test_bad_outputs_rejected(small, mutate, exc, match):
     W, alpha, Y = small
-    for method in reluinj.reconstruct.INVERSE_METHODS:
+    for method in reluinj.frames._reconstruct.INVERSE_METHODS:
         with pytest.raises(exc, match=match):
             relu_inverse(W, alpha, mutate(Y), method=method)
 
@@ -481,7 +481,7 @@ def test_kernel_rechecks_sizes():
 
 
 def test_cli_invert_roundtrip(tmp_path, capsys):
-    from reluinj.cli import main
+    from reluinj._cli.main import main
 
     W = reluinj.random_frame(40, 5, rng=0)
     X = sphere_samples(20, 5, rng=12)
@@ -503,7 +503,7 @@ def test_cli_invert_roundtrip(tmp_path, capsys):
 
 
 def test_cli_invert_errors_exit_2(tmp_path, capsys):
-    from reluinj.cli import main
+    from reluinj._cli.main import main
 
     W = reluinj.random_frame(8, 3, rng=0)
     np.savez(tmp_path / "noW.npz", V=W)
@@ -522,7 +522,7 @@ def test_demo_reconstruction_section():
     import io
     import re
 
-    from reluinj.demo import _section_reconstruction
+    from reluinj._cli.demo import _section_reconstruction
 
     out = io.StringIO()
     _section_reconstruction(out, np.random.default_rng(0))

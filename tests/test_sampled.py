@@ -7,9 +7,9 @@ import pytest
 
 import reluinj
 from reluinj import _core
-from reluinj.cli import main
-from reluinj.exceptions import NotAFrameError, SamplingWarning
-from reluinj.sampled import (
+from reluinj._cli.main import main
+from reluinj._lib.exceptions import NotAFrameError, SamplingWarning
+from reluinj.frames._sampled import (
     DEFAULT_BATCH_SIZE,
     authors_init,
     batch_partial_bias,
@@ -234,7 +234,7 @@ def test_data_bias_points_are_not_normalized(rng):
     np.testing.assert_array_equal(e3.hits, e1.hits)
 
 
-@pytest.mark.filterwarnings("ignore::reluinj.exceptions.SamplingWarning")  # m=2100: few hits
+@pytest.mark.filterwarnings("ignore::reluinj._lib.exceptions.SamplingWarning")  # m=2100: few hits
 @pytest.mark.parametrize("m, n", [(30, 5), (2100, 3), (120, 24)], ids=["30x5", "no-gram", "n24"])
 def test_check_rank_false_exact_for_general_position(m, n):
     W = reluinj.random_frame(m, n, rng=m + n)
@@ -494,7 +494,7 @@ def test_progress_flag_runs():
 def test_demo_section_reports_icosahedron():
     import io
 
-    from reluinj.demo import SECTIONS, _section_sampled_bias
+    from reluinj._cli.demo import SECTIONS, _section_sampled_bias
 
     assert _section_sampled_bias in SECTIONS
     out = io.StringIO()

@@ -72,7 +72,7 @@ def default_results():
 def test_forced_simd_level_matches_default_path(level, default_results):
     got = _run(level)
     ref = default_results
-    order = reluinj._config.SIMD_LEVELS
+    order = reluinj._lib.config.SIMD_LEVELS
     assert order.index(got["simd"]) <= order.index(level)
     for key, value in ref.items():
         if key == "simd":

@@ -120,7 +120,7 @@ def test_frame_rank_equals_matrix_rank(shape, ratio):
     # The eigenvalue fast path must take the same decision as the SVD of matrix_rank, also
     # for singular-value ratios around both thresholds (1e-3 of the fast path, m * eps of
     # matrix_rank).
-    from reluinj._validation import frame_rank
+    from reluinj._lib.validation import frame_rank
 
     m, n = shape
     rng = np.random.default_rng(m * n)

@@ -16,31 +16,14 @@ except ImportError as err:  # pragma: no cover - only on a broken install
         f"the source tree. Original error: {err}"
     ) from err
 
-from . import hull, testing
-from ._config import show_config
-from ._threads import effective_n_threads, openmp_enabled
-from .domains import Annulus, Ball, Sphere
-from .estimate import BiasEstimate
-from .exceptions import ConvergenceWarning, HullError, NotAFrameError, SamplingWarning
-from .frames import (
-    cross_polytope,
-    cube,
-    frame_operator,
-    framebounds,
-    framedual,
-    framered,
-    frana,
-    frsyn,
-    icosahedron,
-    is_omnidirectional,
-    normalize_rows,
-    random_frame,
-    tetrahedron,
-)
-from .layer import DEFAULT_RANK_TOL, ReLULayer
-from .polytope import polytope_bias
-from .operators import ConvOperator, ConvOperator2D
+from . import testing
+from ._lib.config import show_config
+from ._lib.constants import DEFAULT_RANK_TOL
+from ._lib.exceptions import ConvergenceWarning, HullError, NotAFrameError, SamplingWarning
+from ._lib.threads import effective_n_threads, openmp_enabled
 from .cnn import (
+    ConvOperator,
+    ConvOperator2D,
     ModelRIPEstimate,
     estimate_model_rip,
     filter_coherence,
@@ -50,20 +33,54 @@ from .cnn import (
     sample_model_sparse,
     theorem_3_3_bound,
 )
-from .activations import bwrelu, bwrelu_grad, bwrelu_relu_expansion, bwrelu_to_relu, relu_to_bwrelu
-from .conditioning import (
+from .frames import (
+    Annulus,
+    Ball,
+    BiasEstimate,
+    InverseResult,
+    ReLULayer,
+    ReLUNetwork,
+    Sphere,
+    cross_polytope,
+    cube,
+    data_bias,
+    frame_operator,
+    framebounds,
+    framedual,
+    framered,
+    frana,
+    frsyn,
+    hull,
+    icosahedron,
+    is_omnidirectional,
+    normalize_rows,
+    polytope_bias,
+    random_frame,
+    relu_inverse,
+    sampled_bias,
+    stability_constant,
+    tetrahedron,
+)
+from .inr import (
     FeatureSet,
+    FitResult,
+    bwrelu,
     bwrelu_features,
+    bwrelu_grad,
+    bwrelu_relu_expansion,
+    bwrelu_to_relu,
     condition_number,
+    coordinate_grid,
     deep_variation_norm,
     dyadic_bwrelu_features,
+    fit_image,
     gram_matrix,
+    load_image,
+    psnr,
     relu_features,
+    relu_to_bwrelu,
     variation_norm,
 )
-from .network import ReLUNetwork
-from .reconstruct import InverseResult, relu_inverse, stability_constant
-from .sampled import data_bias, sampled_bias
 
 __all__ = [
     "__version__",
@@ -122,6 +139,11 @@ __all__ = [
     "coordinate_grid",
     "psnr",
     "fit_image",
+    "load_image",
+    "FitResult",
+    "frames",
+    "inr",
+    "cnn",
     "relu_inverse",
     "InverseResult",
     "stability_constant",
@@ -130,17 +152,17 @@ __all__ = [
     "data_bias",
 ]
 
-# torch-based names live in reluinj.nn and are resolved on first access, so that
-# ``import reluinj`` never imports torch; the torch classes join __all__ only when torch is
-# installed, so that ``from reluinj import *`` works without it.
-_NN_NAMES = ("BWReLU", "INR", "coordinate_grid", "psnr", "fit_image")
+# BWReLU and INR subclass torch.nn.Module: they are resolved on first access, so that
+# ``import reluinj`` never imports torch; they join __all__ only when torch is installed, so that
+# ``from reluinj import *`` works without it.
+_TORCH_CLASSES = ("BWReLU", "INR")
 if _find_spec("torch") is not None:
-    __all__ += ["BWReLU", "INR"]
+    __all__ += list(_TORCH_CLASSES)
 
 
 def __getattr__(name):
-    if name in _NN_NAMES:
-        from . import nn
+    if name in _TORCH_CLASSES:
+        from . import inr
 
-        return getattr(nn, name)
+        return getattr(inr, name)
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -1,6 +1,6 @@
-"""``python -m reluinj`` runs the command-line interface."""
+"""``python -m reluinj``: the command line."""
 import sys
 
-from .cli import main
+from ._cli.main import main
 
 sys.exit(main())

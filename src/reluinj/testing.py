@@ -1,7 +1,7 @@
 """Helpers for tests and for users checking their own operators and frames."""
 import numpy as np
 
-from ._validation import check_positive_float, check_positive_int, check_rng
+from ._lib.validation import check_positive_float, check_positive_int, check_rng
 
 __all__ = ["sphere_samples", "ball_samples", "dottest"]
 

@@ -7,7 +7,7 @@ Convention throughout reluinj: the **rows** of ``W`` (shape ``(m, n)``) are the 
 import numpy as np
 from scipy.optimize import linprog
 
-from ._validation import (
+from .._lib.validation import (
     as_float_array,
     as_points,
     as_weights,

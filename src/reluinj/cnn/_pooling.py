@@ -19,8 +19,8 @@ from typing import Tuple, Union
 import numpy as np
 from scipy.sparse.linalg import svds
 
-from ._validation import as_float_array, check_positive_float, check_positive_int, check_rng
-from .operators import _ConvBase
+from .._lib.validation import as_float_array, check_positive_float, check_positive_int, check_rng
+from ._operators import _ConvBase
 
 __all__ = [
     "model_project",

@@ -1,10 +1,10 @@
 """Maximal bias by inscribing polytopes (approach B): :func:`polytope_bias`."""
 import numpy as np
 
-from . import _core
-from ._threads import effective_n_threads
-from .domains import Sphere, check_domain, scale_to_domain
-from .estimate import BiasEstimate
+from .. import _core
+from .._lib.threads import effective_n_threads
+from ._domains import Sphere, check_domain, scale_to_domain
+from ._estimate import BiasEstimate
 from .hull import INTERIOR_TOL, _hull_facets, _normalized_frame, _not_omnidirectional
 
 __all__ = ["polytope_bias", "POLYTOPE_VARIANTS", "ORTHANT_TOL"]

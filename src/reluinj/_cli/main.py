@@ -13,7 +13,7 @@ def _cmd_demo(args):
 
 
 def _cmd_info(args):
-    from ._config import show_config
+    from .._lib.config import show_config
 
     show_config()
     return 0
@@ -37,8 +37,8 @@ def _int_or_pair(option):
 def _cmd_rip(args):
     import numpy as np
 
-    from .cnn import estimate_model_rip, filter_coherence, theorem_3_3_bound
-    from .operators import ConvOperator, ConvOperator2D
+    from .. import estimate_model_rip, filter_coherence, theorem_3_3_bound
+    from .. import ConvOperator, ConvOperator2D
 
     filters = np.load(args.filters, allow_pickle=False)
     if filters.ndim == 3:
@@ -72,7 +72,7 @@ def _cmd_rip(args):
 
 
 def _cmd_inr(args):
-    from .nn import run_inr_cli
+    from .inr import run_inr_cli
 
     return run_inr_cli(args, sys.stdout)
 
@@ -101,7 +101,7 @@ def _load_layer_file(path):
 def _cmd_invert(args):
     import numpy as np
 
-    from .reconstruct import relu_inverse
+    from .. import relu_inverse
 
     W, alpha = _load_layer_file(args.weights)
     Y = np.load(args.outputs, allow_pickle=False)
@@ -123,10 +123,10 @@ def _cmd_bias(args):
 
     import numpy as np
 
-    from ._validation import as_bias, check_positive_int
+    from .._lib.validation import as_bias, check_positive_int
     from .domains import parse_domain
-    from .polytope import polytope_bias
-    from .sampled import sampled_bias
+    from .. import polytope_bias
+    from .. import sampled_bias
 
     W, current = _load_layer_file(args.weights)
     domain = parse_domain(args.domain)
@@ -134,7 +134,7 @@ def _cmd_bias(args):
     if args.scheduler and args.method != "sampled":
         raise ValueError("--scheduler works with --method sampled only")
     if args.scheduler:
-        from . import distributed
+        from .. import distributed
 
         samples = check_positive_int(float(args.samples), "--samples")
         with distributed.connect(args.scheduler, timeout=args.connect_timeout) as client:

@@ -16,10 +16,10 @@ from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import connected_components
 from scipy.spatial import ConvexHull, QhullError
 
-from . import _core
-from ._validation import as_float_array, as_weights, check_positive_int
-from .exceptions import HullError
-from .frames import is_omnidirectional
+from .. import _core
+from .._lib.validation import as_float_array, as_weights, check_positive_int
+from .._lib.exceptions import HullError
+from ._toolkit import is_omnidirectional
 
 __all__ = ["Facets", "facets", "nnls", "MERGE_TOL", "DUPLICATE_TOL", "INTERIOR_TOL"]
 

@@ -1,6 +1,6 @@
 """PyTorch modules for BW-ReLU networks and implicit neural representations (extra ``torch``).
 
-``import reluinj.nn`` works without torch: the torch-based classes (:class:`BWReLU`, :class:`INR`)
+``import reluinj.inr`` works without torch: the torch-based classes (:class:`BWReLU`, :class:`INR`)
 are built on first attribute access, and the torch-based functions import torch when called.
 :func:`coordinate_grid` and :func:`psnr` need only NumPy.
 """
@@ -10,10 +10,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from . import _cykern
-from ._threads import effective_n_threads
-from ._validation import as_float_array, check_positive_float, check_positive_int
-from .activations import PSI_COEFFICIENTS, PSI_KNOTS, _check_scale
+from .. import _cykern
+from .._lib.threads import effective_n_threads
+from .._lib.validation import as_float_array, check_positive_float, check_positive_int
+from ._activation import PSI_COEFFICIENTS, PSI_KNOTS, _check_scale
 
 __all__ = [
     "BWReLU",
@@ -39,7 +39,7 @@ def _torch():
         import torch
     except ImportError as err:
         raise ImportError(
-            "reluinj.nn needs PyTorch: pip install 'reluinj[torch]'") from err
+            "reluinj.inr needs PyTorch: pip install 'reluinj[torch]'") from err
     return torch
 
 
@@ -439,46 +439,3 @@ def load_image(source, size=None):
     if span == 0:
         raise ValueError("image is constant; nothing to fit")
     return (img - img.min()) / span
-
-
-def run_inr_cli(args, out):
-    """Body of ``reluinj inr``: fit, then write OUT.png and the PSNR curve."""
-    torch = _torch()
-    img = load_image(args.image, args.size)
-    if args.activation == "bwrelu" and args.c is None:
-        args.c = 9.0
-    torch.manual_seed(args.seed)
-    model = _classes()["INR"](2, args.width, args.layers, 1, activation=args.activation, c=args.c)
-    res = fit_image(img, model, epochs=args.epochs, lr=args.lr, decay=args.decay,
-                    progress=not args.no_progress)
-    final = psnr(res.image, img)
-    recon = f"{args.out}.png"
-    try:
-        import matplotlib
-    except ImportError:
-        matplotlib = None
-    if matplotlib is None:
-        from skimage import io
-
-        io.imsave(recon, (np.clip(res.image, 0, 1) * 255).round().astype(np.uint8))
-        curve = f"{args.out}_psnr.csv"
-        np.savetxt(curve, np.column_stack([np.arange(1, res.psnr.size + 1), res.psnr]),
-                   delimiter=",", header="epoch,psnr_db", comments="")
-        print("matplotlib is not installed: PSNR curve written as CSV", file=out)
-    else:
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
-
-        plt.imsave(recon, np.clip(res.image, 0, 1), cmap="gray", vmin=0, vmax=1)
-        curve = f"{args.out}_psnr.png"
-        fig, ax = plt.subplots(figsize=(5, 3.5))
-        ax.plot(np.arange(1, res.psnr.size + 1), res.psnr)
-        ax.set_xlabel("epoch")
-        ax.set_ylabel("PSNR (dB)")
-        ax.set_title(f"INR {args.layers}x{args.width}, {args.activation}")
-        fig.tight_layout()
-        fig.savefig(curve, dpi=100)
-        plt.close(fig)
-    print(f"{args.activation}: {img.shape[0]}x{img.shape[1]}, {args.epochs} epochs, "
-          f"final PSNR {final:.2f} dB; wrote {recon} and {curve}", file=out)
-    return 0

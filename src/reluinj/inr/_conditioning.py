@@ -8,8 +8,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .activations import PSI_COEFFICIENTS, PSI_KNOTS, _check_scale, bwrelu
-from ._validation import as_float_array, check_positive_int
+from ._activation import PSI_COEFFICIENTS, PSI_KNOTS, _check_scale, bwrelu
+from .._lib.validation import as_float_array, check_positive_int
 
 __all__ = [
     "FeatureSet",
@@ -229,7 +229,7 @@ def variation_norm(input_weights, output_weights=None, c=1.0, *, activation="bwr
     Parameters
     ----------
     input_weights : array_like of shape (K, d) or (K,), or a torch ``nn.Module``
-        Row k is w_k (PyTorch ``Linear.weight`` layout). A :class:`reluinj.nn.INR` (or any
+        Row k is w_k (PyTorch ``Linear.weight`` layout). A :class:`reluinj.INR` (or any
         module) is passed to :func:`deep_variation_norm` with its own `c` and activation.
     output_weights : array_like of shape (K,) or (out_features, K)
         Column k is v_k (PyTorch layout). Required for arrays, must be None for a module.
@@ -281,7 +281,7 @@ def deep_variation_norm(weights, c=1.0, *, activation="bwrelu"):
         Weight matrices in PyTorch layout (out_features, in_features), input layer first,
         output layer last (at least two). A module contributes its ``nn.Linear`` weights in
         registration order, and its attributes ``c`` and ``activation`` when present
-        (as on :class:`reluinj.nn.INR`).
+        (as on :class:`reluinj.INR`).
     c : float, default=1.0
         Scale of ψ(c·z); ignored for a module that has a ``c``.
     activation : {"bwrelu", "relu"}, default="bwrelu"

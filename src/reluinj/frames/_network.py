@@ -11,8 +11,8 @@ from typing import Optional
 
 import numpy as np
 
-from ._threads import effective_n_threads
-from ._validation import (
+from .._lib.threads import effective_n_threads
+from .._lib.validation import (
     as_bias,
     as_float_array,
     as_points,
@@ -20,8 +20,9 @@ from ._validation import (
     check_positive_float,
     frame_rank,
 )
-from .layer import DEFAULT_RANK_TOL, ReLULayer
-from .reconstruct import _relu_inverse, _stability
+from .._lib.constants import DEFAULT_RANK_TOL
+from ._layer import ReLULayer
+from ._reconstruct import _relu_inverse, _stability
 
 __all__ = ["ReLUNetwork", "NetworkStage", "LayerReport", "NetworkAnalysis",
            "NetworkInverseResult", "DEFAULT_ZERO_TOL"]
@@ -328,7 +329,7 @@ class ReLUNetwork:
                 stab = _stability(st.W, st.alpha, H, n_threads=nt, rcond=rank_tol,
                                   return_pointwise=False)
                 if with_data_bias:
-                    from .sampled import data_bias
+                    from ._sampled import data_bias
 
                     dbias = np.asarray(data_bias(st.W, H, n_threads=nt).alpha)
                     n_below = int(np.count_nonzero(st.alpha <= dbias))

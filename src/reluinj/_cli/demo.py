@@ -7,12 +7,12 @@ import time
 
 import numpy as np
 
-from .domains import Ball
-from .frames import framebounds, icosahedron, is_omnidirectional, random_frame
-from .layer import ReLULayer
-from .polytope import polytope_bias
-from .sampled import sampled_bias
-from .testing import sphere_samples
+from .. import Ball
+from .. import framebounds, icosahedron, is_omnidirectional, random_frame
+from .. import ReLULayer
+from .. import polytope_bias
+from .. import sampled_bias
+from ..testing import sphere_samples
 
 __all__ = ["run_demo", "SECTIONS", "demo_frames"]
 
@@ -67,9 +67,9 @@ def _section_polytope_bias(out, rng):
 
 
 def _section_cnn(out, rng):
-    from .cnn import estimate_model_rip, one_shot_reconstruct, sample_model_sparse
-    from .cnn import theorem_3_3_bound
-    from .operators import ConvOperator
+    from .. import estimate_model_rip, one_shot_reconstruct, sample_model_sparse
+    from .. import theorem_3_3_bound
+    from .. import ConvOperator
 
     K, M, ell, D, k, n_inputs = 96, 32, 5, 32, 10, 100
     print("== CNN layer inversion (Gilbert et al. 2017, Section 4.2): "
@@ -98,8 +98,8 @@ def _section_cnn(out, rng):
 
 
 def _section_bwrelu(out, rng):
-    from .activations import bwrelu, bwrelu_relu_expansion
-    from .conditioning import condition_number, dyadic_bwrelu_features, gram_matrix, relu_features
+    from .. import bwrelu, bwrelu_relu_expansion
+    from .. import condition_number, dyadic_bwrelu_features, gram_matrix, relu_features
 
     print("== BW-ReLU activation psi = sum of 7 ReLUs (Shenouda-Zhou-Nowak 2024) ==", file=out)
     knots, coefs = bwrelu_relu_expansion()
@@ -135,7 +135,7 @@ N_RECONSTRUCT = 10_000
 
 
 def _section_reconstruction(out, rng):
-    from .reconstruct import relu_inverse
+    from .. import relu_inverse
 
     print(f"== Reconstruction from ReLU outputs ({N_RECONSTRUCT:,} unit-sphere inputs, "
           "method='dual') ==", file=out)
@@ -152,7 +152,7 @@ def _section_reconstruction(out, rng):
 
 
 def _section_sampled_bias(out, rng):
-    from .sampled import sampled_bias
+    from .. import sampled_bias
 
     print("== Maximal bias, Approach A: most-correlated-basis search "
           f"({N_BIAS:,} unit-sphere samples) ==", file=out)

@@ -10,9 +10,9 @@ from typing import Optional
 
 import numpy as np
 
-from . import _core
-from ._threads import effective_n_threads
-from ._validation import (
+from .. import _core
+from .._lib.threads import effective_n_threads
+from .._lib.validation import (
     as_bias,
     as_float_array,
     as_points,
@@ -20,8 +20,8 @@ from ._validation import (
     check_positive_float,
     check_positive_int,
 )
-from .exceptions import ConvergenceWarning
-from .layer import DEFAULT_RANK_TOL
+from .._lib.exceptions import ConvergenceWarning
+from .._lib.constants import DEFAULT_RANK_TOL
 
 __all__ = ["relu_inverse", "InverseResult", "stability_constant", "INVERSE_METHODS"]
 

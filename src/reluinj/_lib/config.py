@@ -3,8 +3,8 @@ import os
 import platform
 import sys
 
-from . import _core, _cykern
-from ._threads import effective_n_threads
+from .. import _core, _cykern
+from .threads import effective_n_threads
 
 __all__ = ["show_config", "config_info", "SIMD_LEVELS"]
 
@@ -36,7 +36,7 @@ def config_info():
     import numpy
     import scipy
 
-    from . import __version__
+    from .. import __version__
 
     return {
         "reluinj": __version__,

@@ -8,9 +8,9 @@ import numbers
 
 import numpy as np
 
-from . import _cykern
-from ._threads import effective_n_threads
-from ._validation import as_float_array, check_positive_float
+from .. import _cykern
+from .._lib.threads import effective_n_threads
+from .._lib.validation import as_float_array, check_positive_float
 
 __all__ = [
     "PSI_KNOTS",

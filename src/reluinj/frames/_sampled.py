@@ -28,14 +28,14 @@ import warnings
 
 import numpy as np
 
-from . import _core
-from ._threads import effective_n_threads
-from ._validation import as_points, as_weights, check_positive_int
-from .domains import Sphere, check_domain, scale_to_domain
-from .estimate import BiasEstimate
-from .exceptions import SamplingWarning
-from .frames import normalize_rows
-from .layer import DEFAULT_RANK_TOL
+from .. import _core
+from .._lib.threads import effective_n_threads
+from .._lib.validation import as_points, as_weights, check_positive_int
+from ._domains import Sphere, check_domain, scale_to_domain
+from ._estimate import BiasEstimate
+from .._lib.exceptions import SamplingWarning
+from ._toolkit import normalize_rows
+from .._lib.constants import DEFAULT_RANK_TOL
 
 __all__ = [
     "sampled_bias",

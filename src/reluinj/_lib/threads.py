@@ -2,7 +2,7 @@
 import numbers
 import os
 
-from . import _core
+from .. import _core
 
 __all__ = ["effective_n_threads", "openmp_enabled"]
 

@@ -14,9 +14,9 @@ import numpy as np
 import scipy.sparse
 from scipy.sparse.linalg import LinearOperator
 
-from . import _core
-from ._threads import effective_n_threads
-from ._validation import as_float_array, check_positive_int, check_rng
+from .. import _core
+from .._lib.threads import effective_n_threads
+from .._lib.validation import as_float_array, check_positive_int, check_rng
 
 __all__ = ["ConvOperator", "ConvOperator2D"]
 

@@ -6,7 +6,7 @@ initialisation) is fitted by Adam to N samples of a target on [−1, 1]. Every f
 the 2-norm condition number of the feature matrix Φ (N × K, Φ[i, k] = φ(c(w_k x_i − b_k))), the
 quantity of the paper's Figure 2. BW-ReLU features stay orders of magnitude better conditioned.
 
-Run ``python -m reluinj.examples.conditioning_during_training --out fig2.png`` (needs the
+Run ``python examples/conditioning_during_training.py --out fig2.png`` (needs the
 ``torch`` extra; the PNG needs the ``plot`` extra, otherwise a CSV is written).
 """
 import argparse
@@ -14,7 +14,7 @@ import sys
 
 import numpy as np
 
-from reluinj.conditioning import condition_number
+from reluinj import condition_number
 
 
 def target(x):
@@ -44,7 +44,7 @@ def condition_history(activation, *, c=1.0, n_neurons=100, n_samples=20, steps=2
     """
     import torch
 
-    from reluinj.nn import INR
+    from reluinj.inr._torch import INR
 
     torch.manual_seed(seed)
     model = INR(1, n_neurons, 1, 1, activation=activation,

@@ -63,7 +63,7 @@ class BiasEstimate:
         -------
         injective : ndarray of bool, shape (k,)
         """
-        from .layer import ReLULayer
+        from ._layer import ReLULayer
 
         alpha = np.where(np.isfinite(self.alpha), self.alpha - float(margin), self.alpha)
         return ReLULayer(self.W, alpha).is_injective_at(X, n_threads=n_threads)

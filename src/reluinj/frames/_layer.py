@@ -1,18 +1,12 @@
 """The ReLU layer ``x -> ReLU(W x - alpha)`` and its point-wise injectivity test."""
 import numpy as np
 
-from . import _core, _cykern
-from ._threads import effective_n_threads
-from ._validation import as_bias, as_points, as_weights, check_positive_float, result_dtype
+from .. import _core, _cykern
+from .._lib.threads import effective_n_threads
+from .._lib.constants import DEFAULT_RANK_TOL
+from .._lib.validation import as_bias, as_points, as_weights, check_positive_float, result_dtype
 
-__all__ = ["ReLULayer", "DEFAULT_RANK_TOL"]
-
-DEFAULT_RANK_TOL = 1e-10
-"""Default tolerance of the rank test in :meth:`ReLULayer.is_injective_at`.
-
-An active row φ_i raises the rank iff its distance to the span of the active rows accepted
-before it, divided by ‖φ_i‖, exceeds this value (the sine of the angle to that span).
-"""
+__all__ = ["ReLULayer"]
 
 
 class ReLULayer:
@@ -198,6 +192,6 @@ class ReLULayer:
         result : InverseResult
             ``result.x`` has shape (n,) or (B, n).
         """
-        from .reconstruct import relu_inverse
+        from ._reconstruct import relu_inverse
 
         return relu_inverse(self.W, self.alpha, Y, **kwargs)

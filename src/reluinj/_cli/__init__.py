@@ -1,0 +1,2 @@
+"""Command line (``reluinj ...``) and demo. They call the public library; the library never
+imports them."""

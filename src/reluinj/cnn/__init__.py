@@ -1,0 +1,23 @@
+"""Paper 3 — invertibility of convolutional layers (Gilbert et al.).
+
+Convolution as a structured operator with fast ``W x`` / ``W^T z`` (:class:`ConvOperator`,
+:class:`ConvOperator2D`), model-k-sparse pooling, one-shot and iterative (IHT) reconstruction,
+and model-RIP constants.
+"""
+from ._operators import ConvOperator, ConvOperator2D
+from ._pooling import (
+    ModelRIPEstimate,
+    estimate_model_rip,
+    filter_coherence,
+    iht,
+    model_project,
+    one_shot_reconstruct,
+    sample_model_sparse,
+    theorem_3_3_bound,
+)
+
+__all__ = [
+    "ConvOperator", "ConvOperator2D",
+    "model_project", "sample_model_sparse", "one_shot_reconstruct", "iht",
+    "estimate_model_rip", "ModelRIPEstimate", "theorem_3_3_bound", "filter_coherence",
+]

@@ -1,1 +1,0 @@
-"""Runnable examples: ``python -m reluinj.examples.<name> --help``."""

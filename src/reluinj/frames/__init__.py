@@ -1,0 +1,44 @@
+"""Paper 1 — injectivity of ReLU layers via frame theory (Haider, Ehler, Balazs).
+
+The rows of a weight matrix ``W`` of shape ``(m, n)`` are the frame vectors; the layer is
+``x -> ReLU(W x - alpha)``. This subpackage holds the frame toolkit, the domains, the layer and
+its point-wise injectivity test, both maximal-bias estimators (sampled most-correlated basis and
+polytope bias), the convex-hull facets, reconstruction, networks and their Dask scale-out.
+"""
+from . import hull
+from ._domains import Annulus, Ball, Sphere
+from ._estimate import BiasEstimate
+from ._layer import ReLULayer
+from ._network import ReLUNetwork
+from ._polytope import polytope_bias
+from ._reconstruct import InverseResult, relu_inverse, stability_constant
+from ._sampled import data_bias, sampled_bias
+from ._toolkit import (
+    cross_polytope,
+    cube,
+    frame_operator,
+    framebounds,
+    framedual,
+    framered,
+    frana,
+    frsyn,
+    icosahedron,
+    is_omnidirectional,
+    normalize_rows,
+    random_frame,
+    tetrahedron,
+)
+
+__all__ = [
+    "hull",
+    "Sphere", "Ball", "Annulus",
+    "BiasEstimate",
+    "ReLULayer",
+    "ReLUNetwork",
+    "polytope_bias",
+    "sampled_bias", "data_bias",
+    "relu_inverse", "InverseResult", "stability_constant",
+    "frana", "frsyn", "frame_operator", "framebounds", "framedual", "framered",
+    "normalize_rows", "is_omnidirectional", "random_frame",
+    "icosahedron", "tetrahedron", "cube", "cross_polytope",
+]
