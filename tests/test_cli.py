@@ -32,3 +32,11 @@ def test_python_dash_m():
                          check=False)
     assert res.returncode == 0, res.stderr
     assert "effective_n_threads:" in res.stdout
+
+
+def test_console_script_entry_point_resolves():
+    """The `reluinj` command installed by pip must point at the real main()."""
+    from importlib.metadata import entry_points
+
+    (ep,) = [ep for ep in entry_points(group="console_scripts") if ep.name == "reluinj"]
+    assert ep.load() is main
