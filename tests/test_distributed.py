@@ -12,7 +12,7 @@ import reluinj
 dask = pytest.importorskip("dask", reason="dask extra not installed")
 da = pytest.importorskip("dask.array", reason="dask extra not installed")
 distributed = pytest.importorskip("distributed", reason="dask extra not installed")
-rd = pytest.importorskip("reluinj.frames.distributed")
+import reluinj.frames.distributed as rd  # noqa: E402  (imported after the dask skips: it needs dask)
 
 W40 = reluinj.random_frame(40, 5, rng=0)
 SAMPLED_KW = dict(n_samples=60_000, rng=7, batch_size=7_000)  # 9 batches, the last partial

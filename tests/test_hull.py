@@ -144,7 +144,7 @@ def test_facets_wraps_qhull_error(monkeypatch):
     def failing(points):
         raise QhullError("QH6154 Qhull precision error: initial simplex is flat")
 
-    monkeypatch.setattr(hull, "ConvexHull", failing)  # on an omnidirectional frame
+    monkeypatch.setattr(reluinj.frames.hull, "ConvexHull", failing)  # on an omnidirectional frame
     with pytest.raises(HullError, match="Qhull failed.*QH6154") as info:
         hull.facets(reluinj.icosahedron())
     assert isinstance(info.value.__cause__, QhullError)

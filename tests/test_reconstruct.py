@@ -111,12 +111,11 @@ DATA_BIAS_ROUNDING_MARGIN = 1e-12
 @pytest.mark.parametrize("m,n", [(40, 5), (200, 10)])
 def test_recovers_inputs_at_certified_data_bias(m, n):
     # The data-driven bias of issue #3 keeps every given point's most-correlated basis active.
-    sampled = pytest.importorskip("reluinj.frames._sampled")
     W = reluinj.random_frame(m, n, rng=0)
     X = sphere_samples(N_INPUTS, n, rng=11)
     # The bias is attained with equality at some data point; a margin at rounding level keeps
     # that point active whatever the summation order of <x, phi_i> (see data_bias Notes).
-    layer = ReLULayer(W, sampled.data_bias(W, X).alpha - DATA_BIAS_ROUNDING_MARGIN)
+    layer = ReLULayer(W, reluinj.data_bias(W, X).alpha - DATA_BIAS_ROUNDING_MARGIN)
     assert layer.is_injective_at(X).all()
     # Only the direct method: at this (largest) bias some active sub-frames are badly
     # conditioned (stability constant ~1e3), and CG or gradient iterations on the normal

@@ -33,6 +33,7 @@ from .cnn import (
     sample_model_sparse,
     theorem_3_3_bound,
 )
+from . import hull  # public home of reluinj.frames.hull
 from .frames import (
     Annulus,
     Ball,
@@ -50,7 +51,6 @@ from .frames import (
     framered,
     frana,
     frsyn,
-    hull,
     icosahedron,
     is_omnidirectional,
     normalize_rows,

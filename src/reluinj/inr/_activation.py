@@ -97,6 +97,7 @@ def bwrelu(x, c=1.0, *, out=None, n_threads=None):
 
     Examples
     --------
+    >>> import reluinj
     >>> reluinj.bwrelu([0.5, 1.0, 1.5])
     array([ 0.08333333, -0.5       ,  0.83333333])
     """
