@@ -115,3 +115,16 @@ def test_no_private_name_across_subpackages():
             private = any(part.startswith("_") for part in target.split(".")[1:])
             assert not private and not (name or "").startswith("_"), \
                 f"{m} imports private {target}:{name} of another subpackage"
+
+
+def test_every_subpackage_name_is_public_at_the_top_level():
+    import reluinj.cnn
+    import reluinj.frames
+    import reluinj.inr
+
+    for sub in (reluinj.frames, reluinj.inr, reluinj.cnn):
+        for name in sub.__all__:
+            if name in ("hull",):
+                continue                       # a module, reached as reluinj.hull
+            assert name in reluinj.__all__, f"{sub.__name__}.{name} missing from reluinj.__all__"
+            assert getattr(reluinj, name) is getattr(sub, name)
