@@ -40,3 +40,14 @@ def test_console_script_entry_point_resolves():
 
     (ep,) = [ep for ep in entry_points(group="console_scripts") if ep.name == "reluinj"]
     assert ep.load() is main
+
+
+def test_closed_pipe_is_not_an_error():
+    """``reluinj demo | head -1``: the reader leaves early; no traceback, no error message, rc 0."""
+    proc = subprocess.Popen([sys.executable, "-m", "reluinj", "demo"], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE)
+    proc.stdout.readline()
+    proc.stdout.close()                      # as head does after its first line
+    err = proc.stderr.read().decode()
+    assert proc.wait(timeout=120) == 0
+    assert "Broken pipe" not in err and "Traceback" not in err, err

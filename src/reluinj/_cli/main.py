@@ -1,5 +1,6 @@
 """Command-line interface of reluinj: ``reluinj demo|info|bias|invert|rip|inr``."""
 import argparse
+import os
 import sys
 
 __all__ = ["main", "build_parser"]
@@ -239,6 +240,11 @@ def main(argv=None):
     args = parser.parse_args(argv)
     try:
         return args.func(args)
+    except BrokenPipeError:
+        # The reader went away (``reluinj demo | head``): not an error of ours. Point stdout at
+        # devnull so that the interpreter's final flush does not raise again.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
     except (ValueError, TypeError, OSError, ImportError) as err:
         print(f"reluinj {args.command}: error: {err}", file=sys.stderr)
         return 2
