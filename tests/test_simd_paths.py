@@ -96,3 +96,12 @@ def test_unknown_simd_level_rejected_at_import():
                           capture_output=True, text=True, timeout=120)
     assert proc.returncode != 0
     assert "RELUINJ_SIMD must be one of" in proc.stderr
+
+
+def test_empty_simd_level_means_unset(default_results):
+    """``RELUINJ_SIMD=""`` is auto-detection on both the Python and the C++ side."""
+    env = dict(os.environ, RELUINJ_SIMD="")
+    proc = subprocess.run([sys.executable, "-c", "import reluinj; print(reluinj._core.simd_level())"],
+                          env=env, capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.strip() == default_results["simd"]

@@ -2,7 +2,7 @@
 // in them); this file only creates the module and calls each topic's bind function.
 #include "bindings.hpp"
 #include "reluinj/omp_compat.hpp"
-#include "reluinj/simd_level.hpp"
+#include "reluinj/simd.hpp"
 
 PYBIND11_MODULE(_core, m) {
     m.doc() = "Compiled kernels of reluinj (private; use the public reluinj API).";
@@ -18,13 +18,7 @@ PYBIND11_MODULE(_core, m) {
 #else
     m.attr("COMPILER") = "unknown";
 #endif
-    m.def("simd_level", [] {
-        switch (reluinj::simd_level()) {
-            case reluinj::SimdLevel::avx512: return "avx512";
-            case reluinj::SimdLevel::avx2: return "avx2";
-            default: return "generic";
-        }
-    }, "Widest hand-written SIMD path in use: 'avx512', 'avx2' or 'generic' (CPU support capped by RELUINJ_SIMD).");
+    m.def("simd_level", [] { return reluinj::isa_name(reluinj::active_isa()); }, "Widest hand-written SIMD path in use: 'avx512', 'avx2' or 'generic' (CPU support capped by RELUINJ_SIMD).");
     reluinj::bind_injectivity(m);
     reluinj::bind_facets(m);
     reluinj::bind_conv(m);

@@ -14,27 +14,21 @@
 #pragma once
 #include <cstddef>
 
+#include "reluinj/simd.hpp"
+
 #if defined(__GNUC__) && !defined(__clang__)
 #pragma GCC push_options
 #pragma GCC optimize("no-trapping-math")
-#endif
-
-// On x86-64 Linux with GCC, the block loops are also compiled for AVX2 and picked at load
-// time (ifunc); elsewhere they are plain functions.
-#if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__) && defined(__linux__)
-#define RELUINJ_SIMD_CLONES __attribute__((target_clones("avx2", "default")))
-#else
-#define RELUINJ_SIMD_CLONES
 #endif
 
 namespace reluinj {
 namespace detail {
 
 template <class T>
-inline T relu_keep_nan(T v) { return (v < T(0)) ? T(0) : v; }
+RELUINJ_FORCE_INLINE T relu_keep_nan(T v) { return (v < T(0)) ? T(0) : v; }
 
 template <class T>
-inline T psi(T y) {
+RELUINJ_FORCE_INLINE T psi(T y) {
     const T r = T(3) - y;
     T s = (y < r) ? y : r;
     s = (s < T(-1)) ? T(-1) : s;
@@ -43,7 +37,7 @@ inline T psi(T y) {
 }
 
 template <class T>
-inline T dpsi(T y) {
+RELUINJ_FORCE_INLINE T dpsi(T y) {
     T d = (y > T(0)) ? T(1.0 / 6.0) : T(0);
     d = (y > T(0.5)) ? T(-7.0 / 6.0) : d;
     d = (y > T(1)) ? T(8.0 / 3.0) : d;
@@ -55,42 +49,29 @@ inline T dpsi(T y) {
 }
 
 // out[i] = psi(c x[i]); out may alias x.
-template <class T>
-inline void bwrelu_block_impl(const T *x, T c, T *out, std::ptrdiff_t n) {
+template <Isa, class T>
+RELUINJ_FORCE_INLINE void bwrelu_block_impl(const T *x, T c, T *out, std::ptrdiff_t n) {
     for (std::ptrdiff_t i = 0; i < n; ++i) out[i] = detail::psi(c * x[i]);
 }
 
 // out[i] = c psi'(c x[i]); out may alias x.
-template <class T>
-inline void bwrelu_grad_block_impl(const T *x, T c, T *out, std::ptrdiff_t n) {
+template <Isa, class T>
+RELUINJ_FORCE_INLINE void bwrelu_grad_block_impl(const T *x, T c, T *out, std::ptrdiff_t n) {
     for (std::ptrdiff_t i = 0; i < n; ++i) out[i] = c * detail::dpsi(c * x[i]);
 }
 
 // out[i] = g[i] c psi'(c x[i]) (fused backward of psi(c x)); out may alias x or g.
-template <class T>
-inline void bwrelu_backward_block_impl(const T *x, const T *g, T c, T *out, std::ptrdiff_t n) {
+template <Isa, class T>
+RELUINJ_FORCE_INLINE void bwrelu_backward_block_impl(const T *x, const T *g, T c, T *out, std::ptrdiff_t n) {
     for (std::ptrdiff_t i = 0; i < n; ++i) out[i] = g[i] * (c * detail::dpsi(c * x[i]));
 }
 
 }  // namespace detail
 
-#define RELUINJ_BWRELU_BLOCKS(T)                                                        \
-    RELUINJ_SIMD_CLONES static void bwrelu_block(const T *x, T c, T *out,               \
-                                                 std::ptrdiff_t n) {                    \
-        detail::bwrelu_block_impl(x, c, out, n);                                        \
-    }                                                                                   \
-    RELUINJ_SIMD_CLONES static void bwrelu_grad_block(const T *x, T c, T *out,          \
-                                                      std::ptrdiff_t n) {               \
-        detail::bwrelu_grad_block_impl(x, c, out, n);                                   \
-    }                                                                                   \
-    RELUINJ_SIMD_CLONES static void bwrelu_backward_block(const T *x, const T *g, T c,  \
-                                                          T *out, std::ptrdiff_t n) {   \
-        detail::bwrelu_backward_block_impl(x, g, c, out, n);                            \
-    }
-
-RELUINJ_BWRELU_BLOCKS(float)
-RELUINJ_BWRELU_BLOCKS(double)
-#undef RELUINJ_BWRELU_BLOCKS
+// The block loops compiled per ISA (simd.hpp), for float and double.
+RELUINJ_ISA_DISPATCH(bwrelu_block, detail::bwrelu_block_impl)
+RELUINJ_ISA_DISPATCH(bwrelu_grad_block, detail::bwrelu_grad_block_impl)
+RELUINJ_ISA_DISPATCH(bwrelu_backward_block, detail::bwrelu_backward_block_impl)
 
 }  // namespace reluinj
 

@@ -27,27 +27,7 @@
 #include <vector>
 
 #include "reluinj/parallel.hpp"
-#include "reluinj/simd_level.hpp"
-
-#if defined(__GNUC__) && defined(__x86_64__)
-#include <immintrin.h>
-#define RELUINJ_CONV_X86 1
-#define RELUINJ_CONV_AVX512 __attribute__((target("avx512f,avx2,fma")))
-#else
-#define RELUINJ_CONV_X86 0
-#endif
-
-#if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__) && defined(__linux__)
-// Function multiversioning: one clone per ISA level, picked once at load time (ifunc).
-#define RELUINJ_CONV_CLONES __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
-#else
-#define RELUINJ_CONV_CLONES
-#endif
-#if defined(__GNUC__)
-#define RELUINJ_ALWAYS_INLINE __attribute__((always_inline))
-#else
-#define RELUINJ_ALWAYS_INLINE
-#endif
+#include "reluinj/simd.hpp"
 
 namespace reluinj {
 namespace conv_detail {
@@ -61,54 +41,25 @@ struct TileWidth {
 };
 
 // acc[(tile*kBlock + f)*J + jj] = sum_t wt[t][f] * src[t][tile*J + jj] for every tile.
-// With GCC/clang the tile is a vector-extension value (one 64-byte vector per output row),
-// which keeps the kBlock accumulators in registers for both dtypes and every ISA clone.
-template <class T>
-inline RELUINJ_ALWAYS_INLINE void row_accumulate_impl(const T *const *src, const T *const *wt,
-                                                      std::ptrdiff_t n_terms,
-                                                      std::ptrdiff_t n_tiles, T *acc) {
+// The tile is a vector-extension value (one 64-byte vector per output row), which keeps the
+// kBlock accumulators in registers for both dtypes; compiled per ISA by row_accumulate.
+template <Isa, class T>
+RELUINJ_FORCE_INLINE void row_accumulate_impl(const T *const *src, const T *const *wt,
+                                              std::ptrdiff_t n_terms, std::ptrdiff_t n_tiles, T *acc) {
     constexpr std::ptrdiff_t J = TileWidth<T>::value;
-#if defined(__GNUC__)
-    typedef T V __attribute__((vector_size(J * sizeof(T))));
+    typedef typename SimdVec<T, J * sizeof(T)>::type V;
     for (std::ptrdiff_t tile = 0; tile < n_tiles; ++tile) {
         V a[kBlock] = {};
         const std::ptrdiff_t j0 = tile * J;
         for (std::ptrdiff_t t = 0; t < n_terms; ++t) {
-            V s;
-            std::memcpy(&s, src[t] + j0, sizeof(V));
+            const V s = vload<V>(src[t] + j0);
             const T *w = wt[t];
             for (std::ptrdiff_t f = 0; f < kBlock; ++f) a[f] += w[f] * s;
         }
         std::memcpy(acc + tile * kBlock * J, a, sizeof(a));
     }
-#else
-    for (std::ptrdiff_t tile = 0; tile < n_tiles; ++tile) {
-        T a[kBlock][J] = {};
-        const std::ptrdiff_t j0 = tile * J;
-        for (std::ptrdiff_t t = 0; t < n_terms; ++t) {
-            const T *s = src[t] + j0;
-            const T *w = wt[t];
-            for (std::ptrdiff_t f = 0; f < kBlock; ++f)
-                for (std::ptrdiff_t jj = 0; jj < J; ++jj) a[f][jj] += w[f] * s[jj];
-        }
-        T *o = acc + tile * kBlock * J;
-        for (std::ptrdiff_t f = 0; f < kBlock; ++f)
-            for (std::ptrdiff_t jj = 0; jj < J; ++jj) o[f * J + jj] = a[f][jj];
-    }
-#endif
 }
-
-RELUINJ_CONV_CLONES inline void row_accumulate(const double *const *src, const double *const *wt,
-                                               std::ptrdiff_t n_terms, std::ptrdiff_t n_tiles,
-                                               double *acc) {
-    row_accumulate_impl<double>(src, wt, n_terms, n_tiles, acc);
-}
-
-RELUINJ_CONV_CLONES inline void row_accumulate(const float *const *src, const float *const *wt,
-                                               std::ptrdiff_t n_terms, std::ptrdiff_t n_tiles,
-                                               float *acc) {
-    row_accumulate_impl<float>(src, wt, n_terms, n_tiles, acc);
-}
+RELUINJ_ISA_DISPATCH(row_accumulate, row_accumulate_impl)
 
 inline std::ptrdiff_t ceil_div(std::ptrdiff_t a, std::ptrdiff_t b) { return (a + b - 1) / b; }
 
@@ -120,16 +71,16 @@ inline std::ptrdiff_t ceil_div(std::ptrdiff_t a, std::ptrdiff_t b) { return (a +
 // stay in registers, kFlatTiles tiles at a time, so every term costs kFlatTiles vector loads
 // and kBlock weight broadcasts for kFlatTiles * kBlock FMAs. Every value is the FMA chain over
 // the terms in list order, as in row_accumulate.
-#if RELUINJ_CONV_X86
+#if RELUINJ_X86
 constexpr std::ptrdiff_t kFlatTiles = 3;
 
-inline bool have_avx512() { return simd_level() == SimdLevel::avx512; }
+inline bool have_avx512() { return active_isa() == Isa::avx512; }
 
 // dst[f*ldd + p0 + 16j + l] (+)= sum_t wpack[t*kBlock + f] * src[off[t] + p0 + 16j + l] for
 // j < NT, continuing the FMA chains stored in dst if `resume`, else starting from zero;
 // lanes outside `last` of the final tile are neither read nor written.
 template <int NT>
-RELUINJ_CONV_AVX512 inline RELUINJ_ALWAYS_INLINE void flat_tiles_avx512(
+RELUINJ_TARGET_AVX512 RELUINJ_FORCE_INLINE void flat_tiles_avx512(
     const float *src, const std::ptrdiff_t *off, const float *wpack, std::ptrdiff_t n_terms,
     bool resume, __mmask16 last, float *dst, std::ptrdiff_t ldd) {
     __m512 a[kBlock][NT];
@@ -168,7 +119,7 @@ RELUINJ_CONV_AVX512 inline RELUINJ_ALWAYS_INLINE void flat_tiles_avx512(
 // The terms are taken in runs of `run` (whole planes of the source, so that a run's planes
 // stay in L2 and the rows under a tile group in L1), each run over all positions: the
 // partial sums wait in dst, and every value is still one FMA chain in term order.
-RELUINJ_CONV_AVX512 inline void flat_accumulate_avx512(const float *src,
+RELUINJ_TARGET_AVX512 inline void flat_accumulate_avx512(const float *src,
                                                        const std::ptrdiff_t *off,
                                                        const float *wpack,
                                                        std::ptrdiff_t n_terms,
@@ -274,7 +225,7 @@ inline void conv_adjoint_flat(const float *z, const float *w, float *x, std::ptr
         }
     });
 }
-#endif  // RELUINJ_CONV_X86
+#endif  // RELUINJ_X86
 
 inline void check_geometry(std::ptrdiff_t B, std::ptrdiff_t M, std::ptrdiff_t H, std::ptrdiff_t W,
                            std::ptrdiff_t K, std::ptrdiff_t kh, std::ptrdiff_t kw,
@@ -296,7 +247,7 @@ void conv_forward(const T *x, const T *w, T *out, std::ptrdiff_t B, std::ptrdiff
                   std::ptrdiff_t OW, int n_threads) {
     using namespace conv_detail;
     check_geometry(B, M, H, W, K, kh, kw, sh, sw, OH, OW);
-#if RELUINJ_CONV_X86
+#if RELUINJ_X86
     // float32 with unit strides: the flattened AVX-512 kernel, if the CPU has it
     if constexpr (std::is_same<T, float>::value) {
         if (sh == 1 && sw == 1 && have_avx512()) {
@@ -373,7 +324,7 @@ void conv_adjoint(const T *z, const T *w, T *x, std::ptrdiff_t B, std::ptrdiff_t
                   std::ptrdiff_t OW, int n_threads) {
     using namespace conv_detail;
     check_geometry(B, M, H, W, K, kh, kw, sh, sw, OH, OW);
-#if RELUINJ_CONV_X86
+#if RELUINJ_X86
     // float32 with unit strides: the flattened AVX-512 kernel, if the CPU has it
     if constexpr (std::is_same<T, float>::value) {
         if (sh == 1 && sw == 1 && have_avx512()) {

@@ -26,14 +26,7 @@
 #include <utility>
 #include <vector>
 
-#if defined(__GNUC__) && defined(__x86_64__)
-#define RELUINJ_DUAL_LANES 1
-#include <immintrin.h>
-#define RELUINJ_LANES_AVX512 __attribute__((target("avx512f,avx2,fma")))
-#define RELUINJ_LANES_INLINE inline __attribute__((always_inline))
-#else
-#define RELUINJ_DUAL_LANES 0
-#endif
+#include "reluinj/simd.hpp"
 
 namespace reluinj {
 namespace dual_lanes {
@@ -41,6 +34,25 @@ namespace dual_lanes {
 constexpr int kLanes = 8;       // samples per group (doubles per AVX-512 register)
 constexpr int kMaxN = 16;       // largest n with a lane kernel
 constexpr int kMaxPass = 24;    // accumulators per pass over the pair table
+
+// Whether the lane kernels run (AVX-512 allowed by the CPU and RELUINJ_SIMD).
+inline bool available() { return RELUINJ_X86 && active_isa() == Isa::avx512; }
+
+// The pair table P (m x packed_pairs(n)): row i holds the packed upper triangle of w_i w_i^T
+// (w_ij w_ic for j <= c, row-major pair order, zero padded), so a Gram matrix is a sum of rows.
+inline std::ptrdiff_t packed_pairs(std::ptrdiff_t n) { return (n * (n + 1) / 2 + 7) / 8 * 8; }
+
+inline std::vector<double> pair_table(const double *W, std::ptrdiff_t m, std::ptrdiff_t n) {
+    const std::ptrdiff_t np2 = packed_pairs(n);
+    std::vector<double> P(m * np2, 0.0);
+    for (std::ptrdiff_t i = 0; i < m; ++i) {
+        const double *w = W + i * n;
+        double *p = P.data() + i * np2;
+        for (std::ptrdiff_t j = 0; j < n; ++j)
+            for (std::ptrdiff_t c = j; c < n; ++c) *p++ = w[j] * w[c];
+    }
+    return P;
+}
 
 // Per-thread scratch of one group: outputs in lane layout (m rows of kLanes doubles) and the
 // active-lane mask of every row.
@@ -58,16 +70,16 @@ struct GroupResult {
     bool valid;  // every output entry of the group is finite and >= 0
 };
 
-#if RELUINJ_DUAL_LANES
+#if RELUINJ_X86
 // sqrt, max and cvtps are written in their masked forms with an explicit zero source (all lanes
 // selected): the unmasked intrinsics of GCC 12 start from _mm512_undefined_pd and draw false
 // -Wuninitialized warnings.
 
 // Entry y[offs[s]] of each sample s in `lanes` (0 in the other lanes), as doubles.
-RELUINJ_LANES_AVX512 RELUINJ_LANES_INLINE __m512d gather_row(const double *y, __mmask8 lanes, __m512i offs) {
+RELUINJ_TARGET_AVX512 RELUINJ_FORCE_INLINE __m512d gather_row(const double *y, __mmask8 lanes, __m512i offs) {
     return _mm512_mask_i64gather_pd(_mm512_setzero_pd(), lanes, offs, y, 8);
 }
-RELUINJ_LANES_AVX512 RELUINJ_LANES_INLINE __m512d gather_row(const float *y, __mmask8 lanes, __m512i offs) {
+RELUINJ_TARGET_AVX512 RELUINJ_FORCE_INLINE __m512d gather_row(const float *y, __mmask8 lanes, __m512i offs) {
     return _mm512_mask_cvtps_pd(_mm512_setzero_pd(), 0xFF, _mm512_mask_i64gather_ps(_mm256_setzero_ps(), lanes, offs, y, 4));
 }
 
@@ -76,7 +88,7 @@ RELUINJ_LANES_AVX512 RELUINJ_LANES_INLINE __m512d gather_row(const float *y, __m
 // outputs at `next` (the next group) are prefetched along the way: an output of a small layer
 // is only a few dozen cache lines long, too short for the hardware prefetcher to ramp up.
 template <class T>
-RELUINJ_LANES_AVX512 inline bool load_group(const T *Y, std::ptrdiff_t m, int count, const T *next,
+RELUINJ_TARGET_AVX512 inline bool load_group(const T *Y, std::ptrdiff_t m, int count, const T *next,
                                             int next_count, Workspace &ws) {
     constexpr std::ptrdiff_t per_line = 64 / sizeof(T);
     const __mmask8 lanes = __mmask8((1u << count) - 1u);
@@ -97,7 +109,7 @@ RELUINJ_LANES_AVX512 inline bool load_group(const T *Y, std::ptrdiff_t m, int co
 
 // out[v] = sum over rows i (in order) of P[i * np2 + q0 + v] in the lanes active at row i.
 template <int V>
-RELUINJ_LANES_AVX512 void pair_pass(const double *P, std::ptrdiff_t np2, std::ptrdiff_t m,
+RELUINJ_TARGET_AVX512 void pair_pass(const double *P, std::ptrdiff_t np2, std::ptrdiff_t m,
                                     const std::uint8_t *active, std::ptrdiff_t q0, double *out) {
     __m512d acc[V];
 #pragma GCC unroll 24
@@ -131,7 +143,7 @@ constexpr std::ptrdiff_t upper(int j, int c) { return upper_index(N, j, c); }
 // (R^T R) v = v in place for R (packed upper triangle, lanes) with inv = 1 / diag(R): forward
 // substitution by rows of R, backward substitution by columns.
 template <int N>
-RELUINJ_LANES_AVX512 RELUINJ_LANES_INLINE void lane_solve(const double *R, const __m512d *inv, __m512d *v) {
+RELUINJ_TARGET_AVX512 RELUINJ_FORCE_INLINE void lane_solve(const double *R, const __m512d *inv, __m512d *v) {
 #pragma GCC unroll 16
     for (int k = 0; k < N; ++k) {
         v[k] = _mm512_mul_pd(v[k], inv[k]);
@@ -158,7 +170,7 @@ RELUINJ_LANES_AVX512 RELUINJ_LANES_INLINE void lane_solve(const double *R, const
 // all pass (the others hold meaningless values).
 // `Size` is std::ptrdiff_t or a std::integral_constant (solve_group's compile-time n).
 template <class Size>
-RELUINJ_LANES_AVX512 RELUINJ_LANES_INLINE __mmask8 cholesky_lanes_impl(double *G, Size n, double tol, __mmask8 lanes,
+RELUINJ_TARGET_AVX512 RELUINJ_FORCE_INLINE __mmask8 cholesky_lanes_impl(double *G, Size n, double tol, __mmask8 lanes,
                                                                      double *inv) {
     constexpr std::ptrdiff_t kPanel = 4;
     const __m512d zero = _mm512_setzero_pd(), one = _mm512_set1_pd(1.0), vtol = _mm512_set1_pd(tol);
@@ -212,7 +224,7 @@ RELUINJ_LANES_AVX512 RELUINJ_LANES_INLINE __mmask8 cholesky_lanes_impl(double *G
 // The group kernel for a compile-time n = N: the `count` outputs at Y (the next `next_count`
 // outputs follow them and are prefetched); P is the pair table (m x np2, see pair_table).
 template <int N, class T>
-RELUINJ_LANES_AVX512 void solve_group(const double *W, const double *P, std::ptrdiff_t np2,
+RELUINJ_TARGET_AVX512 void solve_group(const double *W, const double *P, std::ptrdiff_t np2,
                                       const double *alpha, const T *Y, std::ptrdiff_t m, int count,
                                       int next_count, double tol, Workspace &ws, GroupResult &out) {
     constexpr int Q = N * (N + 1) / 2;
@@ -292,14 +304,14 @@ RELUINJ_LANES_AVX512 void solve_group(const double *W, const double *P, std::ptr
 // (latency-bound one sample at a time). x and g are n x kLanes (lane s = sample s); W is
 // row-major m x n; ws holds the group's outputs (load_group).
 
-RELUINJ_LANES_AVX512 inline __mmask8 cholesky_lanes(double *G, std::ptrdiff_t n, double tol, __mmask8 lanes,
+RELUINJ_TARGET_AVX512 inline __mmask8 cholesky_lanes(double *G, std::ptrdiff_t n, double tol, __mmask8 lanes,
                                                    double *inv) {
     return cholesky_lanes_impl(G, n, tol, lanes, inv);
 }
 
 // (R^T R) v = v in place for the factors of cholesky_lanes: forward substitution by rows of R,
 // backward substitution by columns.
-RELUINJ_LANES_AVX512 inline void cholesky_solve_lanes(const double *R, const double *inv, std::ptrdiff_t n,
+RELUINJ_TARGET_AVX512 inline void cholesky_solve_lanes(const double *R, const double *inv, std::ptrdiff_t n,
                                                      double *v) {
     for (std::ptrdiff_t k = 0; k < n; ++k) {
         const __m512d vk = _mm512_mul_pd(_mm512_loadu_pd(v + k * kLanes), _mm512_loadu_pd(inv + k * kLanes));
@@ -320,7 +332,7 @@ RELUINJ_LANES_AVX512 inline void cholesky_solve_lanes(const double *R, const dou
 
 // c[r] = W[i + r] x for r < R: one FMA chain over j per row and lane.
 template <int R>
-RELUINJ_LANES_AVX512 RELUINJ_LANES_INLINE void rows_times_lanes(const double *W, std::ptrdiff_t n, std::ptrdiff_t i,
+RELUINJ_TARGET_AVX512 RELUINJ_FORCE_INLINE void rows_times_lanes(const double *W, std::ptrdiff_t n, std::ptrdiff_t i,
                                                                 const double *x, __m512d *c) {
 #pragma GCC unroll 16
     for (int r = 0; r < R; ++r) c[r] = _mm512_setzero_pd();
@@ -335,7 +347,7 @@ RELUINJ_LANES_AVX512 RELUINJ_LANES_INLINE void rows_times_lanes(const double *W,
 // g += sum over rows i + r (r < R, in order) of a_i (b_i - <w_i, x>) w_i; without x (nullptr),
 // of a_i b_i w_i.
 template <int R>
-RELUINJ_LANES_AVX512 RELUINJ_LANES_INLINE void refinement_block(const double *W, const double *alpha, std::ptrdiff_t n,
+RELUINJ_TARGET_AVX512 RELUINJ_FORCE_INLINE void refinement_block(const double *W, const double *alpha, std::ptrdiff_t n,
                                                                 std::ptrdiff_t i, const Workspace &ws,
                                                                 const double *x, double *g) {
     __m512d c[R];
@@ -357,7 +369,7 @@ RELUINJ_LANES_AVX512 RELUINJ_LANES_INLINE void refinement_block(const double *W,
 // g = sum_i a_i (b_i - <w_i, x>) w_i (the refinement right-hand side; per entry one FMA chain
 // over the rows in order), in blocks of 16 rows: W x of a block, then its rows added to g
 // while they are in L1. With x = nullptr, g = sum_i a_i b_i w_i (the first right-hand side).
-RELUINJ_LANES_AVX512 inline void refinement_rhs_lanes(const double *W, const double *alpha, std::ptrdiff_t m,
+RELUINJ_TARGET_AVX512 inline void refinement_rhs_lanes(const double *W, const double *alpha, std::ptrdiff_t m,
                                                       std::ptrdiff_t n, const Workspace &ws, const double *x,
                                                       double *g) {
     std::fill(g, g + n * kLanes, 0.0);
@@ -368,7 +380,7 @@ RELUINJ_LANES_AVX512 inline void refinement_rhs_lanes(const double *W, const dou
 
 // s += (max(<w_i, x> - alpha_i, 0) - y_i)^2 over rows i + r (r < R, in order).
 template <int R>
-RELUINJ_LANES_AVX512 RELUINJ_LANES_INLINE void residual_block(const double *W, const double *alpha, std::ptrdiff_t n,
+RELUINJ_TARGET_AVX512 RELUINJ_FORCE_INLINE void residual_block(const double *W, const double *alpha, std::ptrdiff_t n,
                                                               std::ptrdiff_t i, const Workspace &ws,
                                                               const double *x, __m512d &s) {
     const __m512d zero = _mm512_setzero_pd();
@@ -384,7 +396,7 @@ RELUINJ_LANES_AVX512 RELUINJ_LANES_INLINE void residual_block(const double *W, c
 }
 
 // residual[s] = ||ReLU(W x_s - alpha) - y_s||_2 for the lanes s (rows summed in order).
-RELUINJ_LANES_AVX512 inline void output_residual_lanes(const double *W, const double *alpha, std::ptrdiff_t m,
+RELUINJ_TARGET_AVX512 inline void output_residual_lanes(const double *W, const double *alpha, std::ptrdiff_t m,
                                                        std::ptrdiff_t n, const Workspace &ws, const double *x,
                                                        double *residual) {
     __m512d s = _mm512_setzero_pd();
@@ -404,11 +416,79 @@ GroupFn<T> group_kernel_for(std::ptrdiff_t n, std::integer_sequence<int, N...>) 
     return table[n - 1];
 }
 
-// The group kernel for n, or nullptr when this CPU or n has none.
+// The group kernel for n (nullptr when n > kMaxN).
 template <class T>
-GroupFn<T> group_kernel(std::ptrdiff_t n, bool avx512) {
-    if (!avx512 || n < 1 || n > kMaxN) return nullptr;
+GroupFn<T> group_kernel(std::ptrdiff_t n) {
+    if (n < 1 || n > kMaxN) return nullptr;
     return group_kernel_for<T>(n, std::make_integer_sequence<int, kMaxN>{});
+}
+
+// Samples [b, e) with the group kernel of n <= kMaxN; lanes whose pivot test fails go to
+// fallback(s). Returns whether every output was valid.
+template <class T, class Fallback>
+bool solve_groups(GroupFn<T> kernel, const double *W, const double *P, const double *alpha, const T *Y, T *X,
+                  std::uint8_t *injective, double *residual, std::ptrdiff_t m, std::ptrdiff_t n, std::ptrdiff_t b,
+                  std::ptrdiff_t e, double tol, Fallback &&fallback) {
+    Workspace ws(m);
+    GroupResult res;
+    bool valid = true;
+    for (std::ptrdiff_t s0 = b; s0 < e; s0 += kLanes) {
+        const int count = int(std::min<std::ptrdiff_t>(kLanes, e - s0));
+        const int next = int(std::max<std::ptrdiff_t>(0, std::min<std::ptrdiff_t>(kLanes, e - s0 - count)));
+        kernel(W, P, packed_pairs(n), alpha, Y + s0 * m, m, count, next, tol, ws, res);
+        valid &= res.valid;
+        for (int l = 0; l < count; ++l) {
+            const std::ptrdiff_t s = s0 + l;
+            if (!(res.solved >> l & 1u)) {
+                fallback(s);
+                continue;
+            }
+            injective[s] = 1;
+            residual[s] = res.residual[l];
+            for (std::ptrdiff_t j = 0; j < n; ++j) X[s * n + j] = T(res.x[j][l]);
+        }
+    }
+    return valid;
+}
+
+// Samples [b, e) for n > kMaxN, eight at a time: gram(s, GL, lane) stores the Gram matrix of
+// sample s in a lane of GL (false when it has fewer than n active rows); then for the eight
+// together in lanes the Cholesky factors, the first right-hand sides W_I^T b and solves, the
+// refinement step and the output residuals. Failed lanes go to fallback(s).
+template <class T, class Gram, class Fallback>
+bool solve_dense_groups(const double *W, const double *alpha, const T *Y, T *X, std::uint8_t *injective,
+                        double *residual, std::ptrdiff_t m, std::ptrdiff_t n, std::ptrdiff_t b, std::ptrdiff_t e,
+                        double tol, Gram &&gram, Fallback &&fallback) {
+    constexpr int L = kLanes;
+    Workspace ws(m);
+    std::vector<double> GL(n * (n + 1) / 2 * L), inv(n * L), xl(n * L), gl(n * L), res(L);
+    bool valid = true;
+    for (std::ptrdiff_t s0 = b; s0 < e; s0 += L) {
+        const int count = int(std::min<std::ptrdiff_t>(L, e - s0));
+        const int next = int(std::max<std::ptrdiff_t>(0, std::min<std::ptrdiff_t>(L, e - s0 - count)));
+        valid &= load_group(Y + s0 * m, m, count, Y + (s0 + count) * m, next, ws);
+        unsigned stored = 0;
+        for (int l = 0; l < count; ++l)
+            if (gram(s0 + l, GL.data(), l)) stored |= 1u << l;
+        const unsigned solved = stored ? cholesky_lanes(GL.data(), n, tol, __mmask8(stored), inv.data()) : 0u;
+        for (int l = 0; l < count; ++l)
+            if (!(solved >> l & 1u)) fallback(s0 + l);
+        if (!solved) continue;
+        refinement_rhs_lanes(W, alpha, m, n, ws, nullptr, xl.data());
+        cholesky_solve_lanes(GL.data(), inv.data(), n, xl.data());
+        refinement_rhs_lanes(W, alpha, m, n, ws, xl.data(), gl.data());
+        cholesky_solve_lanes(GL.data(), inv.data(), n, gl.data());
+        for (std::ptrdiff_t q = 0; q < n * L; ++q) xl[q] += gl[q];
+        output_residual_lanes(W, alpha, m, n, ws, xl.data(), res.data());
+        for (int l = 0; l < count; ++l) {
+            if (!(solved >> l & 1u)) continue;
+            const std::ptrdiff_t s = s0 + l;
+            injective[s] = 1;
+            residual[s] = res[l];
+            for (std::ptrdiff_t j = 0; j < n; ++j) X[s * n + j] = T(xl[j * L + l]);
+        }
+    }
+    return valid;
 }
 
 #else
@@ -416,9 +496,18 @@ GroupFn<T> group_kernel(std::ptrdiff_t n, bool avx512) {
 template <class T>
 using GroupFn = void (*)(const double *, const double *, std::ptrdiff_t, const double *, const T *,
                          std::ptrdiff_t, int, int, double, Workspace &, GroupResult &);
-
 template <class T>
-GroupFn<T> group_kernel(std::ptrdiff_t, bool) { return nullptr; }
+GroupFn<T> group_kernel(std::ptrdiff_t) { return nullptr; }
+template <class T, class Fallback>
+bool solve_groups(GroupFn<T>, const double *, const double *, const double *, const T *, T *, std::uint8_t *,
+                  double *, std::ptrdiff_t, std::ptrdiff_t, std::ptrdiff_t, std::ptrdiff_t, double, Fallback &&) {
+    return true;
+}
+template <class T, class Gram, class Fallback>
+bool solve_dense_groups(const double *, const double *, const T *, T *, std::uint8_t *, double *, std::ptrdiff_t,
+                        std::ptrdiff_t, std::ptrdiff_t, std::ptrdiff_t, double, Gram &&, Fallback &&) {
+    return true;
+}
 
 #endif
 

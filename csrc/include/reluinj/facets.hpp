@@ -48,40 +48,14 @@ inline int useful_threads(std::ptrdiff_t n_facets, int n_threads) {
 // Iteration cap of every NNLS solve, per column of its matrix.
 constexpr int kNnlsIterPerColumn = 5;
 
-// Smallest singular value of the (k, n) row-major matrix G (k >= n), by one-sided Jacobi
-// (Hestenes) rotations of its columns: accurate to working precision also for
-// ill-conditioned facets. Column norms are recomputed at the start of every sweep and
-// updated in closed form after each rotation. `work` must hold k * n doubles.
+// Smallest singular value of the (k, n) row-major matrix G (k >= n), by the Jacobi SVD of
+// linalg.hpp (accurate to working precision also for ill-conditioned facets). `work` must hold
+// k * n doubles, norm2 n.
 inline double sigma_min_rows(const double *G, std::ptrdiff_t k, std::ptrdiff_t n, double *work,
                              double *norm2) {
     for (std::ptrdiff_t r = 0; r < k; ++r)
         for (std::ptrdiff_t p = 0; p < n; ++p) work[p * k + r] = G[r * n + p];
-    const double eps = std::numeric_limits<double>::epsilon();
-    for (int sweep = 0; sweep < 60; ++sweep) {
-        for (std::ptrdiff_t p = 0; p < n; ++p) norm2[p] = dot(work + p * k, work + p * k, k);
-        bool rotated = false;
-        for (std::ptrdiff_t p = 0; p + 1 < n; ++p) {
-            double *up = work + p * k;
-            for (std::ptrdiff_t q = p + 1; q < n; ++q) {
-                double *uq = work + q * k;
-                const double apq = dot(up, uq, k);
-                if (!(std::abs(apq) > eps * std::sqrt(norm2[p] * norm2[q]))) continue;
-                rotated = true;
-                const double zeta = (norm2[q] - norm2[p]) / (2.0 * apq);
-                const double t = (zeta >= 0 ? 1.0 : -1.0) /
-                                 (std::abs(zeta) + std::sqrt(1.0 + zeta * zeta));
-                const double c = 1.0 / std::sqrt(1.0 + t * t), s = c * t;
-                for (std::ptrdiff_t r = 0; r < k; ++r) {
-                    const double a = up[r], b = uq[r];
-                    up[r] = c * a - s * b;
-                    uq[r] = s * a + c * b;
-                }
-                norm2[p] -= t * apq;
-                norm2[q] += t * apq;
-            }
-        }
-        if (!rotated) break;
-    }
+    jacobi_svd(work, nullptr, n, k, norm2);
     double smin2 = std::numeric_limits<double>::infinity();
     for (std::ptrdiff_t p = 0; p < n; ++p)
         smin2 = std::min(smin2, dot(work + p * k, work + p * k, k));
@@ -89,7 +63,7 @@ inline double sigma_min_rows(const double *G, std::ptrdiff_t k, std::ptrdiff_t n
 }
 
 // Cheap two-sided bounds on sigma_min(G)^2 = lambda_min(G^T G) for the (k, n) row-major G:
-// with S = G^T G = L L^T (Cholesky) and d_i = (S^-1)_ii = ||L^-1 e_i||^2,
+// with S = G^T G = R^T R (Cholesky) and d_i = (S^-1)_ii = ||R^-T e_i||^2,
 //   1 / sum_i d_i  <=  sigma_min^2  <=  1 / max_i d_i,
 // the two ends within a factor n. Returns {0, +inf} when S is not numerically positive
 // definite. `work` must hold 2 * n * n doubles.
@@ -99,39 +73,20 @@ struct SigmaBounds {
 
 inline SigmaBounds sigma_min_bounds(const double *G, std::ptrdiff_t k, std::ptrdiff_t n,
                                     double *work) {
-    double *L = work, *inv = work + n * n;
-    for (std::ptrdiff_t p = 0; p < n; ++p) {
-        for (std::ptrdiff_t q = 0; q <= p; ++q) {
+    double *R = work, *z = work + n * n, *inv = z + n;
+    for (std::ptrdiff_t p = 0; p < n; ++p)
+        for (std::ptrdiff_t q = p; q < n; ++q) {
             double v = 0.0;
             for (std::ptrdiff_t r = 0; r < k; ++r) v += G[r * n + p] * G[r * n + q];
-            L[p * n + q] = v;
+            R[p * n + q] = v;
         }
-    }
-    const SigmaBounds unknown{0.0, std::numeric_limits<double>::infinity()};
-    for (std::ptrdiff_t j = 0; j < n; ++j) {
-        const double diag0 = L[j * n + j];
-        double d = diag0;
-        for (std::ptrdiff_t c = 0; c < j; ++c) d -= L[j * n + c] * L[j * n + c];
-        if (!(d > 1e-8 * diag0)) return unknown;
-        const double ljj = std::sqrt(d);
-        L[j * n + j] = ljj;
-        for (std::ptrdiff_t i = j + 1; i < n; ++i) {
-            double v = L[i * n + j];
-            for (std::ptrdiff_t c = 0; c < j; ++c) v -= L[i * n + c] * L[j * n + c];
-            L[i * n + j] = v / ljj;
-        }
-    }
-    // inv = L^-1 (lower triangular), column by column.
+    if (!cholesky_factor(R, n, 1e-8, inv)) return {0.0, std::numeric_limits<double>::infinity()};
     double trace = 0.0, dmax = 0.0;
     for (std::ptrdiff_t e = 0; e < n; ++e) {
-        double col2 = 0.0;
-        for (std::ptrdiff_t i = 0; i < n; ++i) {
-            double v = i == e ? 1.0 : 0.0;
-            for (std::ptrdiff_t c = e; c < i; ++c) v -= L[i * n + c] * inv[c * n + e];
-            v = i < e ? 0.0 : v / L[i * n + i];
-            inv[i * n + e] = v;
-            col2 += v * v;
-        }
+        std::fill(z, z + n, 0.0);
+        z[e] = 1.0;
+        cholesky_forward(R, inv, n, z);
+        const double col2 = dot(z, z, n);
         trace += col2;
         dmax = std::max(dmax, col2);
     }

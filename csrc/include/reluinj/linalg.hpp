@@ -1,8 +1,15 @@
-// Small dense linear-algebra building blocks used inside per-sample kernels.
+// Small dense linear-algebra building blocks used inside per-sample kernels: dot products in a
+// fixed order, the greedy rank tests, and the one Cholesky factor/solve, Jacobi SVD and
+// symmetric eigensolver of the package (reconstruction, most-correlated-basis rank check,
+// facet stability constant). All deterministic: results depend only on the inputs.
 #pragma once
+#include <algorithm>
 #include <cmath>
 #include <cstddef>
+#include <limits>
 #include <vector>
+
+#include "reluinj/simd.hpp"
 
 namespace reluinj {
 
@@ -125,5 +132,170 @@ private:
     std::vector<std::ptrdiff_t> idx_;
     std::vector<double> y_;
 };
+
+// ---- Cholesky G = R^T R of a symmetric positive definite n x n matrix (row-major, upper
+// triangle read and overwritten by R; the strict lower triangle is not touched). Row-oriented
+// (right-looking): once row k of R is final it is subtracted from the trailing rows, so all
+// inner loops run over contiguous row segments. A pivot fails unless d > tol * G_kk, with d the
+// pivot after the previous steps (the squared sine of row k's column to the span of the
+// previous ones is d / G_kk); the factorisation then stops and returns false. On success
+// inv_diag[k] = 1 / R_kk (the substitutions multiply by it). Compiled per ISA (simd.hpp).
+template <Isa>
+RELUINJ_FORCE_INLINE bool cholesky_factor_impl(double *G, std::ptrdiff_t n, double tol, double *inv_diag) {
+    for (std::ptrdiff_t k = 0; k < n; ++k) inv_diag[k] = G[k * n + k];  // G_kk until step k
+    for (std::ptrdiff_t k = 0; k < n; ++k) {
+        double *__restrict rk = G + k * n;
+        const double gkk = inv_diag[k], d = rk[k];
+        if (!(gkk > 0.0) || !(d > tol * gkk)) return false;
+        const double r = std::sqrt(d), inv = 1.0 / r;
+        rk[k] = r;
+        inv_diag[k] = inv;
+        for (std::ptrdiff_t j = k + 1; j < n; ++j) rk[j] *= inv;
+        for (std::ptrdiff_t p = k + 1; p < n; ++p) {
+            const double f = rk[p];
+            double *__restrict rp = G + p * n;
+            for (std::ptrdiff_t j = p; j < n; ++j) rp[j] -= f * rk[j];
+        }
+    }
+    return true;
+}
+
+// R^T v = v in place (forward substitution by rows of R), for the factor of cholesky_factor.
+template <Isa>
+RELUINJ_FORCE_INLINE void cholesky_forward_impl(const double *R, const double *inv_diag, std::ptrdiff_t n,
+                                                double *__restrict v) {
+    for (std::ptrdiff_t k = 0; k < n; ++k) {
+        const double *__restrict rk = R + k * n;
+        const double vk = v[k] * inv_diag[k];
+        v[k] = vk;
+        for (std::ptrdiff_t j = k + 1; j < n; ++j) v[j] -= rk[j] * vk;
+    }
+}
+
+// (R^T R) v = v in place: forward then backward substitution, both along the rows of R.
+template <Isa I>
+RELUINJ_FORCE_INLINE void cholesky_solve_impl(const double *R, const double *inv_diag, std::ptrdiff_t n,
+                                              double *__restrict v) {
+    cholesky_forward_impl<I>(R, inv_diag, n, v);
+    for (std::ptrdiff_t k = n - 1; k >= 0; --k) {
+        const double *__restrict rk = R + k * n;
+        double s = 0.0;
+        for (std::ptrdiff_t j = k + 1; j < n; ++j) s += rk[j] * v[j];
+        v[k] = (v[k] - s) * inv_diag[k];
+    }
+}
+
+RELUINJ_ISA_DISPATCH(cholesky_factor, cholesky_factor_impl)
+RELUINJ_ISA_DISPATCH(cholesky_forward, cholesky_forward_impl)
+RELUINJ_ISA_DISPATCH(cholesky_solve, cholesky_solve_impl)
+
+// ---- One-sided (Hestenes) Jacobi SVD of a matrix given by its n columns a_j of length k,
+// stored as the rows of At (n x k). On return the rows of At are the columns of A V
+// (= u_j sigma_j, so sigma_j = ||row j||), and, when Vt is given, its rows are the right
+// singular vectors v_j. Column norms are recomputed at the start of every sweep and updated
+// in closed form after each rotation; a pair is rotated while |<a_p, a_q>| > eps ||a_p|| ||a_q||.
+// norm2 needs n doubles.
+constexpr int kJacobiMaxSweeps = 60;
+
+inline void jacobi_svd(double *At, double *Vt, std::ptrdiff_t n, std::ptrdiff_t k, double *norm2) {
+    if (Vt) {
+        std::fill(Vt, Vt + n * n, 0.0);
+        for (std::ptrdiff_t j = 0; j < n; ++j) Vt[j * n + j] = 1.0;
+    }
+    const double eps = std::numeric_limits<double>::epsilon();
+    for (int sweep = 0; sweep < kJacobiMaxSweeps; ++sweep) {
+        for (std::ptrdiff_t p = 0; p < n; ++p) norm2[p] = dot(At + p * k, At + p * k, k);
+        bool rotated = false;
+        for (std::ptrdiff_t p = 0; p + 1 < n; ++p) {
+            for (std::ptrdiff_t q = p + 1; q < n; ++q) {
+                double *ap = At + p * k, *aq = At + q * k;
+                const double apq = dot(ap, aq, k);
+                if (!(std::fabs(apq) > eps * std::sqrt(norm2[p] * norm2[q]))) continue;
+                rotated = true;
+                const double zeta = (norm2[q] - norm2[p]) / (2.0 * apq);
+                const double t = std::copysign(1.0, zeta) / (std::fabs(zeta) + std::sqrt(1.0 + zeta * zeta));
+                const double c = 1.0 / std::sqrt(1.0 + t * t), s = c * t;
+                for (std::ptrdiff_t i = 0; i < k; ++i) {
+                    const double x = ap[i], y = aq[i];
+                    ap[i] = c * x - s * y;
+                    aq[i] = s * x + c * y;
+                }
+                norm2[p] -= t * apq;
+                norm2[q] += t * apq;
+                if (!Vt) continue;
+                double *vp = Vt + p * n, *vq = Vt + q * n;
+                for (std::ptrdiff_t i = 0; i < n; ++i) {
+                    const double x = vp[i], y = vq[i];
+                    vp[i] = c * x - s * y;
+                    vq[i] = s * x + c * y;
+                }
+            }
+        }
+        if (!rotated) break;
+    }
+}
+
+// ---- Symmetric eigenvalues: Householder tridiagonalisation and bisection (Sturm counts).
+// sym_eig_extremes(A, n, lo, hi, work) returns the smallest and largest eigenvalue of the
+// symmetric n x n matrix A (full storage, destroyed); work needs 4 n doubles.
+inline void tridiagonalize(double *A, std::ptrdiff_t n, double *d, double *e, double *v, double *w) {
+    for (std::ptrdiff_t k = 0; k + 2 < n; ++k) {
+        const std::ptrdiff_t len = n - k - 1;
+        double *x = v;  // x = A[k+1:, k]
+        for (std::ptrdiff_t i = 0; i < len; ++i) x[i] = A[(k + 1 + i) * n + k];
+        const double xnorm = std::sqrt(dot(x, x, len));
+        if (xnorm == 0.0) {
+            e[k] = 0.0;
+            continue;
+        }
+        const double beta = x[0] >= 0.0 ? -xnorm : xnorm;  // x -> beta e_1
+        x[0] -= beta;
+        const double tau = 2.0 / dot(x, x, len);
+        // p = tau * A_sub v; w = p - (tau/2) (p.v) v; A_sub -= v w^T + w v^T
+        for (std::ptrdiff_t i = 0; i < len; ++i) w[i] = tau * dot(A + (k + 1 + i) * n + k + 1, x, len);
+        const double kappa = 0.5 * tau * dot(w, x, len);
+        for (std::ptrdiff_t i = 0; i < len; ++i) w[i] -= kappa * x[i];
+        for (std::ptrdiff_t i = 0; i < len; ++i) {
+            double *row = A + (k + 1 + i) * n + k + 1;
+            const double xi = x[i], wi = w[i];
+            for (std::ptrdiff_t j = 0; j < len; ++j) row[j] -= xi * w[j] + wi * x[j];
+        }
+        e[k] = beta;
+    }
+    for (std::ptrdiff_t k = 0; k < n; ++k) d[k] = A[k * n + k];
+    if (n >= 2) e[n - 2] = A[(n - 1) * n + n - 2];
+}
+
+// The k-th smallest eigenvalue (k = 0 .. n-1) of the symmetric tridiagonal (d, e) by bisection
+// inside its Gershgorin interval (absolute accuracy ~ eps * max |eigenvalue|).
+inline double tridiagonal_eigenvalue(const double *d, const double *e, std::ptrdiff_t n, std::ptrdiff_t k) {
+    double lo = d[0], hi = d[0];
+    for (std::ptrdiff_t i = 0; i < n; ++i) {
+        const double r = (i > 0 ? std::fabs(e[i - 1]) : 0.0) + (i + 1 < n ? std::fabs(e[i]) : 0.0);
+        lo = std::min(lo, d[i] - r);
+        hi = std::max(hi, d[i] + r);
+    }
+    for (int it = 0; it < 200; ++it) {
+        const double mid = 0.5 * (lo + hi);
+        if (!(mid > lo && mid < hi)) break;
+        std::ptrdiff_t below = 0;  // Sturm count: eigenvalues < mid
+        double q = 1.0;
+        for (std::ptrdiff_t i = 0; i < n; ++i) {
+            q = d[i] - mid - (i > 0 ? e[i - 1] * e[i - 1] / q : 0.0);
+            if (q == 0.0) q = -std::numeric_limits<double>::min();
+            below += q < 0.0;
+        }
+        if (below > k) hi = mid;
+        else lo = mid;
+    }
+    return 0.5 * (lo + hi);
+}
+
+inline void sym_eig_extremes(double *A, std::ptrdiff_t n, double &lo, double &hi, double *work) {
+    double *d = work, *e = work + n, *v = work + 2 * n, *w = work + 3 * n;
+    tridiagonalize(A, n, d, e, v, w);
+    lo = tridiagonal_eigenvalue(d, e, n, 0);
+    hi = tridiagonal_eigenvalue(d, e, n, n - 1);
+}
 
 }  // namespace reluinj

@@ -22,24 +22,10 @@
 #include <limits>
 #include <vector>
 
-#if defined(__GNUC__) && (defined(__x86_64__) || defined(__i386__))
-#include <immintrin.h>
-#endif
-
 #include "reluinj/linalg.hpp"
 #include "reluinj/omp_compat.hpp"
 #include "reluinj/parallel.hpp"
-#include "reluinj/simd_level.hpp"
-
-#if defined(__GNUC__) && (defined(__x86_64__) || defined(__i386__))
-#define RELUINJ_MCB_X86 1
-#define RELUINJ_ALWAYS_INLINE inline __attribute__((always_inline))
-#define RELUINJ_TARGET_AVX2 __attribute__((target("avx2,fma")))
-#define RELUINJ_TARGET_AVX512 __attribute__((target("avx512f,avx2,fma")))
-#else
-#define RELUINJ_MCB_X86 0
-#define RELUINJ_ALWAYS_INLINE inline
-#endif
+#include "reluinj/simd.hpp"
 
 namespace reluinj {
 namespace mcb_detail {
@@ -63,7 +49,7 @@ struct VecOf {
 };
 
 template <class T, int MR, int NR, int VW>
-RELUINJ_ALWAYS_INLINE void micro_tile(const T *xp, const T *wp, std::ptrdiff_t n, T *c,
+RELUINJ_FORCE_INLINE void micro_tile(const T *xp, const T *wp, std::ptrdiff_t n, T *c,
                                       std::ptrdiff_t ldc, std::ptrdiff_t rows) {
     using V = typename VecOf<T, VW>::type;
     using M = typename VecOf<T, VW>::mem;
@@ -117,7 +103,7 @@ void pack_frame(const T *Wn, std::ptrdiff_t m, std::ptrdiff_t n, std::vector<T> 
 // x_limit, which rejects NaN/inf and, with x_limit from CorrelationEngine, any overflow: by
 // Cauchy-Schwarz every partial sum is at most sqrt(n) max|x_j| max_i ||w_i|| <= max(T) / 2.
 template <class T, int MR, int NR, int VW>
-RELUINJ_ALWAYS_INLINE bool corr_block(const T *Wp, std::ptrdiff_t m_pad, const T *X,
+RELUINJ_FORCE_INLINE bool corr_block(const T *Wp, std::ptrdiff_t m_pad, const T *X,
                                       std::ptrdiff_t rows, std::ptrdiff_t n, T x_limit, T *xbuf,
                                       T *C) {
     // The check first, as one vectorizable pass (an integer count) over the contiguous rows.
@@ -155,7 +141,7 @@ bool block_generic(const T *Wp, std::ptrdiff_t m_pad, const T *X, std::ptrdiff_t
         Wp, m_pad, X, rows, n, x_limit, xbuf, C);
 }
 
-#if RELUINJ_MCB_X86
+#if RELUINJ_X86
 template <class T>
 RELUINJ_TARGET_AVX2 bool block_avx2(const T *Wp, std::ptrdiff_t m_pad, const T *X,
                                     std::ptrdiff_t rows, std::ptrdiff_t n, T x_limit, T *xbuf,
@@ -180,7 +166,7 @@ RELUINJ_TARGET_AVX512 bool block_avx512(const T *Wp, std::ptrdiff_t m_pad, const
 template <class T>
 struct CandidatesScalar {
     // lo = min, hi = max of c[0..m) (m >= 1, all finite): four interleaved running extremes.
-    static RELUINJ_ALWAYS_INLINE void range(const T *c, std::ptrdiff_t m, T &lo, T &hi) {
+    static RELUINJ_FORCE_INLINE void range(const T *c, std::ptrdiff_t m, T &lo, T &hi) {
         T l[4] = {c[0], c[0], c[0], c[0]}, h[4] = {c[0], c[0], c[0], c[0]};
         std::ptrdiff_t q = 0;
         for (; q + 4 <= m; q += 4)
@@ -195,12 +181,12 @@ struct CandidatesScalar {
         lo = std::min(std::min(l[0], l[1]), std::min(l[2], l[3]));
         hi = std::max(std::max(h[0], h[1]), std::max(h[2], h[3]));
     }
-    static RELUINJ_ALWAYS_INLINE std::ptrdiff_t count(const T *c, std::ptrdiff_t m, T t) {
+    static RELUINJ_FORCE_INLINE std::ptrdiff_t count(const T *c, std::ptrdiff_t m, T t) {
         std::ptrdiff_t r = 0;
         for (std::ptrdiff_t q = 0; q < m; ++q) r += c[q] >= t;
         return r;
     }
-    static RELUINJ_ALWAYS_INLINE std::ptrdiff_t compact(const T *c, std::ptrdiff_t m, T t, T *vals,
+    static RELUINJ_FORCE_INLINE std::ptrdiff_t compact(const T *c, std::ptrdiff_t m, T t, T *vals,
                                                         std::int64_t *cand) {
         std::ptrdiff_t r = 0;
         for (std::ptrdiff_t q = 0; q < m; ++q) {
@@ -222,7 +208,7 @@ struct CandidatesScalar {
 constexpr int TOP_N_MAX_BISECTIONS = 64;
 
 template <class T, class Cand>
-RELUINJ_ALWAYS_INLINE void top_n(const T *c, std::ptrdiff_t m, std::ptrdiff_t n, T *vals,
+RELUINJ_FORCE_INLINE void top_n(const T *c, std::ptrdiff_t m, std::ptrdiff_t n, T *vals,
                                  std::int64_t *cand, std::int64_t *sel) {
     T lo, hi;
     Cand::range(c, m, lo, hi);
@@ -266,7 +252,7 @@ constexpr std::ptrdiff_t SELECT_GROUPS = 16;
 constexpr std::ptrdiff_t SMALL_SELECT_N = 16;
 
 template <class T, class Cand>
-RELUINJ_ALWAYS_INLINE void select_small_impl(const T *c, std::ptrdiff_t m, std::ptrdiff_t n,
+RELUINJ_FORCE_INLINE void select_small_impl(const T *c, std::ptrdiff_t m, std::ptrdiff_t n,
                                              T *vals, std::int64_t *cand, std::int64_t *sel) {
     constexpr std::ptrdiff_t G = SELECT_GROUPS;
     const T ninf = -std::numeric_limits<T>::infinity();
@@ -297,7 +283,7 @@ RELUINJ_ALWAYS_INLINE void select_small_impl(const T *c, std::ptrdiff_t m, std::
 
 // Top n of the correlations c[0..m) of one point for any n <= m, as a set written to sel.
 template <class T, class Cand>
-RELUINJ_ALWAYS_INLINE void select_impl(const T *c, std::ptrdiff_t m, std::ptrdiff_t n, T *vals,
+RELUINJ_FORCE_INLINE void select_impl(const T *c, std::ptrdiff_t m, std::ptrdiff_t n, T *vals,
                                        std::int64_t *cand, std::int64_t *sel) {
     if (n <= SMALL_SELECT_N)
         select_small_impl<T, Cand>(c, m, n, vals, cand, sel);
@@ -333,7 +319,7 @@ using UpdateFn = void (*)(const T *, std::ptrdiff_t, std::ptrdiff_t, std::ptrdif
 
 // The min/hit update of one point from its selected set sel[0..n).
 template <class T>
-RELUINJ_ALWAYS_INLINE void update_selected(const T *c, const std::int64_t *sel, std::ptrdiff_t n,
+RELUINJ_FORCE_INLINE void update_selected(const T *c, const std::int64_t *sel, std::ptrdiff_t n,
                                            T *mins, std::int64_t *hits) {
     for (std::ptrdiff_t q = 0; q < n; ++q) {
         const std::int64_t i = sel[q];
@@ -343,7 +329,7 @@ RELUINJ_ALWAYS_INLINE void update_selected(const T *c, const std::int64_t *sel, 
 }
 
 template <class T, class Cand>
-RELUINJ_ALWAYS_INLINE void select_update_impl(const T *C, std::ptrdiff_t rows, std::ptrdiff_t ldc,
+RELUINJ_FORCE_INLINE void select_update_impl(const T *C, std::ptrdiff_t rows, std::ptrdiff_t ldc,
                                               std::ptrdiff_t m, std::ptrdiff_t n,
                                               SelectScratch<T> &s, T *mins, std::int64_t *hits) {
     for (std::ptrdiff_t r = 0; r < rows; ++r) {
@@ -365,7 +351,7 @@ void update_generic(const T *C, std::ptrdiff_t rows, std::ptrdiff_t ldc, std::pt
     select_update_impl<T, CandidatesScalar<T>>(C, rows, ldc, m, n, s, mins, hits);
 }
 
-#if RELUINJ_MCB_X86
+#if RELUINJ_X86
 template <class T>
 RELUINJ_TARGET_AVX2 void select_avx2(const T *c, std::ptrdiff_t m, std::ptrdiff_t n, T *vals,
                                      std::int64_t *cand, std::int64_t *sel) {
@@ -396,7 +382,7 @@ RELUINJ_TARGET_AVX512 void update_avx512(const T *C, std::ptrdiff_t rows, std::p
 // lanes with vcompress and stores whole registers, so vals and cand need m + 8 entries. (Not
 // always_inline: top_n has no target attribute of its own.)
 struct CandidatesAvx512 {
-    RELUINJ_TARGET_AVX512 static RELUINJ_ALWAYS_INLINE __mmask8 ge_mask(const double *c,
+    RELUINJ_TARGET_AVX512 static RELUINJ_FORCE_INLINE __mmask8 ge_mask(const double *c,
                                                                        std::ptrdiff_t len,
                                                                        __m512d tv) {
         const __mmask8 valid = len >= 8 ? __mmask8(0xFF) : __mmask8((1u << len) - 1u);
@@ -454,7 +440,7 @@ struct CandidatesAvx512 {
 // ByCorrelation (the number of candidates before it: larger, or equal with a smaller index) is
 // below n; in increasing candidate position.
 template <int R>
-RELUINJ_TARGET_AVX512 RELUINJ_ALWAYS_INLINE void rank_select_avx512(const double *vals,
+RELUINJ_TARGET_AVX512 RELUINJ_FORCE_INLINE void rank_select_avx512(const double *vals,
                                                                   const std::int64_t *cand,
                                                                   std::ptrdiff_t count,
                                                                   std::ptrdiff_t n,
@@ -495,7 +481,7 @@ RELUINJ_TARGET_AVX512 RELUINJ_ALWAYS_INLINE void rank_select_avx512(const double
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
 // The threshold t of select_small_impl from the 16 group maxima (g0, g1) (lanes = groups):
 // the largest g_k with cnt_k = #{j : g_j >= g_k} >= n, counted by masked compares.
-RELUINJ_TARGET_AVX512 RELUINJ_ALWAYS_INLINE double group_threshold_avx512(__m512d g0, __m512d g1,
+RELUINJ_TARGET_AVX512 RELUINJ_FORCE_INLINE double group_threshold_avx512(__m512d g0, __m512d g1,
                                                                         std::ptrdiff_t n) {
     const __m512d ninf = _mm512_set1_pd(-std::numeric_limits<double>::infinity());
     alignas(64) double gs[16];
@@ -516,7 +502,7 @@ RELUINJ_TARGET_AVX512 RELUINJ_ALWAYS_INLINE double group_threshold_avx512(__m512
 
 // select_small_impl for double with AVX-512 (G = 16 groups = two registers of group maxima,
 // ranks of the maxima and of up to 32 final candidates by masked counting).
-RELUINJ_TARGET_AVX512 RELUINJ_ALWAYS_INLINE void select_small_avx512(const double *c,
+RELUINJ_TARGET_AVX512 RELUINJ_FORCE_INLINE void select_small_avx512(const double *c,
                                                                    std::ptrdiff_t m,
                                                                    std::ptrdiff_t n, double *vals,
                                                                    std::int64_t *cand,
@@ -600,7 +586,7 @@ inline constexpr SortNetwork16 SORT_NETWORK16 = make_sort_network16();
 // Sorts 16 registers lane by lane (lane l of v[0..16) ascending) with min/max. (A pair of
 // equal values may come out as two copies of one of them, e.g. -0.0 twice for {0.0, -0.0}:
 // the same under comparisons.) Fully unrolled, so that v stays in registers.
-RELUINJ_TARGET_AVX512 RELUINJ_ALWAYS_INLINE void sort16_lanes_avx512(__m512d *v) {
+RELUINJ_TARGET_AVX512 RELUINJ_FORCE_INLINE void sort16_lanes_avx512(__m512d *v) {
 #pragma GCC unroll 63
     for (int e = 0; e < SortNetwork16::SIZE; ++e) {
         const __m512d a = v[SORT_NETWORK16.lo[e]], b = v[SORT_NETWORK16.hi[e]];
@@ -629,7 +615,7 @@ inline constexpr LaneTable LANES = make_lane_table();
 
 // Appends base + (the set lanes of the mask k) to pos[0..cnt) (writing 8 entries) and
 // advances base by 8 lanes.
-RELUINJ_TARGET_AVX512 RELUINJ_ALWAYS_INLINE void list_lanes_avx512(unsigned k, std::int32_t *pos,
+RELUINJ_TARGET_AVX512 RELUINJ_FORCE_INLINE void list_lanes_avx512(unsigned k, std::int32_t *pos,
                                                                  std::ptrdiff_t &cnt,
                                                                  __m256i &base) {
     const __m256i lanes = _mm256_load_si256(reinterpret_cast<const __m256i *>(LANES.lane[k]));
@@ -646,7 +632,7 @@ RELUINJ_TARGET_AVX512 RELUINJ_ALWAYS_INLINE void list_lanes_avx512(unsigned k, s
 // top n, and |S| == n means S is the top n; |S| > n happens only with ties at the n-th value
 // (in double or after rounding). Floats give 16 lanes per register: half the comparisons.
 template <int R>
-RELUINJ_TARGET_AVX512 RELUINJ_ALWAYS_INLINE std::uint32_t rank_keep_avx512(
+RELUINJ_TARGET_AVX512 RELUINJ_FORCE_INLINE std::uint32_t rank_keep_avx512(
     const double *c, const std::int32_t *pos, std::ptrdiff_t count, std::ptrdiff_t n,
     double *vs) {
     static_assert(R == 2 || R == 4, "whole registers of 16 floats");
@@ -812,20 +798,6 @@ RELUINJ_TARGET_AVX512 inline void update_avx512<double>(const double *C, std::pt
 }
 #endif
 
-enum class Isa { generic, avx2, avx512 };
-
-// The widest instruction set the correlation engine has a block for, allowed by the CPU and
-// RELUINJ_SIMD (see simd_level.hpp).
-inline Isa detect_isa() {
-#if RELUINJ_MCB_X86
-    switch (simd_level()) {
-        case SimdLevel::avx512: return Isa::avx512;
-        case SimdLevel::avx2: return Isa::avx2;
-        default: break;
-    }
-#endif
-    return Isa::generic;
-}
 
 // The correlation engine chosen for this CPU: packed frame + block function.
 template <class T>
@@ -856,10 +828,10 @@ struct CorrelationEngine {
         return block(Wp.data(), m_pad, X, rows, n, x_limit, xbuf, C);
     }
 
-    // isa: the instruction set to use; must not exceed detect_isa() (checked by the caller).
-    CorrelationEngine(const T *Wn, std::ptrdiff_t m_, std::ptrdiff_t n_, Isa isa = detect_isa())
+    // isa: the instruction set to use; must not exceed active_isa() (checked by the caller).
+    CorrelationEngine(const T *Wn, std::ptrdiff_t m_, std::ptrdiff_t n_, Isa isa = active_isa())
         : m(m_), n(n_) {
-#if RELUINJ_MCB_X86
+#if RELUINJ_X86
         switch (isa) {
             case Isa::avx512:
                 setup<TileAvx512<T>>(Wn, &block_avx512<T>, &select_avx512<T>, &update_avx512<T>);
@@ -906,7 +878,7 @@ struct Workspace {
     std::vector<std::int64_t> hits_part;
     Workspace(const CorrelationEngine<T> &eng, double rank_tol)
         : C(eng.block_rows() * eng.m_pad), xbuf(eng.xbuf_size(eng.block_rows())),
-          sc(eng.m, eng.n, eng.m_pad), chol(eng.n * eng.n), basis(eng.n, rank_tol),
+          sc(eng.m, eng.n, eng.m_pad), chol((eng.n + 1) * eng.n), basis(eng.n, rank_tol),
           min_part(eng.m, std::numeric_limits<T>::infinity()), hits_part(eng.m, 0) {}
 };
 
@@ -923,23 +895,13 @@ constexpr double CHOLESKY_PROOF = 1e-5;
 
 template <class T>
 bool independent_by_cholesky(const T *Wn, const double *gram, std::ptrdiff_t m, std::ptrdiff_t n,
-                             const std::int64_t *sel, double *L) {
+                             const std::int64_t *sel, double *R) {
     for (std::ptrdiff_t i = 0; i < n; ++i)
-        for (std::ptrdiff_t j = 0; j <= i; ++j)
-            L[i * n + j] = gram ? gram[sel[i] * m + sel[j]] : dot(Wn + sel[i] * n, Wn + sel[j] * n, n);
-    for (std::ptrdiff_t j = 0; j < n; ++j) {
-        double d = L[j * n + j];
-        for (std::ptrdiff_t k = 0; k < j; ++k) d -= L[j * n + k] * L[j * n + k];
-        if (!(d > CHOLESKY_PROOF * CHOLESKY_PROOF)) return false;
-        const double ljj = std::sqrt(d);
-        L[j * n + j] = ljj;
-        for (std::ptrdiff_t i = j + 1; i < n; ++i) {
-            double v = L[i * n + j];
-            for (std::ptrdiff_t k = 0; k < j; ++k) v -= L[i * n + k] * L[j * n + k];
-            L[i * n + j] = v / ljj;
-        }
-    }
-    return true;
+        for (std::ptrdiff_t j = i; j < n; ++j)
+            R[i * n + j] = gram ? gram[sel[i] * m + sel[j]] : dot(Wn + sel[i] * n, Wn + sel[j] * n, n);
+    // Rows of Wn have unit norm (G_kk = 1 up to rounding): the relative pivot test is the
+    // test on the distances.
+    return cholesky_factor(R, n, CHOLESKY_PROOF * CHOLESKY_PROOF, R + n * n);
 }
 
 // J*(x) with the rank test for one point with correlations c; returns its size (n unless
@@ -985,9 +947,9 @@ void most_correlated_basis_partial(const T *Wn, const T *X, std::ptrdiff_t m, st
     using namespace mcb_detail;
     require(n >= 1 && m >= n, "most_correlated_basis_partial: need m >= n >= 1");
     clamp_threads(n_threads);
-    require(isa_code >= -1 && isa_code <= static_cast<int>(detect_isa()),
+    require(isa_code >= -1 && isa_code <= static_cast<int>(active_isa()),
             "isa not supported by this CPU");
-    const CorrelationEngine<T> eng(Wn, m, n, isa_code < 0 ? detect_isa() : static_cast<Isa>(isa_code));
+    const CorrelationEngine<T> eng(Wn, m, n, isa_code < 0 ? active_isa() : static_cast<Isa>(isa_code));
     // Gram matrix of the frame for the rank test, when it fits in GRAM_MAX_M^2 doubles.
     std::vector<double> gram;
     if (check_rank && n > 1 && m <= GRAM_MAX_M) {
@@ -1043,9 +1005,9 @@ void most_correlated_basis_correlations(const T *Wn, const T *X, std::ptrdiff_t 
     using namespace mcb_detail;
     require(n >= 1 && m >= 1, "most_correlated_basis_correlations: need m, n >= 1");
     clamp_threads(n_threads);
-    const int best = static_cast<int>(detect_isa());
+    const int best = static_cast<int>(active_isa());
     require(isa_code >= -1 && isa_code <= best, "isa not supported by this CPU");
-    const CorrelationEngine<T> eng(Wn, m, n, isa_code < 0 ? detect_isa() : static_cast<Isa>(isa_code));
+    const CorrelationEngine<T> eng(Wn, m, n, isa_code < 0 ? active_isa() : static_cast<Isa>(isa_code));
     std::vector<std::vector<T>> Cbuf(n_threads, std::vector<T>(CHUNK * eng.m_pad));
     std::vector<std::vector<T>> xbuf(n_threads, std::vector<T>(eng.xbuf_size(CHUNK)));
     parallel_chunks(k, CHUNK, n_threads, [&](std::ptrdiff_t, std::ptrdiff_t b, std::ptrdiff_t e) {
@@ -1059,12 +1021,6 @@ void most_correlated_basis_correlations(const T *Wn, const T *X, std::ptrdiff_t 
 }
 
 // Name of the instruction set the correlation engine uses on this CPU.
-inline const char *most_correlated_basis_isa() {
-    switch (mcb_detail::detect_isa()) {
-        case mcb_detail::Isa::avx512: return "avx512";
-        case mcb_detail::Isa::avx2: return "avx2";
-        default: return "generic";
-    }
-}
+inline const char *most_correlated_basis_isa() { return isa_name(active_isa()); }
 
 }  // namespace reluinj

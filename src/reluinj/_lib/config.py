@@ -13,15 +13,18 @@ SIMD_LEVELS = ("generic", "avx2", "avx512")
 
 It caps the hand-written SIMD kernels at that instruction set (the CPU's own support is the
 other cap), e.g. ``RELUINJ_SIMD=generic`` runs the portable C++ paths; read once per process,
-when the first kernel runs. Results of each path are deterministic, but differ between paths
+when the first kernel runs. Unset or empty means the CPU's widest. Results of each path are deterministic, but differ between paths
 in the last bits.
 """
 
 
 def check_simd_env():
-    """Raise ValueError when ``RELUINJ_SIMD`` is set to something other than SIMD_LEVELS."""
+    """Raise ValueError when ``RELUINJ_SIMD`` is set to something other than SIMD_LEVELS.
+
+    An empty value means unset (auto-detect), as in the C++ extension.
+    """
     value = os.environ.get("RELUINJ_SIMD")
-    if value is not None and value not in SIMD_LEVELS:
+    if value and value not in SIMD_LEVELS:
         raise ValueError(f"environment variable RELUINJ_SIMD must be one of {SIMD_LEVELS}; "
                          f"got {value!r}")
 
