@@ -471,7 +471,7 @@ bool dual_inverse(const double *W, const double *alpha, const T *Y, T *X, std::u
                   double *residual, std::ptrdiff_t m, std::ptrdiff_t n, std::ptrdiff_t B,
                   double rank_tol, int n_threads) {
     const std::vector<double> S = frame_operator_upper(W, m, n), Wt = transpose(W, m, n);
-    const bool grouped = dual_lanes::available() && !(n > 16 && std::getenv("RELUINJ_TMP_PERSAMPLE"));
+    const bool grouped = dual_lanes::available();
     const auto lanes = grouped ? dual_lanes::group_kernel<T>(n) : nullptr;
     const std::vector<double> P = lanes ? dual_lanes::pair_table(W, m, n) : std::vector<double>();
     std::ptrdiff_t chunk = sample_chunk(B, n_threads);
