@@ -1,0 +1,61 @@
+#!/usr/bin/env bash
+# Line coverage of the compiled code (csrc/) under the test suite, per SIMD level.
+#
+# Usage (from anywhere; needs g++, gcovr, pytest and the build requirements of setup.py):
+#     tools/coverage.sh                 # every RELUINJ_SIMD level this CPU supports
+#     tools/coverage.sh generic avx2    # only these levels
+#     PYTEST_ARGS="-x tests/test_reconstruct.py" tools/coverage.sh   # a subset of the tests
+#
+# It builds both extensions with gcov instrumentation (--coverage -O1, and
+# -fprofile-update=single: -fopenmp would otherwise make every counter update atomic, which is
+# slow; racy counts are fine for line coverage), the flags appended after the
+# -O3 of setup.py by a compiler wrapper, into build/coverage/ -- the in-place modules in
+# src/reluinj/ are left alone -- stages a copy of the Python package with the instrumented
+# modules in build/coverage/pkg/, then for each level clears the counters, runs
+# `python -m pytest -q tests` with RELUINJ_SIMD=<level> and PYTHONPATH=build/coverage/pkg and
+# prints gcovr's line coverage of every csrc/ file (headers included). Per-level reports are
+# also written to build/coverage/<level>.txt.
+set -euo pipefail
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+OUT="$ROOT/build/coverage"
+cd "$ROOT"
+
+if [ "$#" -gt 0 ]; then
+    LEVELS=("$@")
+else
+    LEVELS=(generic)
+    grep -qw avx2 /proc/cpuinfo && grep -qw fma /proc/cpuinfo && LEVELS+=(avx2)
+    grep -qw avx512f /proc/cpuinfo && grep -qw avx512vl /proc/cpuinfo \
+        && grep -qw avx512dq /proc/cpuinfo && grep -qw avx512bw /proc/cpuinfo && LEVELS+=(avx512)
+fi
+
+mkdir -p "$OUT"
+# g++ with the coverage flags last (so -O1 overrides setup.py's -O3).
+WRAP="$OUT/gcov-cxx"
+printf '#!/bin/sh\nexec %s "$@" -O1 --coverage -fprofile-update=single\n' "${CXX:-g++}" > "$WRAP"
+chmod +x "$WRAP"
+
+echo "== building instrumented extensions in $OUT"
+CC="$WRAP" CXX="$WRAP" LDSHARED="$WRAP -shared" LDCXXSHARED="$WRAP -shared" \
+    python setup.py build_ext --build-temp "$OUT/temp" --build-lib "$OUT/lib" -j 2 \
+    > "$OUT/build.log" 2>&1 || { tail -30 "$OUT/build.log"; exit 1; }
+
+rm -rf "$OUT/pkg"
+mkdir -p "$OUT/pkg"
+cp -r src/reluinj "$OUT/pkg/reluinj"
+find "$OUT/pkg/reluinj" -name '*.so' -delete
+cp "$OUT"/lib/reluinj/*.so "$OUT/pkg/reluinj/"
+
+for level in "${LEVELS[@]}"; do
+    echo "== RELUINJ_SIMD=$level"
+    find "$OUT/temp" -name '*.gcda' -delete
+    # A failing test is reported but does not stop the coverage report.
+    (cd "$ROOT" && RELUINJ_HYPOTHESIS_PROFILE=${RELUINJ_HYPOTHESIS_PROFILE:-ci} RELUINJ_SIMD="$level" PYTHONPATH="$OUT/pkg" \
+        python -m pytest -q -p no:cacheprovider ${PYTEST_ARGS:-tests} > "$OUT/pytest-$level.log" 2>&1) \
+        || echo "pytest failed with RELUINJ_SIMD=$level (see $OUT/pytest-$level.log)"
+    grep -E "passed|failed" "$OUT/pytest-$level.log" | tail -1
+    gcovr --root "$ROOT" --filter "$ROOT/csrc/" --object-directory "$OUT/temp" \
+        --gcov-ignore-parse-errors=negative_hits.warn_once_per_file \
+        "$OUT/temp" | tee "$OUT/$level.txt"
+done
