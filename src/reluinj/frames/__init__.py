@@ -24,6 +24,7 @@ from ._toolkit import (
     frsyn,
     icosahedron,
     is_omnidirectional,
+    omnidirectional_margin,
     normalize_rows,
     random_frame,
     tetrahedron,
@@ -39,6 +40,6 @@ __all__ = [
     "sampled_bias", "data_bias",
     "relu_inverse", "InverseResult", "stability_constant",
     "frana", "frsyn", "frame_operator", "framebounds", "framedual", "framered",
-    "normalize_rows", "is_omnidirectional", "random_frame",
+    "normalize_rows", "is_omnidirectional", "omnidirectional_margin", "random_frame",
     "icosahedron", "tetrahedron", "cube", "cross_polytope",
 ]
