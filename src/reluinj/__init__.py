@@ -67,6 +67,7 @@ from .frames import (
 from .inr import (
     FeatureSet,
     FitResult,
+    Interval,
     bwrelu,
     bwrelu_features,
     bwrelu_grad,
@@ -140,6 +141,7 @@ __all__ = [
     "relu_features",
     "dyadic_bwrelu_features",
     "bwrelu_features",
+    "Interval",
     "gram_matrix",
     "condition_number",
     "variation_norm",
