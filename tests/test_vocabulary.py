@@ -70,7 +70,7 @@ POSITIONAL_ALLOWED = {
     ("reluinj.bwrelu_features", "c"): "ψ_c: parameter of the features",
     ("reluinj.variation_norm", "c"): "ψ_c: parameter of the network's activation",
     ("reluinj.deep_variation_norm", "c"): "ψ_c: parameter of the network's activation",
-    ("reluinj.inr.bwrelu_relu_composition", "c"): "ψ_c(x): parameter of the function",
+    ("reluinj.bwrelu_relu_composition", "c"): "ψ_c(x): parameter of the function",
     ("reluinj.BWReLU", "c"): "ψ_c: the module's (initial) parameter, as torch.nn.LeakyReLU",
 }
 """(callable, parameter) pairs that may be passed positionally although they have a default."""
