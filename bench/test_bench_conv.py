@@ -35,7 +35,7 @@ DENSE_SHAPES = ("sec42", "d256")
 def case1d(request):
     s = SHAPES_1D[request.param]
     rng = np.random.default_rng(7)
-    op = reluinj.ConvOperator.random(s["K"], s["M"], s["ell"], s["D"], s["t"], rng=rng,
+    op = reluinj.ConvOperator.random(s["K"], s["M"], s["ell"], s["D"], s["t"], seed=rng,
                                      allow_truncation=True)
     X = rng.standard_normal((s["B"],) + op.dims)
     Z = rng.standard_normal((s["B"],) + op.dimsd)
@@ -167,7 +167,7 @@ def test_bench_conv1d_adjoint_torch(benchmark, case1d, torch_threads, n_threads)
 @pytest.fixture(scope="module", params=[np.float32, np.float64], ids=["f32", "f64"])
 def vgg(request):
     rng = np.random.default_rng(8)
-    op = reluinj.ConvOperator2D.random(64, 64, 3, 56, rng=rng, dtype=request.param)
+    op = reluinj.ConvOperator2D.random(64, 64, 3, 56, seed=rng, dtype=request.param)
     X = rng.standard_normal((8,) + op.dims).astype(request.param)
     Z = rng.standard_normal((8,) + op.dimsd).astype(request.param)
     return dict(name="vgg", op=op, X=X, Z=Z, fwd=op.forward(X, n_threads=1),

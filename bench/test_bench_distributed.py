@@ -12,12 +12,12 @@ import reluinj
 rd = pytest.importorskip("reluinj.frames.distributed")
 pytest.importorskip("distributed", reason="dask extra not installed")
 
-KW = dict(n_samples=1_000_000, rng=0, batch_size=65_536, check_rank=False)
+KW = dict(n_samples=1_000_000, seed=0, batch_size=65_536, check_rank=False)
 
 
 @pytest.fixture(scope="module")
 def frame_1024x64():
-    return reluinj.random_frame(1024, 64, rng=0)
+    return reluinj.random_frame(1024, 64, seed=0)
 
 
 @pytest.fixture(scope="module")

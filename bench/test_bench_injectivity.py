@@ -14,17 +14,17 @@ BIAS = 0.05
 
 @pytest.fixture(scope="session")
 def layer():
-    return reluinj.ReLULayer(reluinj.random_frame(M, N, rng=0), BIAS)
+    return reluinj.ReLULayer(reluinj.random_frame(M, N, seed=0), BIAS)
 
 
 @pytest.fixture(scope="session")
 def points_small():
-    return reluinj.testing.sphere_samples(4_000, N, rng=1)
+    return reluinj.testing.sphere_samples(4_000, N, seed=1)
 
 
 @pytest.fixture(scope="session")
 def points_million():
-    return reluinj.testing.sphere_samples(1_000_000, N, rng=2)
+    return reluinj.testing.sphere_samples(1_000_000, N, seed=2)
 
 
 def _numpy_batched_rank(layer, X, chunk=500):

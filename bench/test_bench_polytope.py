@@ -44,7 +44,7 @@ def _numpy_vertex_bias(W):
 def frame(request):
     m, n = request.param
     seed = 0
-    while not reluinj.is_omnidirectional(W := reluinj.random_frame(m, n, rng=seed)):
+    while not reluinj.is_omnidirectional(W := reluinj.random_frame(m, n, seed=seed)):
         seed += 1
     return W
 
@@ -63,8 +63,8 @@ def test_bench_polytope_bias(benchmark, frame, n_threads):
     benchmark.group = _group(frame, "polytope_bias")
     benchmark.extra_info["n_threads"] = n_threads
     est = benchmark(reluinj.polytope_bias, frame, n_threads=n_threads)
-    benchmark.extra_info["n_facets"] = len(est.facets)
-    X = reluinj.testing.sphere_samples(5_000, frame.shape[1], rng=0)
+    benchmark.extra_info["n_facets"] = len(est.facet_vertices)
+    X = reluinj.testing.sphere_samples(5_000, frame.shape[1], seed=0)
     assert est.certify(X).all()
 
 

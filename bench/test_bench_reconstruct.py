@@ -18,8 +18,8 @@ SIZES = {"200x10": (200, 10, 100_000, 2_000), "1024x64": (1024, 64, 10_000, 100)
 
 def _problem(m, n, B, seed):
     rng = np.random.default_rng(seed)
-    W = reluinj.random_frame(m, n, rng=rng)
-    X = reluinj.testing.sphere_samples(B, n, rng)
+    W = reluinj.random_frame(m, n, seed=rng)
+    X = reluinj.testing.sphere_samples(B, n, seed=rng)
     alpha = np.zeros(m)
     Y = np.maximum(X @ W.T - alpha, 0.0)
     return W, alpha, X, Y

@@ -43,13 +43,13 @@ def _samples(n, N, seed):
 
 @pytest.fixture(scope="module")
 def small_case():
-    Wn = reluinj.random_frame(200, 10, rng=1)
+    Wn = reluinj.random_frame(200, 10, seed=1)
     return Wn, _samples(10, 20_000, 2)
 
 
 @pytest.fixture(scope="module")
 def large_case():
-    Wn = reluinj.random_frame(1024, 64, rng=3)
+    Wn = reluinj.random_frame(1024, 64, seed=3)
     return Wn, _samples(64, 200_000, 4)
 
 
@@ -116,5 +116,5 @@ def test_bench_mcb_large_rank_cost(benchmark, large_case, check_rank):
 @pytest.mark.parametrize("n_threads", [1, 2])
 def test_bench_sampled_bias_end_to_end(benchmark, small_case, n_threads):
     Wn, _ = small_case
-    est = benchmark(reluinj.sampled_bias, Wn, n_samples=20_000, rng=0, n_threads=n_threads)
+    est = benchmark(reluinj.sampled_bias, Wn, n_samples=20_000, seed=0, n_threads=n_threads)
     assert np.isfinite(est.alpha).all() and est.hits.sum() == 10 * 20_000

@@ -211,7 +211,7 @@ def test_relu_to_bwrelu_is_exact_on_ball(seed, K, d):
     W, b, V = 3 * g.standard_normal((K, d)), g.standard_normal(K), g.standard_normal((2, K))
     radius, c = float(g.uniform(0.5, 3)), float(g.uniform(0.2, 4))
     Wb, bb, Vb = reluinj.relu_to_bwrelu(W, b, V, radius=radius, c=c)
-    x = reluinj.testing.ball_samples(200, d, g) * radius
+    x = reluinj.testing.ball_samples(200, d, seed=g) * radius
     np.testing.assert_allclose(_bw_net(x, Wb, bb, Vb, c), _relu_net(x, W, b, V),
                                rtol=1e-10, atol=1e-10)
 

@@ -11,10 +11,12 @@ import reluinj
 from reluinj import (
     ConvOperator,
     ConvOperator2D,
+    IHTResult,
     estimate_model_rip,
     filter_coherence,
     iht,
     model_project,
+    model_support,
     one_shot_reconstruct,
     sample_model_sparse,
     theorem_3_3_bound,
@@ -24,6 +26,13 @@ RTOL64 = 1e-12
 MONOTONE_SLACK = 1e-12  # relative round-off allowed in a non-increasing residual
 SEC42 = dict(K=96, M=32, ell=5, D=32, k=10)  # the paper's Section 4.2 setup
 N_INPUTS = 100
+
+
+def _iht3(*args, **kwargs):
+    """iht as (x, z, residuals), checking the result type on the way."""
+    res = iht(*args, **kwargs)
+    assert isinstance(res, IHTResult) and res.residuals.shape[0] == res.n_iter
+    return res.x, res.z, res.residuals
 
 
 def brute_model_project(h, k, pool):
@@ -62,7 +71,7 @@ def test_model_project_matches_loop(seed, K, n, pool, data):
     R = math.ceil(n / min(pool, n))
     k = data.draw(st.integers(1, K * R))
     h = rng.integers(-3, 4, size=(K, n)).astype(float)  # integers: many ties
-    z, support = model_project(h, k, pool=pool, return_support=True)
+    z, support = model_project(h, k, pool=pool), model_support(h, k, pool=pool)
     np.testing.assert_array_equal(z, brute_model_project(h, k, min(pool, n)))
     assert support.sum() == k and np.all(z[~support] == 0)
     assert in_model(z, k, min(pool, n))
@@ -135,7 +144,7 @@ def test_model_project_windows_match_loop(seed, K, OH, OW, ph, pw, data):
     h = np.random.default_rng(seed).standard_normal((K, OH, OW)).round(1)  # ties happen
     R = math.ceil(OH / min(ph, OH)) * math.ceil(OW / min(pw, OW))
     k = data.draw(st.integers(1, K * R))
-    z, support = model_project(h, k, pool=(ph, pw), return_support=True)
+    z, support = model_project(h, k, pool=(ph, pw)), model_support(h, k, pool=(ph, pw))
     np.testing.assert_array_equal(z, brute_window_project(h, k, min(ph, OH), min(pw, OW)))
     assert support.shape == h.shape and support.sum() == k
     assert in_window_model(z, k, ph, pw)
@@ -155,7 +164,7 @@ def test_model_project_full_width_windows_equal_runs_of_rows(rng):
 @pytest.mark.parametrize("pool", [None, 3], ids=["global", "pool3"])
 def test_sample_model_sparse_structure(pool, rng):
     K, n, k = 6, 10, 5
-    Z = sample_model_sparse(K, n, k, pool=pool, size=200, rng=rng)
+    Z = sample_model_sparse(K, n, k, pool=pool, size=200, seed=rng)
     assert Z.shape == (200, K, n)
     p = n if pool is None else pool
     for z in Z:
@@ -165,20 +174,20 @@ def test_sample_model_sparse_structure(pool, rng):
     assert nz.min() < -0.9 and nz.max() > 0.9  # values spread over [-1, 1]
     hit = np.count_nonzero(Z, axis=0)
     assert np.all(hit > 0)  # every position reachable
-    np.testing.assert_array_equal(sample_model_sparse(K, n, k, pool=pool, rng=3),
-                                  sample_model_sparse(K, n, k, pool=pool, rng=3))
-    assert sample_model_sparse(K, n, k, rng=3, dtype=np.float32).dtype == np.float32
+    np.testing.assert_array_equal(sample_model_sparse(K, n, k, pool=pool, seed=3),
+                                  sample_model_sparse(K, n, k, pool=pool, seed=3))
+    assert sample_model_sparse(K, n, k, seed=3, dtype=np.float32).dtype == np.float32
 
 
 def test_sample_model_sparse_windows(rng):
     K, grid, k = 4, (5, 7), 9
-    Z = sample_model_sparse(K, grid, k, pool=(2, 3), size=300, rng=rng)
+    Z = sample_model_sparse(K, grid, k, pool=(2, 3), size=300, seed=rng)
     assert Z.shape == (300, K) + grid
     for z in Z:
         assert np.count_nonzero(z) == k and in_window_model(z, k, 2, 3)
     assert np.all(np.count_nonzero(Z, axis=0) > 0)  # every cell reachable, cut windows too
-    np.testing.assert_array_equal(sample_model_sparse(K, grid, k, pool=(2, 3), rng=3),
-                                  sample_model_sparse(K, grid, k, pool=(2, 3), rng=3))
+    np.testing.assert_array_equal(sample_model_sparse(K, grid, k, pool=(2, 3), seed=3),
+                                  sample_model_sparse(K, grid, k, pool=(2, 3), seed=3))
 
 
 # -- Section 4.2 reproduction ------------------------------------------------------------------
@@ -186,8 +195,8 @@ def test_sample_model_sparse_windows(rng):
 @pytest.fixture(scope="module")
 def sec42():
     rng = np.random.default_rng(42)
-    op = ConvOperator.random(SEC42["K"], SEC42["M"], SEC42["ell"], SEC42["D"], rng=rng)
-    z = sample_model_sparse(op.K, op.n, SEC42["k"], size=N_INPUTS, rng=rng)
+    op = ConvOperator.random(SEC42["K"], SEC42["M"], SEC42["ell"], SEC42["D"], seed=rng)
+    z = sample_model_sparse(op.K, op.n, SEC42["k"], size=N_INPUTS, seed=rng)
     return op, z, op.adjoint(z), rng
 
 
@@ -270,14 +279,14 @@ def test_relu_pair_one_shot_close_to_signed(sec42):
     pair = op.relu_pair()
     paired = rel_err(one_shot_reconstruct(pair, x, SEC42["k"], relu=True), x).mean()
     assert abs(paired - signed) <= 0.05 * signed
-    xh, z, res = iht(pair, x[:4], SEC42["k"], relu=True, n_iter=10)
+    xh, z, res = _iht3(pair, x[:4], SEC42["k"], relu=True, max_iter=10)
     assert np.all(z >= 0) and np.all(np.diff(res, axis=0) <= MONOTONE_SLACK * res[:-1])
 
 
 @pytest.mark.slow
 def test_iht_auto_step_decreases_error_monotonically(sec42):
     op, _, x, _ = sec42
-    xh, z, res = iht(op, x[:8], SEC42["k"], n_iter=60)
+    xh, z, res = _iht3(op, x[:8], SEC42["k"], max_iter=60)
     assert res.shape[1:] == (8,)
     assert np.all(np.diff(res, axis=0) <= MONOTONE_SLACK * res[:-1])
     np.testing.assert_allclose(res[-1], rel_err(xh, x[:8]), rtol=1e-10)
@@ -289,46 +298,48 @@ def test_iht_auto_step_decreases_error_monotonically(sec42):
 
 def test_iht_unit_step_one_iteration_is_one_shot(sec42):
     op, _, x, _ = sec42
-    xh, z, res = iht(op, x[:4], SEC42["k"], n_iter=1, step=1.0)
+    xh, z, res = _iht3(op, x[:4], SEC42["k"], max_iter=1, step=1.0)
     np.testing.assert_array_equal(xh, one_shot_reconstruct(op, x[:4], SEC42["k"]))
     assert res.shape == (1, 4)
 
 
 def test_iht_recovers_exactly_in_good_regime_and_calls_back(rng):
-    op = ConvOperator.random(8, 6, 3, 12, normalize="unit", rng=rng)
-    z0 = sample_model_sparse(op.K, op.n, 1, rng=rng)
+    op = ConvOperator.random(8, 6, 3, 12, normalize="unit", seed=rng)
+    z0 = sample_model_sparse(op.K, op.n, 1, seed=rng)
     x = op.adjoint(z0).ravel()
     calls = []
-    xh, z, res = iht(op, x, 1, n_iter=300, tol=1e-10,
-                     callback=lambda it, xh_, z_: calls.append(it))
-    assert res[-1] <= 1e-10 and len(calls) == len(res)
+    result = iht(op, x, 1, max_iter=300, tol=1e-10,
+                 callback=lambda it, xh_, z_: calls.append(it))
+    assert isinstance(result, IHTResult) and result.converged
+    xh, z, res = result.x, result.z, result.residuals
+    assert res[-1] <= 1e-10 and len(calls) == len(res) == result.n_iter < 300
     assert z.shape == (op.shape[0],)
     np.testing.assert_allclose(xh, x, atol=1e-9)
 
 
 def test_iht_2d_operator(rng):
-    op = ConvOperator2D.random(6, 2, 3, (8, 8), rng=rng)
-    z0 = sample_model_sparse(op.K, 36, 2, rng=rng).reshape(op.dimsd)
+    op = ConvOperator2D.random(6, 2, 3, (8, 8), seed=rng)
+    z0 = sample_model_sparse(op.K, 36, 2, seed=rng).reshape(op.dimsd)
     x = op.adjoint(z0)
-    xh, z, res = iht(op, x, 2, n_iter=20)
+    xh, z, res = _iht3(op, x, 2, max_iter=20)
     assert xh.shape == x.shape and z.shape == op.dimsd
     assert np.all(np.diff(res, axis=0) <= MONOTONE_SLACK * res[:-1])
 
 
 def test_iht_2d_operator_with_2x2_max_pooling(rng):
-    op = ConvOperator2D.random(6, 2, 3, (9, 9), rng=rng)
-    z0 = sample_model_sparse(op.K, op.dimsd[1:], 3, pool=(2, 2), rng=rng)
+    op = ConvOperator2D.random(6, 2, 3, (9, 9), seed=rng)
+    z0 = sample_model_sparse(op.K, op.dimsd[1:], 3, pool=(2, 2), seed=rng)
     x = op.adjoint(z0)
-    xh, z, res = iht(op, x, 3, pool=(2, 2), n_iter=30)
+    xh, z, res = _iht3(op, x, 3, pool=(2, 2), max_iter=30)
     assert z.shape == op.dimsd and in_window_model(z, 3, 2, 2)
     assert np.all(np.diff(res, axis=0) <= MONOTONE_SLACK * res[:-1])
     x1 = one_shot_reconstruct(op, x, 3, pool=(2, 2))
     np.testing.assert_allclose(x1, op.adjoint(model_project(op.forward(x), 3, pool=(2, 2))),
                                rtol=RTOL64, atol=1e-14)
-    est = estimate_model_rip(op, 3, pool=(2, 2), n_samples=50, rng=1)
+    est = estimate_model_rip(op, 3, pool=(2, 2), n_samples=50, seed=1)
     assert est.pool == (2, 2) and est.ratios.shape == (50,)
     np.testing.assert_array_equal(est.ratios,
-                                  estimate_model_rip(op, 3, pool=(2, 2), n_samples=50, rng=1).ratios)
+                                  estimate_model_rip(op, 3, pool=(2, 2), n_samples=50, seed=1).ratios)
 
 
 # -- model-RIP ---------------------------------------------------------------------------------
@@ -346,20 +357,20 @@ def true_model_rip(op, k):
 
 
 def test_model_rip_is_a_lower_bound_of_the_exact_constant(rng):
-    op = ConvOperator.random(4, 2, 3, 6, normalize="unit", rng=rng)
+    op = ConvOperator.random(4, 2, 3, 6, normalize="unit", seed=rng)
     exact = true_model_rip(op, 2)
-    est = estimate_model_rip(op, 2, n_samples=3000, rng=1)
+    est = estimate_model_rip(op, 2, n_samples=3000, seed=1)
     assert est.delta <= exact + 1e-12
     assert est.delta >= 0.5 * exact
     assert est.lower >= 1 - exact - 1e-12 and est.upper <= 1 + exact + 1e-12
 
 
 def test_model_rip_ratios_match_dense(rng):
-    op = ConvOperator.random(5, 2, 3, 9, rng=rng)
-    est = estimate_model_rip(op, 3, order=2, n_samples=300, rng=7)
+    op = ConvOperator.random(5, 2, 3, 9, seed=rng)
+    est = estimate_model_rip(op, 3, order=2, n_samples=300, seed=7)
     gen = np.random.default_rng(7)
-    z = sample_model_sparse(5, 7, 3, size=256, rng=gen)
-    z = z + sample_model_sparse(5, 7, 3, size=256, rng=gen)
+    z = sample_model_sparse(5, 7, 3, size=256, seed=gen)
+    z = z + sample_model_sparse(5, 7, 3, size=256, seed=gen)
     z = z.reshape(256, -1)
     ratios = np.linalg.norm(z @ op.todense(), axis=1) ** 2 / np.linalg.norm(z, axis=1) ** 2
     np.testing.assert_allclose(est.ratios[:256], ratios, rtol=1e-10)
@@ -369,11 +380,11 @@ def test_model_rip_ratios_match_dense(rng):
 
 def test_model_rip_reproducible_and_thread_independent(sec42, n_threads):
     op = sec42[0]
-    a = estimate_model_rip(op, SEC42["k"], n_samples=300, rng=11, n_threads=n_threads)
-    b = estimate_model_rip(op, SEC42["k"], n_samples=300, rng=11, n_threads=1)
+    a = estimate_model_rip(op, SEC42["k"], n_samples=300, seed=11, n_threads=n_threads)
+    b = estimate_model_rip(op, SEC42["k"], n_samples=300, seed=11, n_threads=1)
     np.testing.assert_array_equal(a.ratios, b.ratios)
     assert a.delta == b.delta
-    c = estimate_model_rip(op, SEC42["k"], n_samples=300, rng=12)
+    c = estimate_model_rip(op, SEC42["k"], n_samples=300, seed=12)
     assert c.delta != a.delta
 
 
@@ -414,7 +425,7 @@ def test_model_project_bad_input():
     with pytest.raises(ValueError, match=r"h must have shape \(\.\.\., K\) and 2 shift axes"):
         model_project(np.ones((3, 3)), 1, pool=(2, 2))
     with pytest.raises(ValueError, match="one window size per output axis"):
-        one_shot_reconstruct(ConvOperator.random(2, 1, 3, 8, rng=0), np.ones(8), 1, pool=(2, 2))
+        one_shot_reconstruct(ConvOperator.random(2, 1, 3, 8, seed=0), np.ones(8), 1, pool=(2, 2))
     with pytest.raises(ValueError, match=r"h must have shape \(\.\.\., K, n\)"):
         model_project(np.ones(4), 1)
     with pytest.raises(ValueError, match="h contains NaN"):
@@ -446,8 +457,8 @@ def test_reconstruction_bad_input(sec42):
         iht(op, x, 3, step="big")
     with pytest.raises(ValueError, match="step must be finite and > 0"):
         iht(op, x, 3, step=-1.0)
-    with pytest.raises(ValueError, match="n_iter must be >= 1"):
-        iht(op, x, 3, n_iter=0)
+    with pytest.raises(ValueError, match="max_iter must be >= 1"):
+        iht(op, x, 3, max_iter=0)
     with pytest.raises(TypeError, match="callback must be callable"):
         iht(op, x, 3, callback=1)
 
@@ -486,7 +497,7 @@ def test_cli_rip_reports_constants(tmp_path, capsys):
     from reluinj._cli.main import main
 
     path = tmp_path / "filters.npy"
-    np.save(path, ConvOperator.random(12, 3, 4, 16, rng=0).filters)
+    np.save(path, ConvOperator.random(12, 3, 4, 16, seed=0).filters)
     assert main(["rip", "--filters", str(path), "--input-length", "16", "--k", "3",
                  "--samples", "200"]) == 0
     out = capsys.readouterr().out

@@ -6,6 +6,7 @@ from hypothesis import strategies as st
 
 import reluinj
 from reluinj import (
+    Interval,
     bwrelu_features,
     condition_number,
     deep_variation_norm,
@@ -100,7 +101,7 @@ def test_bwrelu_gram_matches_quadrature(seed, K):
     lo, hi = sorted(g.uniform(-2, 2, 2))
     hi = hi + 0.1
     f = bwrelu_features(w, b, c)
-    G = gram_matrix(f, domain=(lo, hi))
+    G = gram_matrix(f, domain=Interval(lo, hi))
     Q = midpoint_gram(f, lo, hi)
     np.testing.assert_allclose(G, Q, rtol=QUAD_RTOL, atol=1e-7 * max(1.0, np.abs(Q).max()))
     assert np.allclose(G, G.T, rtol=0, atol=0)
@@ -129,10 +130,14 @@ def test_gram_bad_input():
     with pytest.raises(ValueError, match="features must not be empty"):
         gram_matrix(empty)
     with pytest.raises(ValueError, match="domain must be a finite interval"):
-        gram_matrix(relu_features([0.0]), domain=(1.0, 1.0))
+        Interval(1.0, 1.0)
     with pytest.raises(ValueError, match="domain must be a finite interval"):
-        gram_matrix(relu_features([0.0]), domain=(0.0, np.inf))
-    with pytest.raises(TypeError, match="domain must be a pair"):
+        Interval(0.0, np.inf)
+    with pytest.raises(TypeError, match="Interval endpoints must be real numbers"):
+        Interval("a", 1.0)
+    with pytest.raises(TypeError, match="domain must be a reluinj.Interval"):
+        gram_matrix(relu_features([0.0]), domain=(-1.0, 1.0))
+    with pytest.raises(TypeError, match="domain must be a reluinj.Interval"):
         gram_matrix(relu_features([0.0]), domain=3.0)
     with pytest.raises(TypeError, match="features must be a FeatureSet"):
         gram_matrix(np.eye(2))

@@ -14,8 +14,8 @@ da = pytest.importorskip("dask.array", reason="dask extra not installed")
 distributed = pytest.importorskip("distributed", reason="dask extra not installed")
 import reluinj.frames.distributed as rd  # noqa: E402  (imported after the dask skips: it needs dask)
 
-W40 = reluinj.random_frame(40, 5, rng=0)
-SAMPLED_KW = dict(n_samples=60_000, rng=7, batch_size=7_000)  # 9 batches, the last partial
+W40 = reluinj.random_frame(40, 5, seed=0)
+SAMPLED_KW = dict(n_samples=60_000, seed=7, batch_size=7_000)  # 9 batches, the last partial
 
 
 def _assert_same_estimate(a, b):
@@ -45,8 +45,8 @@ def test_sampled_bias_inprocess_cluster_is_bitwise_local(local_estimate):
 
 def test_sampled_bias_authors_init_and_generator_rng():
     seq = np.random.SeedSequence(99)
-    local = reluinj.sampled_bias(W40, n_samples=20_000, rng=seq, batch_size=3000, init="authors")
-    dist = rd.sampled_bias(W40, n_samples=20_000, rng=seq, batch_size=3000, init="authors")
+    local = reluinj.sampled_bias(W40, n_samples=20_000, seed=seq, batch_size=3000, init="authors")
+    dist = rd.sampled_bias(W40, n_samples=20_000, seed=seq, batch_size=3000, init="authors")
     _assert_same_estimate(dist, local)
 
 
@@ -77,7 +77,7 @@ def test_failing_task_names_its_batch(monkeypatch):
 @pytest.fixture(scope="module")
 def layer_and_points():
     layer = reluinj.ReLULayer(W40, 0.35)
-    X = reluinj.testing.sphere_samples(10_000, 5, rng=3)
+    X = reluinj.testing.sphere_samples(10_000, 5, seed=3)
     return layer, X
 
 
@@ -134,8 +134,8 @@ def test_connect_rejects_bad_specs(bad):
 
 @pytest.mark.slow
 def test_two_process_cluster_is_bitwise_local_and_survives_a_killed_worker(local_estimate):
-    W = reluinj.random_frame(200, 10, rng=1)
-    kw = dict(n_samples=4_000_000, rng=5, batch_size=20_000)
+    W = reluinj.random_frame(200, 10, seed=1)
+    kw = dict(n_samples=4_000_000, seed=5, batch_size=20_000)
     local = reluinj.sampled_bias(W, **kw)
     with rd.connect("local:2", timeout=60) as client:
         _assert_same_estimate(rd.sampled_bias(W40, reluinj.Ball(2.0), **SAMPLED_KW),

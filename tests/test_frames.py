@@ -12,7 +12,7 @@ ATOL = 1e-12
 
 @given(seed=st.integers(0, 2**32 - 1), n=st.integers(1, 6), extra=st.integers(0, 12))
 def test_framedual_matches_pinv_and_reconstructs(seed, n, extra):
-    W = reluinj.random_frame(n + extra, n, rng=seed, normalize=False)
+    W = reluinj.random_frame(n + extra, n, seed=seed, normalize=False)
     D = reluinj.framedual(W)
     np.testing.assert_allclose(D, np.linalg.pinv(W).T, rtol=RTOL, atol=ATOL)
     x = np.random.default_rng(seed).standard_normal(n)
@@ -21,7 +21,7 @@ def test_framedual_matches_pinv_and_reconstructs(seed, n, extra):
 
 @given(seed=st.integers(0, 2**32 - 1), n=st.integers(1, 6), extra=st.integers(0, 12))
 def test_framebounds_are_extreme_eigenvalues(seed, n, extra):
-    W = reluinj.random_frame(n + extra, n, rng=seed, normalize=False)
+    W = reluinj.random_frame(n + extra, n, seed=seed, normalize=False)
     A, B = reluinj.framebounds(W)
     ev = np.linalg.eigvalsh(W.T @ W)
     np.testing.assert_allclose([A, B], [ev[0], ev[-1]], rtol=RTOL)
@@ -79,15 +79,15 @@ def test_tetrahedron_cube_cross_polytope():
     ids=["icosahedron", "cross2", "cross5", "cube"],
 )
 def test_omnidirectional_margins(W, margin):
-    omni, t = reluinj.is_omnidirectional(W, return_margin=True)
+    omni, t = reluinj.is_omnidirectional(W), reluinj.omnidirectional_margin(W)
     assert omni
     np.testing.assert_allclose(t, margin, rtol=1e-7)
 
 
 def test_half_space_frame_is_not_omnidirectional():
-    W = reluinj.random_frame(30, 4, rng=1)
+    W = reluinj.random_frame(30, 4, seed=1)
     W[:, 0] = np.abs(W[:, 0]) + 0.01  # all rows in the open half-space x_0 > 0
-    omni, t = reluinj.is_omnidirectional(W, return_margin=True)
+    omni, t = reluinj.is_omnidirectional(W), reluinj.omnidirectional_margin(W)
     assert not omni
     assert t <= 0 or t == -np.inf
 
@@ -95,7 +95,7 @@ def test_half_space_frame_is_not_omnidirectional():
 def test_boundary_frame_is_not_omnidirectional():
     # 0 on the boundary of the hull: rows in a closed half-space, with an antipodal pair
     W = np.array([[1.0, 0.0], [-1.0, 0.0], [0.0, 1.0], [0.5, 0.5]])
-    omni, t = reluinj.is_omnidirectional(W, return_margin=True)
+    omni, t = reluinj.is_omnidirectional(W), reluinj.omnidirectional_margin(W)
     assert not omni
     assert abs(t) < 1e-9
 
@@ -105,8 +105,8 @@ def test_tetrahedron_is_omnidirectional():
 
 
 def test_random_frame_reproducible_and_normalized():
-    a = reluinj.random_frame(10, 3, rng=7)
-    b = reluinj.random_frame(10, 3, rng=np.random.default_rng(7))
+    a = reluinj.random_frame(10, 3, seed=7)
+    b = reluinj.random_frame(10, 3, seed=np.random.default_rng(7))
     np.testing.assert_array_equal(a, b)
     np.testing.assert_allclose(np.linalg.norm(a, axis=1), 1.0, rtol=1e-14)
     with pytest.raises(ValueError, match="m >= n"):

@@ -69,7 +69,7 @@ def test_facets_regular_polytopes(W, n_facets, per_vertex):
 
 @given(seed=st.integers(0, 2**32 - 1), n=st.integers(2, 5), extra=st.integers(2, 14))
 def test_facets_random_frame_geometry(seed, n, extra):
-    W = reluinj.random_frame(3 * n + extra, n, rng=seed)
+    W = reluinj.random_frame(3 * n + extra, n, seed=seed)
     assume(reluinj.is_omnidirectional(W))
     fac = hull.facets(W)
     Wn = W / np.linalg.norm(W, axis=1, keepdims=True)
@@ -98,7 +98,7 @@ def test_facets_is_frozen_and_read_only():
 
 
 def _half_space_frame():
-    W = reluinj.random_frame(10, 3, rng=1)
+    W = reluinj.random_frame(10, 3, seed=1)
     W[:, 0] = np.abs(W[:, 0]) + 0.1  # all rows in the open half-space x_0 > 0
     return W
 
@@ -125,7 +125,7 @@ def _boundary_frame():
          NotAFrameError, r"rank 2 < n=3"),
         (np.vstack([reluinj.icosahedron(), 2 * reluinj.icosahedron()[3]]), ValueError,
          r"same direction.*\(3, 12\)"),
-        (reluinj.random_frame(3, 3, rng=0), ValueError, r"at least n \+ 1 = 4 rows"),
+        (reluinj.random_frame(3, 3, seed=0), ValueError, r"at least n \+ 1 = 4 rows"),
         (np.array([[1.0], [-1.0]]), ValueError, r"n >= 2"),
         (np.ones(3), ValueError, r"W must be 2-D"),
         (np.where(np.eye(4, 3) > 0, np.nan, 1.0), ValueError, r"W contains NaN"),
@@ -204,9 +204,9 @@ def test_nnls_bad_input():
         hull.nnls(np.ones(3), np.ones(3))
     with pytest.raises(ValueError, match="b contains NaN"):
         hull.nnls(np.eye(2), [np.nan, 1.0])
-    with pytest.raises(ValueError, match="maxiter must be >= 1"):
-        hull.nnls(np.eye(2), np.ones(2), maxiter=0)
+    with pytest.raises(ValueError, match="max_iter must be >= 1"):
+        hull.nnls(np.eye(2), np.ones(2), max_iter=0)
     with pytest.raises(RuntimeError, match="iteration limit"):
-        hull.nnls(np.eye(5), np.ones(5), maxiter=2)
+        hull.nnls(np.eye(5), np.ones(5), max_iter=2)
     with pytest.raises(TypeError):
         reluinj._core.nnls(np.eye(2, dtype=np.float32), np.ones(2), 10)

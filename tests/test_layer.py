@@ -19,11 +19,12 @@ def _rank_oracle(W, alpha, X):
 @pytest.mark.parametrize("m, n, bias", [(20, 3, 0.7), (40, 5, 0.55), (64, 8, 0.45)],
                          ids=["20x3", "40x5", "64x8"])
 def test_is_injective_at_matches_matrix_rank(m, n, bias):
-    W = reluinj.random_frame(m, n, rng=m + n)
+    W = reluinj.random_frame(m, n, seed=m + n)
     alpha = np.full(m, bias)
-    X = reluinj.testing.sphere_samples(3000, n, rng=1)
+    X = reluinj.testing.sphere_samples(3000, n, seed=1)
     layer = ReLULayer(W, alpha)
-    got, rank = layer.is_injective_at(X, return_rank=True)
+    got, rank = (layer.is_injective_at(X),
+                layer.active_rank(X))
     expected = _rank_oracle(W, alpha, X)
     np.testing.assert_array_equal(got, expected)
     ranks = [np.linalg.matrix_rank(W[a]) if a.any() else 0 for a in layer.active_mask(X)]
@@ -41,13 +42,14 @@ def test_icosahedron_where_counting_active_rows_is_wrong():
     layer = ReLULayer(W, alpha)
     mask = layer.active_mask(x)
     assert mask.sum() == 4 >= W.shape[1]  # a count test would say "injective"
-    inj, rank = layer.is_injective_at(x, return_rank=True)
+    inj, rank = (layer.is_injective_at(x),
+                layer.active_rank(x))
     assert not inj and rank == 2 == np.linalg.matrix_rank(W[mask])
 
 
 def test_icosahedron_zero_bias_injective_everywhere():
     layer = ReLULayer(reluinj.icosahedron(), 0.0)
-    X = reluinj.testing.sphere_samples(20000, 3, rng=5)
+    X = reluinj.testing.sphere_samples(20000, 3, seed=5)
     assert layer.injectivity_rate(X) == 1.0
 
 
@@ -113,15 +115,16 @@ def test_injectivity_rate_and_empty_batch():
 
 
 @pytest.mark.parametrize("W, bias", [
-    (reluinj.random_frame(64, 8, rng=11), 0.45),
+    (reluinj.random_frame(64, 8, seed=11), 0.45),
     (reluinj.icosahedron(), 0.0),
     (np.vstack([reluinj.icosahedron()] * 3), 0.3),  # repeated rows: exact dependence
 ], ids=["random64x8", "icosahedron", "icosahedron-x3"])
 def test_cholesky_fast_path_agrees_with_gram_schmidt(W, bias):
     # Batches of k >= m/4 samples use the Gram-Cholesky fast path; single samples do not.
     layer = ReLULayer(W, bias)
-    X = reluinj.testing.sphere_samples(2000, W.shape[1], rng=2)
-    batched, rank_b = layer.is_injective_at(X, return_rank=True)
+    X = reluinj.testing.sphere_samples(2000, W.shape[1], seed=2)
+    batched, rank_b = (layer.is_injective_at(X),
+                      layer.active_rank(X))
     single = np.array([layer.is_injective_at(x) for x in X[:300]])
     np.testing.assert_array_equal(batched[:300], single)
     np.testing.assert_array_equal(batched, _rank_oracle(layer.W, layer.alpha, X))

@@ -32,8 +32,8 @@ def brute_force_stability(W, alpha, H):
 @pytest.fixture
 def net3():
     # 5 -> 20 -> 60 (ReLU) -> 3 (ReLU, m < n: never injective)
-    return ReLUNetwork.from_affine([(reluinj.random_frame(20, 5, rng=1), -0.3),
-                                    (reluinj.random_frame(60, 20, rng=2), -0.1),
+    return ReLUNetwork.from_affine([(reluinj.random_frame(20, 5, seed=1), -0.3),
+                                    (reluinj.random_frame(60, 20, seed=2), -0.1),
                                     (np.random.default_rng(3).standard_normal((3, 60)), 0.0)])
 
 
@@ -49,8 +49,8 @@ def test_forward_matches_manual_composition(net3, rng):
 
 
 def test_from_layers_and_dimension_check():
-    L1 = ReLULayer(reluinj.random_frame(10, 4, rng=0), 0.0)
-    L2 = ReLULayer(reluinj.random_frame(30, 10, rng=1), 0.0)
+    L1 = ReLULayer(reluinj.random_frame(10, 4, seed=0), 0.0)
+    L2 = ReLULayer(reluinj.random_frame(30, 10, seed=1), 0.0)
     net = ReLUNetwork([L1, L2])
     assert (net.n_in, net.n_out, len(net)) == (4, 30, 2)
     with pytest.raises(ValueError, match="layer 0 has 30 outputs but layer 1 expects 4"):
@@ -82,8 +82,8 @@ def test_analyze_matches_brute_force(net3, rng):
 
 
 def test_inverse_recovers_inputs_and_flags_failing_stage(rng):
-    net = ReLUNetwork.from_affine([(reluinj.random_frame(20, 5, rng=1), 0.2),
-                                   (reluinj.random_frame(60, 20, rng=2), 0.1)])
+    net = ReLUNetwork.from_affine([(reluinj.random_frame(20, 5, seed=1), 0.2),
+                                   (reluinj.random_frame(60, 20, seed=2), 0.1)])
     X = rng.standard_normal((2000, 5))
     res = net.inverse(net(X))
     hs = net.activations(X)
@@ -108,7 +108,7 @@ def test_inverse_through_non_frame_stage_flags_every_sample(net3, rng):
 
 
 def test_final_linear_stage_inverted_by_least_squares(rng):
-    W1 = reluinj.random_frame(12, 4, rng=4)
+    W1 = reluinj.random_frame(12, 4, seed=4)
     W2 = rng.standard_normal((15, 12))            # full column rank
     net = ReLUNetwork.from_affine([(W1, 0.5), (W2, rng.standard_normal(15))], final_linear=True)
     assert not net.stages[-1].relu
@@ -137,8 +137,8 @@ def test_inverse_bad_input(net3):
 
 
 def test_inverse_identical_for_1_and_2_threads(n_threads, rng):
-    net = ReLUNetwork.from_affine([(reluinj.random_frame(20, 5, rng=1), 0.2),
-                                   (reluinj.random_frame(60, 20, rng=2), 0.1)])
+    net = ReLUNetwork.from_affine([(reluinj.random_frame(20, 5, seed=1), 0.2),
+                                   (reluinj.random_frame(60, 20, seed=2), 0.1)])
     Y = net(rng.standard_normal((1000, 5)))
     a = net.inverse(Y, n_threads=1)
     b = net.inverse(Y, n_threads=n_threads)
@@ -147,8 +147,8 @@ def test_inverse_identical_for_1_and_2_threads(n_threads, rng):
 
 
 def test_analyze_reports_data_bias(rng):
-    net = ReLUNetwork.from_affine([(reluinj.random_frame(20, 5, rng=1), -0.3),
-                                   (reluinj.random_frame(60, 20, rng=2), 0.1)])
+    net = ReLUNetwork.from_affine([(reluinj.random_frame(20, 5, seed=1), -0.3),
+                                   (reluinj.random_frame(60, 20, seed=2), 0.1)])
     X = rng.standard_normal((500, 5))
     report = net.analyze(X)
     for k, (st, r) in enumerate(zip(net.stages, report.layers)):

@@ -39,13 +39,13 @@ IDS_2D = [f"K{c[0]}M{c[1]}k{c[2][0]}x{c[2][1]}s{c[4][0]}{c[4][1]}" for c in CONF
 
 def make_1d(cfg, rng, dtype=np.float64):
     K, M, ell, D, t, trunc = cfg
-    return reluinj.ConvOperator.random(K, M, ell, D, t, rng=rng, dtype=dtype,
+    return reluinj.ConvOperator.random(K, M, ell, D, t, seed=rng, dtype=dtype,
                                        allow_truncation=trunc)
 
 
 def make_2d(cfg, rng, dtype=np.float64):
     K, M, ks, shape, s, trunc = cfg
-    return reluinj.ConvOperator2D.random(K, M, ks, shape, s, rng=rng, dtype=dtype,
+    return reluinj.ConvOperator2D.random(K, M, ks, shape, s, seed=rng, dtype=dtype,
                                          allow_truncation=trunc)
 
 
@@ -161,16 +161,16 @@ def test_adjoint_without_argument_is_scipy_adjoint(rng):
 @pytest.mark.parametrize("cfg", CONFIGS_1D, ids=IDS_1D)
 def test_dottest_1d(cfg, dtype, rng):
     op = make_1d(cfg, rng, dtype)
-    assert dottest(op, rtol=DOT_RTOL[dtype], rng=1)
-    assert dottest(op.relu_pair(), rtol=DOT_RTOL[dtype], rng=2)
+    assert dottest(op, rtol=DOT_RTOL[dtype], seed=1)
+    assert dottest(op.relu_pair(), rtol=DOT_RTOL[dtype], seed=2)
 
 
 @pytest.mark.parametrize("dtype", [np.float64, np.float32], ids=["f64", "f32"])
 @pytest.mark.parametrize("cfg", CONFIGS_2D, ids=IDS_2D)
 def test_dottest_2d(cfg, dtype, rng):
     op = make_2d(cfg, rng, dtype)
-    assert dottest(op, rtol=DOT_RTOL[dtype], rng=1)
-    assert dottest(op.relu_pair(), rtol=DOT_RTOL[dtype], rng=2)
+    assert dottest(op, rtol=DOT_RTOL[dtype], seed=1)
+    assert dottest(op.relu_pair(), rtol=DOT_RTOL[dtype], seed=2)
 
 
 def test_dottest_detects_a_wrong_adjoint():
@@ -185,7 +185,7 @@ def test_dottest_detects_a_wrong_adjoint():
         def _rmatvec(self, z):
             return 1.5 * (self.A.T @ z)
 
-    assert not dottest(WrongAdjoint(), rng=0)
+    assert not dottest(WrongAdjoint(), seed=0)
 
 
 # -- dtype policy ------------------------------------------------------------------------------
@@ -274,7 +274,7 @@ def test_matches_torch_conv2d_and_conv_transpose2d(cfg, dtype, rng):
 ], ids=["tiles", "1x1", "2x5", "runs"])
 def test_float32_unit_stride_matches_torch_and_threads(K, M, ks, shape, rng):
     torch = pytest.importorskip("torch")
-    op = reluinj.ConvOperator2D.random(K, M, ks, shape, 1, rng=rng, dtype=np.float32)
+    op = reluinj.ConvOperator2D.random(K, M, ks, shape, 1, seed=rng, dtype=np.float32)
     X = rng.standard_normal((3,) + op.dims).astype(np.float32)
     Z = rng.standard_normal((3,) + op.dimsd).astype(np.float32)
     w = torch.from_numpy(op.filters.copy())
@@ -289,7 +289,7 @@ def test_float32_unit_stride_matches_torch_and_threads(K, M, ks, shape, rng):
 # -- ReLU pair (Proposition 1) -------------------------------------------------------------------
 
 def test_relu_pair_identities(rng):
-    op = reluinj.ConvOperator.random(6, 3, 5, 24, rng=rng)
+    op = reluinj.ConvOperator.random(6, 3, 5, 24, seed=rng)
     pair = op.relu_pair()
     assert pair.K == 2 * op.K and pair.shape == (2 * op.shape[0], op.shape[1])
     np.testing.assert_array_equal(pair.todense(), np.vstack([op.todense(), -op.todense()]))
@@ -324,27 +324,27 @@ def test_relu_pair_inverts_orthonormal_layer_exactly(two_d, rng):
 # -- solvers, random construction --------------------------------------------------------------
 
 def test_lsqr_recovers_input_of_injective_layer(rng):
-    op = reluinj.ConvOperator.random(8, 2, 3, 16, rng=rng)
+    op = reluinj.ConvOperator.random(8, 2, 3, 16, seed=rng)
     x = rng.standard_normal(op.shape[1])
     sol = lsqr(op, op.matvec(x), atol=1e-14, btol=1e-14, iter_lim=1000)[0]
     np.testing.assert_allclose(sol, x, rtol=1e-8, atol=1e-8)
 
 
 def test_random_normalizations(rng):
-    op = reluinj.ConvOperator.random(2000, 4, 5, 10, normalize="fan_in", rng=rng)
+    op = reluinj.ConvOperator.random(2000, 4, 5, 10, normalize="fan_in", seed=rng)
     assert op.filters.std() == pytest.approx(1 / np.sqrt(4 * 5), rel=0.02)
-    unit = reluinj.ConvOperator.random(7, 3, 4, 12, normalize="unit", rng=rng)
+    unit = reluinj.ConvOperator.random(7, 3, 4, 12, normalize="unit", seed=rng)
     np.testing.assert_allclose(np.linalg.norm(unit.todense(), axis=1), 1.0, rtol=RTOL64)
-    op2 = reluinj.ConvOperator2D.random(5, 2, 3, 6, normalize="unit", rng=rng,
+    op2 = reluinj.ConvOperator2D.random(5, 2, 3, 6, normalize="unit", seed=rng,
                                         dtype=np.float32)
     assert op2.dtype == np.float32
     np.testing.assert_allclose(np.linalg.norm(op2.todense(), axis=1), 1.0, rtol=RTOL32)
-    a = reluinj.ConvOperator.random(3, 2, 4, 9, rng=5).filters
-    np.testing.assert_array_equal(a, reluinj.ConvOperator.random(3, 2, 4, 9, rng=5).filters)
+    a = reluinj.ConvOperator.random(3, 2, 4, 9, seed=5).filters
+    np.testing.assert_array_equal(a, reluinj.ConvOperator.random(3, 2, 4, 9, seed=5).filters)
 
 
 def test_truncated_layer_leaves_tail_uncovered(rng):
-    op = reluinj.ConvOperator.random(3, 2, 3, 12, 2, allow_truncation=True, rng=rng)
+    op = reluinj.ConvOperator.random(3, 2, 3, 12, 2, allow_truncation=True, seed=rng)
     assert op.n == 5
     A = op.todense().reshape(op.shape[0], op.M, op.D)
     assert np.all(A[:, :, -1] == 0) and np.all(np.any(A[:, :, :-1] != 0, axis=0))
@@ -363,10 +363,10 @@ def test_filters_are_copied_read_only(rng):
 
 def test_bitwise_identical_for_any_thread_count(n_threads, rng):
     # 40 inputs = 3 batch chunks of the kernels' work grid; strided and stride-1 paths
-    ops = [reluinj.ConvOperator.random(10, 5, 7, 64, 3, allow_truncation=True, rng=rng),
-           reluinj.ConvOperator.random(19, 3, 5, 50, 1, rng=rng, dtype=np.float32),
+    ops = [reluinj.ConvOperator.random(10, 5, 7, 64, 3, allow_truncation=True, seed=rng),
+           reluinj.ConvOperator.random(19, 3, 5, 50, 1, seed=rng, dtype=np.float32),
            reluinj.ConvOperator2D.random(6, 5, 3, (9, 10), (2, 1), allow_truncation=True,
-                                         rng=rng)]
+                                         seed=rng)]
     for o in ops:
         X = rng.standard_normal((40,) + o.dims).astype(o.dtype)
         Z = rng.standard_normal((40,) + o.dimsd).astype(o.dtype)
@@ -377,7 +377,7 @@ def test_bitwise_identical_for_any_thread_count(n_threads, rng):
 
 
 def test_concurrent_calls_from_threadpool(rng):
-    op = reluinj.ConvOperator.random(16, 4, 5, 64, 1, rng=rng, n_threads=2)
+    op = reluinj.ConvOperator.random(16, 4, 5, 64, 1, seed=rng, n_threads=2)
     X = rng.standard_normal((8, 32) + op.dims)
     expected = [op.forward(x) for x in X]
     with ThreadPoolExecutor(max_workers=4) as pool:

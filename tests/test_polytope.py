@@ -56,7 +56,7 @@ def _reference_bias(W, variant="vertex"):
 
 
 def _omni_frame(m, n, seed):
-    W = reluinj.random_frame(m, n, rng=seed)
+    W = reluinj.random_frame(m, n, seed=seed)
     assert reluinj.is_omnidirectional(W)
     return W
 
@@ -67,12 +67,12 @@ def _omni_frame(m, n, seed):
 @pytest.mark.parametrize("facets", ["true", "triangulated"])
 def test_polytope_bias_icosahedron(variant, facets):
     W = reluinj.icosahedron()
-    est = reluinj.polytope_bias(W, facets=facets, variant=variant)
+    est = reluinj.polytope_bias(W, facet_mode=facets, variant=variant)
     np.testing.assert_allclose(est.alpha, 1 / np.sqrt(5), rtol=EXACT)
     np.testing.assert_allclose(est.alpha_normalized, est.alpha, rtol=EXACT)
     assert est.method == f"polytope:{variant}"
-    assert len(est.facets) == 20 and est.n_samples is None
-    ball = reluinj.polytope_bias(W, Ball(), facets=facets, variant=variant)
+    assert len(est.facet_vertices) == 20 and est.n_samples is None
+    ball = reluinj.polytope_bias(W, Ball(), facet_mode=facets, variant=variant)
     np.testing.assert_array_equal(ball.alpha, 0.0)
 
 
@@ -92,20 +92,20 @@ def test_polytope_bias_tetrahedron_authors_rule_is_minus_one():
 def test_polytope_bias_cube_true_facets():
     est = reluinj.polytope_bias(reluinj.cube())
     np.testing.assert_allclose(est.alpha, -1 / 3, rtol=EXACT)
-    assert len(est.facets) == 6
+    assert len(est.facet_vertices) == 6
 
 
 def test_polytope_bias_cube_triangulated_depends_on_qhull_diagonals():
     """Qhull splits each square along one diagonal; the diagonals it picks all join
     vertices of one of the two inscribed tetrahedra (rows 0-3 or rows 4-7 of cube()).
     Those vertices see only triangles with correlations >= 1/3 (+1/3), the others -1/3."""
-    est = reluinj.polytope_bias(reluinj.cube(), facets="triangulated")
+    est = reluinj.polytope_bias(reluinj.cube(), facet_mode="triangulated")
     positive = set(np.flatnonzero(est.alpha > 0).tolist())
     assert positive in ({0, 1, 2, 3}, {4, 5, 6, 7})
     np.testing.assert_allclose(np.abs(est.alpha), 1 / 3, rtol=EXACT)
     # Triangulated values are never below the true-facet ones (smaller cones).
     assert np.all(est.alpha >= reluinj.polytope_bias(reluinj.cube()).alpha - EXACT)
-    facet_rule = reluinj.polytope_bias(reluinj.cube(), facets="triangulated", variant="facet")
+    facet_rule = reluinj.polytope_bias(reluinj.cube(), facet_mode="triangulated", variant="facet")
     np.testing.assert_allclose(facet_rule.alpha, -1 / 3, rtol=EXACT)
 
 
@@ -130,7 +130,7 @@ def test_polytope_bias_2d_polygon(seed, m):
 
 @given(seed=st.integers(0, 2**32 - 1), n=st.integers(2, 5), extra=st.integers(0, 8))
 def test_polytope_bias_matches_scipy_reference(seed, n, extra):
-    W = reluinj.random_frame(3 * n + extra, n, rng=seed)
+    W = reluinj.random_frame(3 * n + extra, n, seed=seed)
     assume(reluinj.is_omnidirectional(W))
     for variant in ("vertex", "facet", "authors"):
         est = reluinj.polytope_bias(W, variant=variant)
@@ -192,8 +192,8 @@ def test_polytope_bias_stability_constant_and_facets(W):
     fac = hull.facets(W)
     expected = max(1 / np.linalg.svd(Wn[v], compute_uv=False).min() for v in fac.vertices)
     assert est.stability_constant == pytest.approx(expected, rel=1e-10)
-    assert len(est.facets) == fac.n_facets
-    for a, b in zip(est.facets, fac.vertices):
+    assert len(est.facet_vertices) == fac.n_facets
+    for a, b in zip(est.facet_vertices, fac.vertices):
         np.testing.assert_array_equal(a, b)
 
 
@@ -243,15 +243,15 @@ def test_polytope_bias_nonnegative_domain():
     W = _omni_frame(25, 3, 6)
     full = reluinj.polytope_bias(W)
     est = reluinj.polytope_bias(W, Sphere(nonnegative=True))
-    assert len(est.facets) < len(full.facets)
+    assert len(est.facet_vertices) < len(full.facet_vertices)
     assert np.all(est.alpha >= full.alpha)  # fewer facets: never smaller
     assert est.n_unbounded > 0  # rows in no facet touching R^n_+ are never needed
-    X = np.abs(sphere_samples(200_000, 3, 0))
+    X = np.abs(sphere_samples(200_000, 3, seed=0))
     assert est.certify(X).all()
     ball = reluinj.polytope_bias(W, Ball(nonnegative=True))
     np.testing.assert_array_equal(ball.alpha, np.minimum(est.alpha, 0))
     assert reluinj.polytope_bias(W, Ball(nonnegative=True)).certify(
-        np.abs(ball_samples(100_000, 3, 1))).all()
+        np.abs(ball_samples(100_000, 3, seed=1))).all()
 
 
 # ----------------------------------------------------------------- certification
@@ -262,16 +262,16 @@ def test_polytope_bias_certifies_injectivity(m, n, seed):
     W = _omni_frame(m, n, seed)
     gen = np.random.default_rng(seed)
     sphere = reluinj.polytope_bias(W)
-    assert sphere.certify(sphere_samples(1_000_000, n, gen)).all()
+    assert sphere.certify(sphere_samples(1_000_000, n, seed=gen)).all()
     ball = reluinj.polytope_bias(W, Ball())
-    assert ball.certify(ball_samples(100_000, n, gen)).all()
+    assert ball.certify(ball_samples(100_000, n, seed=gen)).all()
 
 
 def test_polytope_bias_too_large_bias_breaks_injectivity():
     """The bound is not vacuous: doubling the positive icosahedron bias loses injectivity."""
     W = reluinj.icosahedron()
     est = reluinj.polytope_bias(W)
-    X = sphere_samples(100_000, 3, 0)
+    X = sphere_samples(100_000, 3, seed=0)
     assert est.certify(X).all()
     assert not reluinj.ReLULayer(W, 2 * est.alpha).is_injective_at(X).all()
 
@@ -309,12 +309,12 @@ def test_polytope_bias_concurrent_calls():
     "kwargs, exc, match",
     [
         ({"domain": "sphere"}, TypeError, r"domain must be reluinj.Sphere"),
-        ({"facets": "merged"}, ValueError, r"facets must be 'true' or 'triangulated'"),
+        ({"facet_mode": "merged"}, ValueError, r"facet_mode must be 'true' or 'triangulated'"),
         ({"variant": "v1"}, ValueError, r"variant must be one of"),
         ({"n_threads": 0}, ValueError, r"n_threads=0 is invalid"),
         ({"n_threads": 1.5}, TypeError, r"n_threads must be an int"),
     ],
-    ids=["domain", "facets", "variant", "n_threads0", "n_threads-float"],
+    ids=["domain", "facet_mode", "variant", "n_threads0", "n_threads-float"],
 )
 def test_polytope_bias_bad_options(kwargs, exc, match):
     with pytest.raises(exc, match=match):
@@ -322,7 +322,7 @@ def test_polytope_bias_bad_options(kwargs, exc, match):
 
 
 def test_polytope_bias_bad_frames():
-    W = reluinj.random_frame(10, 3, rng=1)
+    W = reluinj.random_frame(10, 3, seed=1)
     W[:, 0] = np.abs(W[:, 0]) + 0.1
     with pytest.raises(ValueError, match=r"not omnidirectional.*margin t\* = "):
         reluinj.polytope_bias(W)

@@ -61,17 +61,17 @@ def frame_iteration_oracle(W, alpha, y, lam, n_iter, variant):
 
 # Layers of the issue, each with a bias whose injectivity on the test inputs is checked.
 def _ico():
-    return reluinj.icosahedron(), np.zeros(12), ball_samples(N_INPUTS, 3, rng=1)
+    return reluinj.icosahedron(), np.zeros(12), ball_samples(N_INPUTS, 3, seed=1)
 
 
 def _rand40():
     # The certified polytope bias on the unit sphere (issue #4), also checked point-wise below.
-    W = reluinj.random_frame(40, 5, rng=0)
-    return W, reluinj.polytope_bias(W).alpha, sphere_samples(N_INPUTS, 5, rng=2)
+    W = reluinj.random_frame(40, 5, seed=0)
+    return W, reluinj.polytope_bias(W).alpha, sphere_samples(N_INPUTS, 5, seed=2)
 
 
 def _rand200():
-    return reluinj.random_frame(200, 10, rng=0), np.zeros(200), sphere_samples(N_INPUTS, 10, rng=3)
+    return reluinj.random_frame(200, 10, seed=0), np.zeros(200), sphere_samples(N_INPUTS, 10, seed=3)
 
 
 LAYERS = {"icosahedron": _ico, "random40x5": _rand40, "random200x10": _rand200}
@@ -99,7 +99,7 @@ def test_relu_inverse_recovers_inputs_of_injective_layers(injective_layer, metho
     name, layer, X = injective_layer
     if method == "frame" and kw["step"] == "full" and name == "random200x10":
         X = X[:1000]  # the full-frame step converges slowly there; 1000 inputs suffice
-    res = layer.inverse(layer(X), method=method, **kw)
+    res = layer.inverse(layer(X), method=method, options=kw)
     assert res.injective.all()
     assert relative_errors(res.x, X).max() <= RECON_RTOL
     assert res.residual.max() <= RECON_RTOL * np.abs(layer(X)).max() * 10
@@ -111,8 +111,8 @@ DATA_BIAS_ROUNDING_MARGIN = 1e-12
 @pytest.mark.parametrize("m,n", [(40, 5), (200, 10)])
 def test_recovers_inputs_at_certified_data_bias(m, n):
     # The data-driven bias of issue #3 keeps every given point's most-correlated basis active.
-    W = reluinj.random_frame(m, n, rng=0)
-    X = sphere_samples(N_INPUTS, n, rng=11)
+    W = reluinj.random_frame(m, n, seed=0)
+    X = sphere_samples(N_INPUTS, n, seed=11)
     # The bias is attained with equality at some data point; a margin at rounding level keeps
     # that point active whatever the summation order of <x, phi_i> (see data_bias Notes).
     layer = ReLULayer(W, reluinj.data_bias(W, X).alpha - DATA_BIAS_ROUNDING_MARGIN)
@@ -129,22 +129,23 @@ def test_recovers_inputs_at_certified_data_bias(m, n):
 def test_facet_method_recovers_inputs(name):
     W, alpha, X = LAYERS[name]()
     facets = hull_facets_oracle(W)
-    res = relu_inverse(W, alpha, ReLULayer(W, alpha)(X), method="facet", facets=facets)
-    assert (res.facet >= 0).all() and res.injective.all()
+    res = relu_inverse(W, alpha, ReLULayer(W, alpha)(X), method="facet",
+                       options={"facet_vertices": facets})
+    assert (res.facet_index >= 0).all() and res.injective.all()
     assert relative_errors(res.x, X).max() <= RECON_RTOL
 
 
 def test_facet_method_uses_first_fully_active_facet_and_reports_missing(rng):
-    W = reluinj.random_frame(40, 5, rng=0)
+    W = reluinj.random_frame(40, 5, seed=0)
     alpha = np.full(40, 0.2)
     facets = hull_facets_oracle(W)
-    X = sphere_samples(2000, 5, rng)
+    X = sphere_samples(2000, 5, seed=rng)
     Y = ReLULayer(W, alpha)(X)
-    res = relu_inverse(W, alpha, Y, method="facet", facets=facets)
+    res = relu_inverse(W, alpha, Y, method="facet", options={"facet_vertices": facets})
     fully_active = np.stack([(Y[:, v] > 0).all(axis=1) for v in facets], axis=1)
     expected = np.where(fully_active.any(axis=1), fully_active.argmax(axis=1), -1)
-    np.testing.assert_array_equal(res.facet, expected)
-    missing = res.facet < 0
+    np.testing.assert_array_equal(res.facet_index, expected)
+    missing = res.facet_index < 0
     assert missing.any() and (~missing).any()
     assert np.isnan(res.x[missing]).all() and not res.injective[missing].any()
     ok = ~missing
@@ -152,9 +153,9 @@ def test_facet_method_uses_first_fully_active_facet_and_reports_missing(rng):
 
 
 def test_dual_matches_lstsq_oracle_on_arbitrary_outputs(rng):
-    W = reluinj.random_frame(30, 6, rng=4)
+    W = reluinj.random_frame(30, 6, seed=4)
     alpha = rng.uniform(-0.2, 0.6, 30)
-    X = sphere_samples(500, 6, rng)
+    X = sphere_samples(500, 6, seed=rng)
     Y = ReLULayer(W, alpha)(X)
     res = relu_inverse(W, alpha, Y)
     np.testing.assert_allclose(res.x, lstsq_oracle(W, alpha, Y), rtol=0, atol=DIRECT_RTOL * 100)
@@ -167,8 +168,8 @@ def test_dual_matches_lstsq_oracle_on_arbitrary_outputs(rng):
 @given(seed=st.integers(0, 2**32 - 1), n=st.integers(1, 6), extra=st.integers(0, 12),
        shift=st.floats(-0.5, 0.5))
 def test_dual_equals_minimum_norm_least_squares(seed, n, extra, shift):
-    W = reluinj.random_frame(n + extra, n, rng=seed)
-    X = sphere_samples(20, n, rng=seed)
+    W = reluinj.random_frame(n + extra, n, seed=seed)
+    X = sphere_samples(20, n, seed=seed)
     alpha = np.full(n + extra, shift)
     Y = ReLULayer(W, alpha)(X)
     res = relu_inverse(W, alpha, Y)
@@ -179,11 +180,12 @@ def test_dual_equals_minimum_norm_least_squares(seed, n, extra, shift):
 
 def test_frame_full_step_halves_error_on_icosahedron():
     W = reluinj.icosahedron()
-    X = sphere_samples(50, 3, rng=5)
+    X = sphere_samples(50, 3, seed=5)
     Y = ReLULayer(W, 0.0)(X)
     prev = np.linalg.norm(X, axis=1)
     for k in range(1, 11):
-        res = relu_inverse(W, 0.0, Y, method="frame", step="full", tol=0.0, max_iter=k)
+        res = relu_inverse(W, 0.0, Y, method="frame",
+                           options={"step": "full", "tol": 0.0, "max_iter": k})
         err = np.linalg.norm(res.x - X, axis=1)
         np.testing.assert_allclose(err / prev, 0.5, rtol=1e-9)
         assert (res.n_iter == k).all()
@@ -193,39 +195,42 @@ def test_frame_full_step_halves_error_on_icosahedron():
 
 @pytest.mark.parametrize("variant", ["relu", "naive"])
 def test_frame_iterates_match_numpy_transcription(variant, rng):
-    W = reluinj.random_frame(20, 3, rng=6)
+    W = reluinj.random_frame(20, 3, seed=6)
     alpha = np.full(20, -0.2)
-    X = sphere_samples(5, 3, rng)
+    X = sphere_samples(5, 3, seed=rng)
     Y = ReLULayer(W, alpha)(X)
     ev = np.linalg.eigvalsh(W.T @ W)
     lam = 2.0 / (ev[0] + ev[-1])
     for s in range(5):
         iterates = frame_iteration_oracle(W, alpha, Y[s], lam, 10, variant)
         for k, expected in enumerate(iterates, start=1):
-            got = relu_inverse(W, alpha, Y[s], method="frame", variant=variant, step="full",
-                               tol=0.0, max_iter=k).x
+            got = relu_inverse(W, alpha, Y[s], method="frame",
+                               options={"variant": variant, "step": "full", "tol": 0.0,
+                                        "max_iter": k}).x
             np.testing.assert_allclose(got, expected, rtol=0, atol=ITERATE_ATOL)
 
 
 def test_frame_relu_variant_uses_inactive_constraints(rng):
     # Early iterates of the relu variant differ from the naive ones when y_k violates an
     # inactive constraint; both converge to x.
-    W = reluinj.random_frame(20, 3, rng=6)
+    W = reluinj.random_frame(20, 3, seed=6)
     alpha = np.full(20, 0.3)
-    X = sphere_samples(200, 3, rng)
+    X = sphere_samples(200, 3, seed=rng)
     layer = ReLULayer(W, alpha)
     keep = layer.is_injective_at(X)
     Y = layer(X[keep])
-    a = relu_inverse(W, alpha, Y, method="frame", variant="relu", tol=0.0, max_iter=3).x
-    b = relu_inverse(W, alpha, Y, method="frame", variant="naive", tol=0.0, max_iter=3).x
+    a = relu_inverse(W, alpha, Y, method="frame",
+                     options={"variant": "relu", "tol": 0.0, "max_iter": 3}).x
+    b = relu_inverse(W, alpha, Y, method="frame",
+                     options={"variant": "naive", "tol": 0.0, "max_iter": 3}).x
     assert np.abs(a - b).max() > 1e-6
 
 
 def test_frame_warns_when_max_iter_reached():
-    W = reluinj.random_frame(40, 5, rng=0)
-    Y = ReLULayer(W, -0.3)(sphere_samples(10, 5, rng=0))
+    W = reluinj.random_frame(40, 5, seed=0)
+    Y = ReLULayer(W, -0.3)(sphere_samples(10, 5, seed=0))
     with pytest.warns(ConvergenceWarning, match="max_iter=3"):
-        relu_inverse(W, -0.3, Y, method="frame", tol=1e-14, max_iter=3)
+        relu_inverse(W, -0.3, Y, method="frame", options={"tol": 1e-14, "max_iter": 3})
 
 
 def test_non_injective_samples_flagged_with_minimum_norm_solution():
@@ -237,7 +242,7 @@ def test_non_injective_samples_flagged_with_minimum_norm_solution():
     Y = ReLULayer(W, alpha)(X)
     for method, kw in [("dual", {}), ("cg", {"tol": TIGHT_TOL}),
                        ("frame", {"tol": TIGHT_TOL, "step": "subframe"})]:
-        res = relu_inverse(W, alpha, Y, method=method, **kw)
+        res = relu_inverse(W, alpha, Y, method=method, options=kw)
         np.testing.assert_array_equal(res.injective, [False, True, False])
         np.testing.assert_allclose(res.x, [[1.0, 2.0, 0.0], X[1], [-0.3, 0.4, 0.0]],
                                    rtol=0, atol=1e-12)
@@ -266,9 +271,9 @@ def test_dual_fallback_on_ill_conditioned_full_rank_rows():
 
 
 def test_injective_flag_agrees_with_layer_rank_test(rng):
-    W = reluinj.random_frame(25, 4, rng=7)
+    W = reluinj.random_frame(25, 4, seed=7)
     layer = ReLULayer(W, 0.35)
-    X = sphere_samples(3000, 4, rng)
+    X = sphere_samples(3000, 4, seed=rng)
     res = layer.inverse(layer(X))
     np.testing.assert_array_equal(res.injective, layer.is_injective_at(X))
     assert res.injective.any() and (~res.injective).any()
@@ -280,13 +285,13 @@ def test_injective_flag_agrees_with_layer_rank_test(rng):
                                        ("frame", {"tol": 1e-12, "step": "subframe"}),
                                        ("facet", {})], ids=["dual", "cg", "frame", "facet"])
 def test_results_identical_for_1_and_2_threads(method, kw, n_threads):
-    W = reluinj.random_frame(40, 5, rng=0)
+    W = reluinj.random_frame(40, 5, seed=0)
     alpha = np.full(40, 0.1)
     if method == "facet":
-        kw = {"facets": hull_facets_oracle(W)}
-    Y = ReLULayer(W, alpha)(sphere_samples(3000, 5, rng=8))
-    ref = relu_inverse(W, alpha, Y, method=method, n_threads=1, **kw)
-    got = relu_inverse(W, alpha, Y, method=method, n_threads=n_threads, **kw)
+        kw = {"facet_vertices": hull_facets_oracle(W)}
+    Y = ReLULayer(W, alpha)(sphere_samples(3000, 5, seed=8))
+    ref = relu_inverse(W, alpha, Y, method=method, n_threads=1, options=kw)
+    got = relu_inverse(W, alpha, Y, method=method, n_threads=n_threads, options=kw)
     np.testing.assert_array_equal(got.x, ref.x)
     np.testing.assert_array_equal(got.injective, ref.injective)
     np.testing.assert_array_equal(got.residual, ref.residual)
@@ -295,8 +300,8 @@ def test_results_identical_for_1_and_2_threads(method, kw, n_threads):
 
 
 def test_concurrent_calls_from_threads_match_serial():
-    W = reluinj.random_frame(200, 10, rng=0)
-    batches = [ReLULayer(W, 0.0)(sphere_samples(2000, 10, rng=s)) for s in range(4)]
+    W = reluinj.random_frame(200, 10, seed=0)
+    batches = [ReLULayer(W, 0.0)(sphere_samples(2000, 10, seed=s)) for s in range(4)]
     serial = [relu_inverse(W, 0.0, Y, n_threads=1).x for Y in batches]
     with ThreadPoolExecutor(max_workers=4) as pool:
         results = list(pool.map(lambda Y: relu_inverse(W, 0.0, Y, n_threads=2).x, batches))
@@ -315,9 +320,9 @@ def test_dual_result_of_each_sample_independent_of_its_batch(n, dtype):
     # fallback samples (rank-deficient active rows, some with fewer than n active rows) must be
     # flagged and solved by minimum-norm least squares.
     m = 4 * n
-    W = reluinj.random_frame(m, n, rng=n)
+    W = reluinj.random_frame(m, n, seed=n)
     alpha = np.zeros(m)
-    X = sphere_samples(61, n, rng=n + 1)
+    X = sphere_samples(61, n, seed=n + 1)
     Y = ReLULayer(W, alpha)(X)
     Y[5, : m // 2] = 0.0                       # at most 2n active rows left in generic position
     Y[12, :] = 0.0                             # nothing active
@@ -360,10 +365,11 @@ def test_single_output_returns_vector():
 
 
 def test_stability_constant_matches_eigvalsh_oracle(rng):
-    W = reluinj.random_frame(30, 4, rng=9)
+    W = reluinj.random_frame(30, 4, seed=9)
     alpha = np.full(30, 0.5)
-    X = sphere_samples(400, 4, rng)
-    const, per = stability_constant(W, alpha, X, return_pointwise=True)
+    X = sphere_samples(400, 4, seed=rng)
+    est = stability_constant(W, alpha, X)
+    const, per = est.constant, est.pointwise
     expected = np.empty(400)
     for s, x in enumerate(X):
         act = W @ x >= alpha
@@ -377,8 +383,8 @@ def test_stability_constant_matches_eigvalsh_oracle(rng):
 
 def test_stability_constant_of_icosahedron_at_zero_bias():
     # One element of each antipodal pair is active, S_I = 2 Id: constant 1/sqrt(2).
-    X = sphere_samples(500, 3, rng=10)
-    assert stability_constant(reluinj.icosahedron(), 0.0, X) == pytest.approx(2**-0.5, rel=1e-12)
+    X = sphere_samples(500, 3, seed=10)
+    assert stability_constant(reluinj.icosahedron(), 0.0, X).constant == pytest.approx(2**-0.5, rel=1e-12)
 
 
 # ---------------------------------------------------------------- bad input
@@ -386,8 +392,8 @@ def test_stability_constant_of_icosahedron_at_zero_bias():
 
 @pytest.fixture
 def small():
-    W = reluinj.random_frame(8, 3, rng=0)
-    return W, np.zeros(8), ReLULayer(W, 0.0)(sphere_samples(5, 3, rng=0))
+    W = reluinj.random_frame(8, 3, seed=0)
+    return W, np.zeros(8), ReLULayer(W, 0.0)(sphere_samples(5, 3, seed=0))
 
 
 @pytest.mark.parametrize("mutate,exc,match", [
@@ -413,8 +419,8 @@ def test_bad_outputs_rejected(small, mutate, exc, match):
 def test_dual_rejects_one_bad_entry_anywhere_in_a_large_batch(n, dtype, bad, match, n_threads):
     # method="dual" checks Y inside its kernel pass: one bad entry in one sample of any chunk
     # (here the last entry of the last sample, and one in the middle) rejects the whole batch.
-    W = reluinj.random_frame(3 * n, n, rng=0)
-    Y = ReLULayer(W, 0.0)(sphere_samples(1003, n, rng=1)).astype(dtype)
+    W = reluinj.random_frame(3 * n, n, seed=0)
+    Y = ReLULayer(W, 0.0)(sphere_samples(1003, n, seed=1)).astype(dtype)
     for s, i in [(1002, 3 * n - 1), (517, 7)]:
         Z = Y.copy()
         Z[s, i] = bad
@@ -426,17 +432,30 @@ def test_dual_rejects_one_bad_entry_anywhere_in_a_large_batch(n, dtype, bad, mat
     ({"alpha": np.zeros(7)}, ValueError, r"alpha must be a scalar or have shape \(8,\)"),
     ({"alpha": np.full(8, np.nan)}, ValueError, "alpha contains NaN"),
     ({"method": "svd"}, ValueError, "method must be one of"),
-    ({"method": "frame", "variant": "fast"}, ValueError, "variant must be"),
-    ({"method": "frame", "step": "optimal"}, ValueError, "step must be"),
-    ({"method": "frame", "tol": -1.0}, ValueError, "tol must be finite"),
-    ({"method": "cg", "max_iter": 0}, ValueError, "max_iter must be >= 1"),
-    ({"rcond": 1.5}, ValueError, r"rcond must be in \(0, 1\)"),
-    ({"rcond": 0.0}, ValueError, "rcond must be finite and > 0"),
+    ({"method": "frame", "options": {"variant": "fast"}}, ValueError, "variant must be"),
+    ({"method": "frame", "options": {"step": "optimal"}}, ValueError, "step must be"),
+    ({"method": "frame", "options": {"tol": -1.0}}, ValueError, "tol must be finite"),
+    ({"method": "cg", "options": {"max_iter": 0}}, ValueError, "max_iter must be >= 1"),
+    ({"method": "dual", "options": {"variant": "relu"}}, ValueError,
+     r"option 'variant' belongs to method='frame', not method='dual'"),
+    ({"method": "dual", "options": {"max_iter": 5}}, ValueError,
+     r"option 'max_iter' belongs to method='frame' or method='cg', not method='dual'"),
+    ({"method": "cg", "options": {"step": "full"}}, ValueError,
+     r"option 'step' belongs to method='frame', not method='cg'"),
+    ({"method": "cg", "options": {"facet_vertices": None}}, ValueError, "'facet_vertices'"),
+    ({"method": "frame", "options": {"maxiter": 5}}, ValueError, r"unknown option 'maxiter'"),
+    ({"options": [("tol", 1.0)]}, TypeError, "options must be a mapping"),
+    ({"variant": "relu"}, TypeError, "unexpected keyword argument 'variant'"),
+    ({"rank_tol": 1.5}, ValueError, r"rank_tol must be in \(0, 1\)"),
+    ({"rank_tol": 0.0}, ValueError, "rank_tol must be finite and > 0"),
     ({"n_threads": 0}, ValueError, "n_threads=0 is invalid"),
     ({"n_threads": 1.5}, TypeError, "n_threads must be an int"),
-    ({"method": "facet", "facets": [np.array([0, 1, 9])]}, ValueError, r"facets\[0\] has indices"),
-    ({"method": "facet", "facets": [np.array([0.0, 1.0])]}, ValueError, r"facets\[0\] must be"),
-    ({"method": "facet", "facets": []}, ValueError, "facets must contain"),
+    ({"method": "facet", "options": {"facet_vertices": [np.array([0, 1, 9])]}}, ValueError,
+     r"facet_vertices\[0\] has indices"),
+    ({"method": "facet", "options": {"facet_vertices": [np.array([0.0, 1.0])]}}, ValueError,
+     r"facet_vertices\[0\] must be"),
+    ({"method": "facet", "options": {"facet_vertices": []}}, ValueError,
+     "facet_vertices must contain"),
 ], ids=lambda v: str(v)[:30])
 def test_bad_options_rejected(small, kwargs, exc, match):
     W, alpha, Y = small
@@ -482,8 +501,8 @@ def test_kernel_rechecks_sizes():
 def test_cli_invert_roundtrip(tmp_path, capsys):
     from reluinj._cli.main import main
 
-    W = reluinj.random_frame(40, 5, rng=0)
-    X = sphere_samples(20, 5, rng=12)
+    W = reluinj.random_frame(40, 5, seed=0)
+    X = sphere_samples(20, 5, seed=12)
     np.save(tmp_path / "Y.npy", ReLULayer(W, -0.3)(X))
     np.savez(tmp_path / "layer_b.npz", W=W, b=np.full(40, 0.3))
     np.savez(tmp_path / "layer_alpha.npz", W=W, alpha=np.full(40, -0.3))
@@ -504,7 +523,7 @@ def test_cli_invert_roundtrip(tmp_path, capsys):
 def test_cli_invert_errors_exit_2(tmp_path, capsys):
     from reluinj._cli.main import main
 
-    W = reluinj.random_frame(8, 3, rng=0)
+    W = reluinj.random_frame(8, 3, seed=0)
     np.savez(tmp_path / "noW.npz", V=W)
     np.savez(tmp_path / "both.npz", W=W, b=np.zeros(8), alpha=np.zeros(8))
     np.save(tmp_path / "W.npy", W)

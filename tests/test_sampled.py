@@ -83,7 +83,7 @@ def circle_bias_exact(angles):
 # ---------------------------------------------------------------- closed forms
 
 def test_sampled_bias_icosahedron_converges_from_above():
-    est = reluinj.sampled_bias(reluinj.icosahedron(), n_samples=200_000, rng=1)
+    est = reluinj.sampled_bias(reluinj.icosahedron(), n_samples=200_000, seed=1)
     assert np.all(est.alpha >= ICO - BELOW_TOL)
     assert np.all(est.alpha <= ICO + 0.01)
     assert est.method == "sampled" and est.n_samples == 200_000
@@ -91,7 +91,7 @@ def test_sampled_bias_icosahedron_converges_from_above():
 
 
 def test_sampled_bias_icosahedron_authors_init_is_exact():
-    est = reluinj.sampled_bias(reluinj.icosahedron(), n_samples=1000, rng=0, init="authors")
+    est = reluinj.sampled_bias(reluinj.icosahedron(), n_samples=1000, seed=0, init="authors")
     np.testing.assert_allclose(est.alpha, ICO, rtol=EXACT_RTOL)
     np.testing.assert_allclose(authors_init(reluinj.icosahedron()), ICO, rtol=EXACT_RTOL)
 
@@ -99,7 +99,7 @@ def test_sampled_bias_icosahedron_authors_init_is_exact():
 def test_sampled_bias_tetrahedron_error_decreases():
     errors = []
     for N in (10**3, 10**4, 10**5):
-        est = reluinj.sampled_bias(reluinj.tetrahedron(), n_samples=N, rng=3)
+        est = reluinj.sampled_bias(reluinj.tetrahedron(), n_samples=N, seed=3)
         assert np.all(est.alpha >= TET - BELOW_TOL)
         errors.append(np.max(est.alpha - TET))
     assert errors[0] > errors[1] > errors[2]
@@ -109,7 +109,7 @@ def test_sampled_bias_tetrahedron_error_decreases():
 def test_sampled_bias_cube_is_zero_with_rank_fallback():
     W = reluinj.cube()
     assert resolve_check_rank(W, "auto") is True
-    est = reluinj.sampled_bias(W, n_samples=100_000, rng=5)
+    est = reluinj.sampled_bias(W, n_samples=100_000, seed=5)
     assert np.all(est.alpha >= -BELOW_TOL)
     assert np.all(est.alpha <= 0.02)
 
@@ -118,7 +118,7 @@ def test_sampled_bias_circle_matches_exact_sweep():
     angles = np.sort(np.random.default_rng(7).uniform(0, 2 * np.pi, 7))
     W = np.column_stack([np.cos(angles), np.sin(angles)])
     exact = circle_bias_exact(angles)
-    est = reluinj.sampled_bias(W, n_samples=200_000, rng=11)
+    est = reluinj.sampled_bias(W, n_samples=200_000, seed=11)
     finite = np.isfinite(exact)
     np.testing.assert_array_equal(np.isfinite(est.alpha), finite)
     assert np.all(est.alpha[finite] >= exact[finite] - BELOW_TOL)
@@ -128,7 +128,7 @@ def test_sampled_bias_circle_matches_exact_sweep():
 # ---------------------------------------------------------------- exact semantics
 
 def test_kernel_correlations_match_gemm_for_every_isa(rng):
-    Wn = reluinj.random_frame(37, 9, rng=rng)
+    Wn = reluinj.random_frame(37, 9, seed=rng)
     X = rng.standard_normal((150, 9))
     isas = {"generic": 0, "avx2": 1, "avx512": 2}
     best = isas[_core.most_correlated_basis_isa()]
@@ -145,8 +145,8 @@ def test_kernel_partial_exact_for_every_isa(m, n, rng):
     its own correlations, with ties (repeated rows, integer points) and without."""
     isas = {"generic": 0, "avx2": 1, "avx512": 2}
     best = isas[_core.most_correlated_basis_isa()]
-    R = reluinj.random_frame(max(n, m - m // 4), n, rng=rng)
-    frames = [reluinj.random_frame(m, n, rng=rng), np.vstack([R, R[: m - R.shape[0]]])]
+    R = reluinj.random_frame(max(n, m - m // 4), n, seed=rng)
+    frames = [reluinj.random_frame(m, n, seed=rng), np.vstack([R, R[: m - R.shape[0]]])]
     points = [rng.standard_normal((203, n)), np.round(2 * rng.standard_normal((203, n)))]
     for name, code in isas.items():
         if code > best:
@@ -169,36 +169,36 @@ def test_kernel_partial_exact_for_every_isa(m, n, rng):
         "near-copies", "repeated", "large-n-repeated"])
 def test_data_bias_equals_brute_force(frame, check_rank, rng):
     if frame == "near-copies":                 # correlations equal after rounding to float
-        R = reluinj.random_frame(40, 6, rng=rng)   # (the AVX-512 fast path falls back)
+        R = reluinj.random_frame(40, 6, seed=rng)   # (the AVX-512 fast path falls back)
         W = np.vstack([R, R[:20] + 1e-9 * rng.standard_normal((20, 6))])
         X = rng.standard_normal((300, 6))
     elif frame == "repeated":                      # four copies of each row: > 32 candidates
-        W = np.tile(reluinj.random_frame(50, 16, rng=rng), (4, 1))
+        W = np.tile(reluinj.random_frame(50, 16, seed=rng), (4, 1))
         X = rng.standard_normal((100, 16))
     elif frame == "large-n-repeated":              # n > 16 with every value four times: ties
-        W = np.tile(reluinj.random_frame(30, 20, rng=rng), (4, 1))   # at the top-n threshold
+        W = np.tile(reluinj.random_frame(30, 20, seed=rng), (4, 1))   # at the top-n threshold
         X = rng.standard_normal((100, 20))
     elif frame == "near-dependent":                  # sines ~1e-7: below the Cholesky proof level,
-        R = reluinj.random_frame(6, 3, rng=rng)    # above rank_tol -> exact Gram-Schmidt path
+        R = reluinj.random_frame(6, 3, seed=rng)    # above rank_tol -> exact Gram-Schmidt path
         near = R[:3] + 1e-7 * rng.standard_normal((3, 3)) + R[[1, 2, 0]]
         W = np.vstack([R, near, R[0] + R[1]])
         X = rng.standard_normal((80, 3))
     elif frame == "ties-prefilter":                  # m >= 4n: the candidate prefilter is used
-        W = np.vstack([reluinj.cross_polytope(4), reluinj.random_frame(8, 4, rng=rng)])
+        W = np.vstack([reluinj.cross_polytope(4), reluinj.random_frame(8, 4, seed=rng)])
         X = np.vstack([np.eye(4), -np.eye(4), np.zeros((1, 4)), rng.standard_normal((40, 4))])
     elif frame.startswith("large-n"):              # n > 16: the bisection path (top_n)
-        R = reluinj.random_frame(100, 20, rng=rng)
+        R = reluinj.random_frame(100, 20, seed=rng)
         W = np.vstack([R, R[:10]]) if frame.endswith("duplicated") else R
         X = rng.standard_normal((40, 20))
     elif frame == "cube":
         W = reluinj.cube()
         X = np.vstack([np.eye(3), -np.eye(3), [[1, 1, 0], [0, 1, -1]], rng.standard_normal((60, 3))])
     elif frame == "duplicated":
-        R = reluinj.random_frame(8, 3, rng=rng)
+        R = reluinj.random_frame(8, 3, seed=rng)
         W = np.vstack([R, 2.0 * R[:3]])            # rows 8..10 parallel to rows 0..2
         X = rng.standard_normal((80, 3))
     else:
-        W = reluinj.random_frame(20, 4, rng=rng, normalize=False)
+        W = reluinj.random_frame(20, 4, seed=rng, normalize=False)
         X = rng.standard_normal((80, 4))
     if frame.endswith("float32"):
         W, X = W.astype(np.float32), X.astype(np.float32)
@@ -226,7 +226,7 @@ class _no_warning:
 
 
 def test_data_bias_points_are_not_normalized(rng):
-    W = reluinj.random_frame(12, 3, rng=rng)
+    W = reluinj.random_frame(12, 3, seed=rng)
     X = rng.standard_normal((50, 3))
     e1 = reluinj.data_bias(W, X)
     e3 = reluinj.data_bias(W, 3.0 * X)
@@ -237,10 +237,10 @@ def test_data_bias_points_are_not_normalized(rng):
 @pytest.mark.filterwarnings("ignore::reluinj._lib.exceptions.SamplingWarning")  # m=2100: few hits
 @pytest.mark.parametrize("m, n", [(30, 5), (2100, 3), (120, 24)], ids=["30x5", "no-gram", "n24"])
 def test_check_rank_false_exact_for_general_position(m, n):
-    W = reluinj.random_frame(m, n, rng=m + n)
+    W = reluinj.random_frame(m, n, seed=m + n)
     assert resolve_check_rank(W, "auto") is False
-    a = reluinj.sampled_bias(W, n_samples=5000, rng=2, check_rank=False)
-    b = reluinj.sampled_bias(W, n_samples=5000, rng=2, check_rank=True)
+    a = reluinj.sampled_bias(W, n_samples=5000, seed=2, check_rank=False)
+    b = reluinj.sampled_bias(W, n_samples=5000, seed=2, check_rank=True)
     np.testing.assert_array_equal(a.alpha, b.alpha)
     np.testing.assert_array_equal(a.hits, b.hits)
 
@@ -248,7 +248,7 @@ def test_check_rank_false_exact_for_general_position(m, n):
 def test_resolve_check_rank_auto_on_structured_frames(rng):
     for W in (reluinj.icosahedron(), reluinj.tetrahedron(), reluinj.cross_polytope(4)):
         assert resolve_check_rank(W, "auto") is True
-    R = reluinj.random_frame(10, 3, rng=rng)
+    R = reluinj.random_frame(10, 3, seed=rng)
     assert resolve_check_rank(np.vstack([R, R]), "auto") is True
     assert resolve_check_rank(R, True) is True and resolve_check_rank(R, False) is False
 
@@ -256,8 +256,8 @@ def test_resolve_check_rank_auto_on_structured_frames(rng):
 # ---------------------------------------------------------------- domains and scaling
 
 def test_domain_rules_and_row_norm_scaling(rng):
-    W = reluinj.random_frame(25, 4, rng=rng)
-    base = reluinj.sampled_bias(W, n_samples=20_000, rng=9)
+    W = reluinj.random_frame(25, 4, seed=rng)
+    base = reluinj.sampled_bias(W, n_samples=20_000, seed=9)
     a = base.alpha_normalized
     cases = [
         (reluinj.Sphere(2.5), 2.5 * a),
@@ -265,11 +265,11 @@ def test_domain_rules_and_row_norm_scaling(rng):
         (reluinj.Annulus(0.5, 3.0), np.where(a >= 0, 0.5 * a, 3.0 * a)),
     ]
     for domain, expected in cases:
-        est = reluinj.sampled_bias(W, domain, n_samples=20_000, rng=9)
+        est = reluinj.sampled_bias(W, domain, n_samples=20_000, seed=9)
         np.testing.assert_allclose(est.alpha_normalized, expected, rtol=EXACT_RTOL, err_msg=str(domain))
         assert est.domain == domain
     d = rng.uniform(0.5, 4.0, size=25)
-    scaled = reluinj.sampled_bias(W * d[:, None], n_samples=20_000, rng=9)
+    scaled = reluinj.sampled_bias(W * d[:, None], n_samples=20_000, seed=9)
     np.testing.assert_allclose(scaled.alpha_normalized, a, rtol=EXACT_RTOL, atol=1e-15)
     np.testing.assert_allclose(scaled.alpha, d * a, rtol=EXACT_RTOL, atol=1e-15)
 
@@ -281,17 +281,17 @@ def test_nonnegative_domain_samples_and_bias():
     np.testing.assert_allclose(np.linalg.norm(X, axis=1), 1.0, rtol=EXACT_RTOL)
     W = reluinj.cross_polytope(2)                   # e1, e2, -e1, -e2
     with pytest.warns(SamplingWarning, match="2 of 4"):
-        est = reluinj.sampled_bias(W, reluinj.Sphere(nonnegative=True), n_samples=50_000, rng=1)
+        est = reluinj.sampled_bias(W, reluinj.Sphere(nonnegative=True), n_samples=50_000, seed=1)
     assert np.all(est.alpha[:2] >= 0) and np.all(est.alpha[:2] <= 1e-3)
     assert np.all(np.isposinf(est.alpha[2:])) and est.n_unbounded == 2
     assert np.all(est.hits[2:] == 0)
 
 
 def test_monotone_in_number_of_samples(rng):
-    W = reluinj.random_frame(30, 4, rng=rng)
+    W = reluinj.random_frame(30, 4, seed=rng)
     prev = None
     for N in (500, 3000, 20_000, 70_000):
-        est = reluinj.sampled_bias(W, n_samples=N, rng=6, batch_size=8192)
+        est = reluinj.sampled_bias(W, n_samples=N, seed=6, batch_size=8192)
         if prev is not None:
             assert np.all(est.alpha <= prev)
         prev = est.alpha
@@ -300,9 +300,9 @@ def test_monotone_in_number_of_samples(rng):
 # ---------------------------------------------------------------- reproducibility, threads
 
 def test_reproducible_batches_and_seeds(rng):
-    W = reluinj.random_frame(40, 5, rng=rng)
-    a = reluinj.sampled_bias(W, n_samples=30_000, rng=12, batch_size=7000)
-    b = reluinj.sampled_bias(W, n_samples=30_000, rng=np.random.SeedSequence(12), batch_size=7000)
+    W = reluinj.random_frame(40, 5, seed=rng)
+    a = reluinj.sampled_bias(W, n_samples=30_000, seed=12, batch_size=7000)
+    b = reluinj.sampled_bias(W, n_samples=30_000, seed=np.random.SeedSequence(12), batch_size=7000)
     np.testing.assert_array_equal(a.alpha, b.alpha)
     # manual batch loop, in reverse order, with exact min/sum combination
     _, Wn, norms = normalized_frame(W)
@@ -315,34 +315,34 @@ def test_reproducible_batches_and_seeds(rng):
     np.testing.assert_array_equal(a.alpha, norms * mins)
     np.testing.assert_array_equal(a.hits, hits)
     assert DEFAULT_BATCH_SIZE == 65536
-    g1 = reluinj.sampled_bias(W, n_samples=1000, rng=np.random.default_rng(0))
-    g2 = reluinj.sampled_bias(W, n_samples=1000, rng=np.random.default_rng(0))
+    g1 = reluinj.sampled_bias(W, n_samples=1000, seed=np.random.default_rng(0))
+    g2 = reluinj.sampled_bias(W, n_samples=1000, seed=np.random.default_rng(0))
     np.testing.assert_array_equal(g1.alpha, g2.alpha)
 
 
 @pytest.mark.parametrize("check_rank", [False, True], ids=["fast", "rank"])
 def test_thread_invariance(n_threads, check_rank):
-    W = reluinj.random_frame(200, 10, rng=3)
-    ref = reluinj.sampled_bias(W, n_samples=20_000, rng=0, n_threads=1, check_rank=check_rank)
-    est = reluinj.sampled_bias(W, n_samples=20_000, rng=0, n_threads=n_threads, check_rank=check_rank)
+    W = reluinj.random_frame(200, 10, seed=3)
+    ref = reluinj.sampled_bias(W, n_samples=20_000, seed=0, n_threads=1, check_rank=check_rank)
+    est = reluinj.sampled_bias(W, n_samples=20_000, seed=0, n_threads=n_threads, check_rank=check_rank)
     np.testing.assert_array_equal(est.alpha, ref.alpha)
     np.testing.assert_array_equal(est.hits, ref.hits)
 
 
 def test_concurrent_calls_from_threadpool():
-    W = reluinj.random_frame(64, 6, rng=8)
-    ref = reluinj.sampled_bias(W, n_samples=30_000, rng=1, n_threads=1)
+    W = reluinj.random_frame(64, 6, seed=8)
+    ref = reluinj.sampled_bias(W, n_samples=30_000, seed=1, n_threads=1)
     with ThreadPoolExecutor(max_workers=4) as pool:
-        outs = list(pool.map(lambda _: reluinj.sampled_bias(W, n_samples=30_000, rng=1, n_threads=2),
+        outs = list(pool.map(lambda _: reluinj.sampled_bias(W, n_samples=30_000, seed=1, n_threads=2),
                              range(6)))
     for est in outs:
         np.testing.assert_array_equal(est.alpha, ref.alpha)
 
 
 def test_float32_close_to_float64():
-    W = reluinj.random_frame(50, 5, rng=4)
-    e64 = reluinj.sampled_bias(W, n_samples=20_000, rng=2)
-    e32 = reluinj.sampled_bias(W.astype(np.float32), n_samples=20_000, rng=2)
+    W = reluinj.random_frame(50, 5, seed=4)
+    e64 = reluinj.sampled_bias(W, n_samples=20_000, seed=2)
+    e32 = reluinj.sampled_bias(W.astype(np.float32), n_samples=20_000, seed=2)
     np.testing.assert_allclose(e32.alpha, e64.alpha, rtol=0, atol=FLOAT32_ATOL)
 
 
@@ -365,9 +365,9 @@ def test_certification_on_fresh_samples(m, n, n_est, strict):
     the margin for some element of its J*(x), failures are rare, and the estimate updated with
     the fresh points certifies all of them.
     """
-    W = reluinj.random_frame(m, n, rng=100 + n)       # unit rows: layer margin = normalized margin
-    est = reluinj.sampled_bias(W, reluinj.Sphere(), n_samples=n_est, rng=1)
-    X = reluinj.testing.sphere_samples(1_000_000, n, rng=2)
+    W = reluinj.random_frame(m, n, seed=100 + n)       # unit rows: layer margin = normalized margin
+    est = reluinj.sampled_bias(W, reluinj.Sphere(), n_samples=n_est, seed=1)
+    X = reluinj.testing.sphere_samples(1_000_000, n, seed=2)
     ok = est.certify(X, margin=CERTIFY_MARGIN)
     if strict:
         assert ok.all()
@@ -394,8 +394,8 @@ def test_certification_on_fresh_samples(m, n, n_est, strict):
     (dict(init="zero"), ValueError, "init must be"),
     (dict(check_rank="maybe"), ValueError, "check_rank must be"),
     (dict(domain="sphere"), TypeError, "domain must be"),
-    (dict(rng="seed"), TypeError, "rng must be"),
-    (dict(rng=-1), ValueError, "rng seed must be non-negative"),
+    (dict(seed="seed"), TypeError, "seed must be"),
+    (dict(seed=-1), ValueError, "seed must be non-negative"),
     (dict(n_threads=0), ValueError, "n_threads=0"),
     (dict(progress="yes"), TypeError, "progress must be a bool"),
 ], ids=lambda v: str(v)[:30])
@@ -459,7 +459,7 @@ def test_draw_batch_bad_index():
 # ---------------------------------------------------------------- CLI and demo
 
 def test_cli_bias_sampled(tmp_path, capsys):
-    W = reluinj.random_frame(40, 5, rng=0)
+    W = reluinj.random_frame(40, 5, seed=0)
     b = -np.full(40, 0.15)
     path, out = tmp_path / "layer.npz", tmp_path / "alpha.npy"
     np.savez(path, W=W, b=b)
@@ -467,7 +467,7 @@ def test_cli_bias_sampled(tmp_path, capsys):
                  "--samples", "1e4", "--seed", "3", "--out", str(out)])
     assert code == 0
     text = capsys.readouterr().out
-    est = reluinj.sampled_bias(W, reluinj.Ball(1.0), n_samples=10_000, rng=3)
+    est = reluinj.sampled_bias(W, reluinj.Ball(1.0), n_samples=10_000, seed=3)
     np.testing.assert_array_equal(np.load(out), est.alpha)
     ok = int(np.count_nonzero(-b <= est.alpha))
     assert f"{ok} of 40 entries certified" in text
@@ -486,7 +486,7 @@ def test_cli_bias_errors(tmp_path, capsys):
 
 
 def test_progress_flag_runs():
-    est = reluinj.sampled_bias(reluinj.icosahedron(), n_samples=3000, rng=0, batch_size=1000,
+    est = reluinj.sampled_bias(reluinj.icosahedron(), n_samples=3000, seed=0, batch_size=1000,
                                progress=True)
     assert est.hits.sum() == 9000
 

@@ -24,20 +24,20 @@ from reluinj.testing import sphere_samples
 
 out = {"simd": reluinj._core.simd_level()}
 for m, n in [(200, 10), (60, 20)]:
-    W = reluinj.random_frame(m, n, rng=n)
+    W = reluinj.random_frame(m, n, seed=n)
     alpha = np.zeros(m)
-    Y = ReLULayer(W, alpha)(sphere_samples(203, n, rng=1))
+    Y = ReLULayer(W, alpha)(sphere_samples(203, n, seed=1))
     Y[7, : m // 2] = 0.0
     for method, kw in [("dual", {}), ("cg", {"tol": 1e-13}), ("frame", {"tol": 1e-13, "step": "subframe"})]:
         for nt in (1, 2):
-            r = relu_inverse(W, alpha, Y, method=method, n_threads=nt, **kw)
+            r = relu_inverse(W, alpha, Y, method=method, n_threads=nt, options=kw)
             out[f"{method}-{m}x{n}-{nt}"] = [r.x.tolist(), r.injective.tolist(), r.residual.tolist()]
     r = relu_inverse(W, alpha, Y.astype(np.float32))
     out[f"dual32-{m}x{n}"] = [r.x.tolist(), r.injective.tolist(), r.residual.tolist()]
 for m, n in [(200, 10), (100, 24)]:
-    W = reluinj.random_frame(m, n, rng=3)
+    W = reluinj.random_frame(m, n, seed=3)
     for nt in (1, 2):
-        est = reluinj.sampled_bias(W, n_samples=5000, rng=4, n_threads=nt)
+        est = reluinj.sampled_bias(W, n_samples=5000, seed=4, n_threads=nt)
         out[f"sampled-{m}x{n}-{nt}"] = [est.alpha.tolist(), est.hits.tolist()]
 rng = np.random.default_rng(0)
 for dtype in (np.float64, np.float32):

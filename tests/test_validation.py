@@ -83,10 +83,10 @@ def test_normalize_rows_rejects_zero_rows():
 
 
 def test_rng_validation():
-    with pytest.raises(TypeError, match="rng must be"):
-        reluinj.random_frame(4, 2, rng="seed")
-    with pytest.raises(ValueError, match="rng seed must be non-negative"):
-        reluinj.random_frame(4, 2, rng=-1)
+    with pytest.raises(TypeError, match="seed must be"):
+        reluinj.random_frame(4, 2, seed="seed")
+    with pytest.raises(ValueError, match="seed must be non-negative"):
+        reluinj.random_frame(4, 2, seed=-1)
 
 
 def test_domains_validate():

@@ -6,24 +6,24 @@ from ._lib.validation import check_positive_float, check_positive_int, check_rng
 __all__ = ["sphere_samples", "ball_samples", "dottest"]
 
 
-def sphere_samples(k, n, rng=None, dtype=np.float64):
+def sphere_samples(k, n, *, seed=None, dtype=np.float64):
     """k points drawn uniformly from the unit sphere of R^n, shape (k, n)."""
     k = check_positive_int(k, "k")
     n = check_positive_int(n, "n")
-    X = check_rng(rng).standard_normal((k, n))
+    X = check_rng(seed).standard_normal((k, n))
     X /= np.linalg.norm(X, axis=1, keepdims=True)
     return X.astype(dtype, copy=False)
 
 
-def ball_samples(k, n, rng=None, dtype=np.float64):
+def ball_samples(k, n, *, seed=None, dtype=np.float64):
     """k points drawn uniformly from the closed unit ball of R^n, shape (k, n)."""
-    gen = check_rng(rng)
-    X = sphere_samples(k, n, gen)
+    gen = check_rng(seed)
+    X = sphere_samples(k, n, seed=gen)
     X *= gen.random(k)[:, None] ** (1.0 / n)
     return X.astype(dtype, copy=False)
 
 
-def dottest(op, rtol=1e-10, *, n_pairs=3, rng=None):
+def dottest(op, *, rtol=1e-10, n_pairs=3, seed=None):
     """Adjoint (dot) test of a linear operator: ``<op x, z> == <x, op.T z>``.
 
     Parameters
@@ -36,7 +36,7 @@ def dottest(op, rtol=1e-10, *, n_pairs=3, rng=None):
         (use about 1e-5 for float32 operators).
     n_pairs : int, default=3
         Number of random (x, z) pairs, x ~ N(0, I_n), z ~ N(0, I_m).
-    rng : None, int, SeedSequence or numpy Generator
+    seed : None, int, SeedSequence or numpy Generator
 
     Returns
     -------
@@ -47,7 +47,7 @@ def dottest(op, rtol=1e-10, *, n_pairs=3, rng=None):
     n_pairs = check_positive_int(n_pairs, "n_pairs")
     m, n = op.shape
     dtype = np.dtype(op.dtype)
-    gen = check_rng(rng)
+    gen = check_rng(seed)
     for _ in range(n_pairs):
         x = gen.standard_normal(n).astype(dtype)
         z = gen.standard_normal(m).astype(dtype)

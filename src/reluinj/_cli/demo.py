@@ -8,7 +8,7 @@ import time
 import numpy as np
 
 from .. import Ball
-from .. import framebounds, icosahedron, is_omnidirectional, random_frame
+from .. import framebounds, icosahedron, is_omnidirectional, omnidirectional_margin, random_frame
 from .. import ReLULayer
 from .. import polytope_bias
 from .. import sampled_bias
@@ -23,7 +23,7 @@ TOO_LARGE_BIAS = 0.6  # above 1/sqrt(5) = 0.447, the maximal bias of the icosahe
 
 def demo_frames():
     """The built-in example frames: name -> W (rows are frame vectors)."""
-    return {"icosahedron 12x3": icosahedron(), "random 40x5 (seed 0)": random_frame(40, 5, rng=0)}
+    return {"icosahedron 12x3": icosahedron(), "random 40x5 (seed 0)": random_frame(40, 5, seed=0)}
 
 
 def _section_injectivity(out, rng):
@@ -31,8 +31,8 @@ def _section_injectivity(out, rng):
           f"({N_SPHERE:,} uniform unit-sphere samples) ==", file=out)
     for name, W in demo_frames().items():
         A, B = framebounds(W)
-        omni, margin = is_omnidirectional(W, return_margin=True)
-        X = sphere_samples(N_SPHERE, W.shape[1], rng)
+        omni, margin = is_omnidirectional(W), omnidirectional_margin(W)
+        X = sphere_samples(N_SPHERE, W.shape[1], seed=rng)
         t0 = time.perf_counter()
         rate0 = ReLULayer(W, 0.0).injectivity_rate(X)
         dt = time.perf_counter() - t0
@@ -51,15 +51,15 @@ def _section_polytope_bias(out, rng):
         est = polytope_bias(W)
         dt = time.perf_counter() - t0
         ball = polytope_bias(W, Ball())
-        X = sphere_samples(N_SPHERE, W.shape[1], rng)
+        X = sphere_samples(N_SPHERE, W.shape[1], seed=rng)
         rate = est.certify(X).mean()
-        print(f"  {name}: {len(est.facets)} facets, {dt * 1e3:.1f} ms; sphere alpha "
+        print(f"  {name}: {len(est.facet_vertices)} facets, {dt * 1e3:.1f} ms; sphere alpha "
               f"min {est.alpha.min():+.4f} mean {est.alpha.mean():+.4f}; ball alpha min "
               f"{ball.alpha.min():+.4f}; stability constant {est.stability_constant:.3g}",
               file=out)
         print(f"    injective at this bias on {100 * rate:.2f}% of {N_SPHERE:,} sphere samples",
               file=out)
-        sampled = sampled_bias(W, n_samples=N_BIAS, rng=0).alpha
+        sampled = sampled_bias(W, n_samples=N_BIAS, seed=0).alpha
         print(f"    side by side with approach A ({N_BIAS:,} samples): mean alpha polytope "
               f"{est.alpha.mean():+.4f} vs sampled {sampled.mean():+.4f}; polytope <= sampled "
               f"for {np.count_nonzero(est.alpha <= sampled + 1e-12)} of {W.shape[0]} elements "
@@ -74,8 +74,8 @@ def _section_cnn(out, rng):
     K, M, ell, D, k, n_inputs = 96, 32, 5, 32, 10, 100
     print("== CNN layer inversion (Gilbert et al. 2017, Section 4.2): "
           f"K={K} filters, M={M} channels, ell={ell}, D={D}, stride 1, k={k} ==", file=out)
-    op = ConvOperator.random(K, M, ell, D, rng=rng)
-    z = sample_model_sparse(K, op.n, k, size=n_inputs, rng=rng)
+    op = ConvOperator.random(K, M, ell, D, seed=rng)
+    z = sample_model_sparse(K, op.n, k, size=n_inputs, seed=rng)
     x = op.adjoint(z)
     t0 = time.perf_counter()
     x_hat = one_shot_reconstruct(op, x, k)
@@ -88,8 +88,8 @@ def _section_cnn(out, rng):
     print(f"  one-shot x_hat = W^T M(W x, k) over {n_inputs} model inputs x = W^T z: relative "
           f"error mean {err.mean():.3f}, median {np.median(err):.3f}, max {err.max():.3f} "
           f"({dt * 1e3:.1f} ms); off-model Gaussian inputs: mean {g_err.mean():.3f}", file=out)
-    est_k = estimate_model_rip(op, k, n_samples=2000, rng=rng)
-    est_2k = estimate_model_rip(op, k, order=2, n_samples=2000, rng=rng)
+    est_k = estimate_model_rip(op, k, n_samples=2000, seed=rng)
+    est_2k = estimate_model_rip(op, k, order=2, n_samples=2000, seed=rng)
     d2 = max(est_k.delta, est_2k.delta)
     bound = theorem_3_3_bound(est_k.delta, d2) if d2 < 1 else float("inf")
     print(f"  sampled model-RIP of W^T (2000 samples, lower bounds): delta_k = {est_k.delta:.3f}, "
@@ -140,7 +140,7 @@ def _section_reconstruction(out, rng):
     print(f"== Reconstruction from ReLU outputs ({N_RECONSTRUCT:,} unit-sphere inputs, "
           "method='dual') ==", file=out)
     for (name, W), alpha in zip(demo_frames().items(), (0.0, -0.3)):
-        X = sphere_samples(N_RECONSTRUCT, W.shape[1], rng)
+        X = sphere_samples(N_RECONSTRUCT, W.shape[1], seed=rng)
         Y = ReLULayer(W, alpha)(X)
         t0 = time.perf_counter()
         res = relu_inverse(W, alpha, Y)
@@ -159,7 +159,7 @@ def _section_sampled_bias(out, rng):
     seed = int(rng.integers(2**31))
     for name, W in demo_frames().items():
         t0 = time.perf_counter()
-        est = sampled_bias(W, n_samples=N_BIAS, rng=seed)
+        est = sampled_bias(W, n_samples=N_BIAS, seed=seed)
         dt = time.perf_counter() - t0
         a = est.alpha_normalized
         print(f"  {name}: alpha (normalized) min={a.min():.4f} median={np.median(a):.4f} "
@@ -167,7 +167,7 @@ def _section_sampled_bias(out, rng):
         if name.startswith("icosahedron"):
             print(f"    exact value 1/sqrt(5) = {5 ** -0.5:.4f}; estimate - exact <= "
                   f"{np.max(a - 5 ** -0.5):.2e} (converges from above)", file=out)
-        X = sphere_samples(N_SPHERE, W.shape[1], rng)
+        X = sphere_samples(N_SPHERE, W.shape[1], seed=rng)
         rate = ReLULayer(W, est.alpha - 1e-3).injectivity_rate(X)
         print(f"    layer with bias alpha - 1e-3 injective at {100 * rate:.3f}% of "
               f"{N_SPHERE:,} fresh samples", file=out)

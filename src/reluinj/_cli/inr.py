@@ -8,7 +8,7 @@ def run_inr_cli(args, out):
     """Body of ``reluinj inr``: fit, then write OUT.png and the PSNR curve."""
     import torch
 
-    img = load_image(args.image, args.size)
+    img = load_image(args.image, size=args.size)
     if args.activation == "bwrelu" and args.c is None:
         args.c = 9.0
     torch.manual_seed(args.seed)

@@ -55,7 +55,7 @@ def _cmd_rip(args):
                          f"(K, M, kh, kw); got shape {filters.shape}")
     pool = args.pool[0] if args.pool is not None and len(args.pool) == 1 else args.pool
     est = [estimate_model_rip(op, args.k, order=order, n_samples=args.samples, pool=pool,
-                              rng=args.seed) for order in (1, 2)]
+                              seed=args.seed) for order in (1, 2)]
     print(f"operator: {op!r}, W of shape {op.shape}")
     if op.K >= 2:
         print(f"filter coherence (max |cos| between filters): {filter_coherence(filters):.4f}")
@@ -141,11 +141,11 @@ def _cmd_bias(args):
         with distributed.connect(args.scheduler, timeout=args.connect_timeout) as client:
             print(f"scheduler: {args.scheduler} ({len(client.scheduler_info()['workers'])} "
                   "workers)")
-            est = distributed.sampled_bias(W, domain, n_samples=samples, rng=args.seed,
+            est = distributed.sampled_bias(W, domain, n_samples=samples, seed=args.seed,
                                            client=client, progress=args.progress)
     elif args.method == "sampled":
         samples = check_positive_int(float(args.samples), "--samples")
-        est = sampled_bias(W, domain, n_samples=samples, rng=args.seed, n_threads=args.threads)
+        est = sampled_bias(W, domain, n_samples=samples, seed=args.seed, n_threads=args.threads)
     else:
         est = polytope_bias(W, domain, n_threads=args.threads)
     dt = time.perf_counter() - t0

@@ -59,7 +59,7 @@ def config_info():
     }
 
 
-def show_config(file=None):
+def show_config(*, file=None):
     """Print version, compiler, OpenMP on/off, effective threads and threadpool info."""
     info = config_info()
     out = file or sys.stdout

@@ -19,6 +19,7 @@ __all__ = [
     "check_positive_int",
     "check_positive_float",
     "result_dtype",
+    "check_rank_tol",
 ]
 
 _KEPT = (np.dtype(np.float32), np.dtype(np.float64))
@@ -142,18 +143,18 @@ def as_bias(alpha, m, name="alpha", *, dtype=None, finite=True):
     return a
 
 
-def check_rng(rng):
-    """Return a numpy Generator from None, an int seed, a SeedSequence or a Generator."""
-    if isinstance(rng, np.random.Generator):
-        return rng
-    if rng is None or isinstance(rng, (numbers.Integral, np.random.SeedSequence)):
-        if isinstance(rng, bool):
-            raise TypeError("rng must be None, an int seed, a SeedSequence or a Generator; got bool")
-        if isinstance(rng, numbers.Integral) and rng < 0:
-            raise ValueError(f"rng seed must be non-negative; got {rng}")
-        return np.random.default_rng(rng)
+def check_rng(seed):
+    """Return a numpy Generator from a `seed`: None, an int, a SeedSequence or a Generator."""
+    if isinstance(seed, np.random.Generator):
+        return seed
+    if seed is None or isinstance(seed, (numbers.Integral, np.random.SeedSequence)):
+        if isinstance(seed, bool):
+            raise TypeError("seed must be None, an int, a SeedSequence or a Generator; got bool")
+        if isinstance(seed, numbers.Integral) and seed < 0:
+            raise ValueError(f"seed must be non-negative; got {seed}")
+        return np.random.default_rng(seed)
     raise TypeError(
-        f"rng must be None, an int seed, a SeedSequence or a numpy Generator; got {type(rng).__name__}"
+        f"seed must be None, an int, a SeedSequence or a numpy Generator; got {type(seed).__name__}"
     )
 
 
@@ -181,3 +182,11 @@ def check_positive_float(value, name, *, allow_zero=False):
         bound = ">= 0" if allow_zero else "> 0"
         raise ValueError(f"{name} must be finite and {bound}; got {value}")
     return value
+
+
+def check_rank_tol(rank_tol):
+    """Validate a rank-test tolerance: a real number in (0, 1)."""
+    rank_tol = check_positive_float(rank_tol, "rank_tol")
+    if rank_tol >= 1:
+        raise ValueError(f"rank_tol must be in (0, 1); got {rank_tol}")
+    return rank_tol

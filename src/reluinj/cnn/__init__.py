@@ -6,11 +6,13 @@ and model-RIP constants.
 """
 from ._operators import ConvOperator, ConvOperator2D
 from ._pooling import (
+    IHTResult,
     ModelRIPEstimate,
     estimate_model_rip,
     filter_coherence,
     iht,
     model_project,
+    model_support,
     one_shot_reconstruct,
     sample_model_sparse,
     theorem_3_3_bound,
@@ -18,6 +20,7 @@ from ._pooling import (
 
 __all__ = [
     "ConvOperator", "ConvOperator2D",
-    "model_project", "sample_model_sparse", "one_shot_reconstruct", "iht",
+    "model_project", "model_support", "sample_model_sparse", "one_shot_reconstruct", "iht",
+    "IHTResult",
     "estimate_model_rip", "ModelRIPEstimate", "theorem_3_3_bound", "filter_coherence",
 ]

@@ -35,13 +35,13 @@ def _output_length(size, ell, stride, allow_truncation, what):
     return (size - ell) // stride + 1
 
 
-def _random_filters(shape, normalize, rng, dtype):
+def _random_filters(shape, normalize, seed, dtype):
     if normalize not in _NORMALIZE:
         raise ValueError(f"normalize must be one of {_NORMALIZE}; got {normalize!r}")
     dtype = np.dtype(dtype)
     if dtype not in (np.dtype(np.float32), np.dtype(np.float64)):
         raise TypeError(f"dtype must be float32 or float64; got {dtype}")
-    w = check_rng(rng).standard_normal(shape)
+    w = check_rng(seed).standard_normal(shape)
     fan_in = int(np.prod(shape[1:]))
     if normalize == "fan_in":
         w /= np.sqrt(fan_in)
@@ -237,7 +237,7 @@ class ConvOperator(_ConvBase):
 
     Examples
     --------
-    >>> op = ConvOperator.random(96, 32, 5, 32, rng=0)
+    >>> op = ConvOperator.random(96, 32, 5, 32, seed=0)
     >>> op.shape
     (2688, 1024)
     """
@@ -259,7 +259,7 @@ class ConvOperator(_ConvBase):
         self._setup(w[:, :, None, :], 1, D, 1, t, (M, D), (K, n), n_threads)
 
     @classmethod
-    def random(cls, K, M, ell, input_length, stride=1, *, normalize="fan_in", rng=None,
+    def random(cls, K, M, ell, input_length, stride=1, *, normalize="fan_in", seed=None,
                dtype=np.float64, allow_truncation=False, n_threads=None):
         """A layer with Gaussian filters.
 
@@ -274,13 +274,13 @@ class ConvOperator(_ConvBase):
             ``"fan_in"``: i.i.d. N(0, 1) entries scaled by ``1 / sqrt(M * ell)`` (the paper's
             Theorem 3.1); ``"unit"``: each filter rescaled to unit Frobenius norm, so every
             row of ``W`` has unit norm.
-        rng : None, int, SeedSequence or numpy Generator
+        seed : None, int, SeedSequence or numpy Generator
         dtype : {float64, float32}, default=float64
         """
         K = check_positive_int(K, "K")
         M = check_positive_int(M, "M")
         ell = check_positive_int(ell, "ell")
-        w = _random_filters((K, M, ell), normalize, rng, dtype)
+        w = _random_filters((K, M, ell), normalize, seed, dtype)
         return cls(w, input_length, stride, allow_truncation=allow_truncation,
                    n_threads=n_threads)
 
@@ -366,14 +366,14 @@ class ConvOperator2D(_ConvBase):
         self._setup(w, H, W, sh, sw, (M, H, W), (K, OH, OW), n_threads)
 
     @classmethod
-    def random(cls, K, M, kernel_size, input_shape, stride=1, *, normalize="fan_in", rng=None,
+    def random(cls, K, M, kernel_size, input_shape, stride=1, *, normalize="fan_in", seed=None,
                dtype=np.float64, allow_truncation=False, n_threads=None):
         """A 2-D layer with Gaussian filters; `normalize` as in :meth:`ConvOperator.random`
         (``"fan_in"`` scales by ``1 / sqrt(M * kh * kw)``)."""
         K = check_positive_int(K, "K")
         M = check_positive_int(M, "M")
         kh, kw = _pair(kernel_size, "kernel_size")
-        w = _random_filters((K, M, kh, kw), normalize, rng, dtype)
+        w = _random_filters((K, M, kh, kw), normalize, seed, dtype)
         return cls(w, input_shape, stride, allow_truncation=allow_truncation,
                    n_threads=n_threads)
 

@@ -24,9 +24,11 @@ from ._operators import _ConvBase
 
 __all__ = [
     "model_project",
+    "model_support",
     "sample_model_sparse",
     "one_shot_reconstruct",
     "iht",
+    "IHTResult",
     "estimate_model_rip",
     "ModelRIPEstimate",
     "theorem_3_3_bound",
@@ -97,7 +99,7 @@ def _regions(K, shape, k, pool):
     return k, pool, table
 
 
-def model_project(h, k, *, pool=None, return_support=False):
+def model_project(h, k, *, pool=None):
     """Structured approximation M(h, k): pool by max |.|, keep the k largest region winners.
 
     Parameters
@@ -113,8 +115,6 @@ def model_project(h, k, *, pool=None, return_support=False):
         last run may be shorter). A pair ``(ph, pw)``: ``ph x pw`` windows tiling the last two
         axes (an ``(OH, OW)`` output map of a :class:`ConvOperator2D`), as max pooling with
         stride equal to the window; windows at the bottom and right edges may be cut.
-    return_support : bool, default=False
-        Also return the boolean mask of the k kept positions.
 
     Returns
     -------
@@ -122,10 +122,25 @@ def model_project(h, k, *, pool=None, return_support=False):
         In each region only its entry of largest ``|h|`` (first in C order on ties) survives;
         of those region winners the k of largest ``|h|`` (stable order: first on ties) are
         kept at their switch positions, everything else is zero. This is the Euclidean
-        projection onto the model set (at most one nonzero per region, k in all).
-    support : ndarray of bool, same shape as `h`
-        Only if `return_support`; exactly k True per input (a kept winner may be 0).
+        projection onto the model set (at most one nonzero per region, k in all). The
+        kept positions are :func:`model_support`.
     """
+    return _model_project(h, k, pool)[0]
+
+
+def model_support(h, k, *, pool=None):
+    """The k positions kept by :func:`model_project` (same arguments).
+
+    Returns
+    -------
+    support : ndarray of bool, same shape as `h`
+        Exactly k True per input (a kept winner may be 0); ``model_project(h, k) ==
+        np.where(support, h, 0)``.
+    """
+    return _model_project(h, k, pool)[1]
+
+
+def _model_project(h, k, pool):
     h = as_float_array(h, "h", ndim=None)
     n_shift_axes = len(pool) if _pool_windows(pool) else 1
     if h.ndim < n_shift_axes + 1:
@@ -151,12 +166,10 @@ def model_project(h, k, *, pool=None, return_support=False):
     support = np.zeros(H.shape, dtype=bool)
     support[rows, blocks, pos] = True
     z = np.where(support, H, 0).astype(h.dtype, copy=False).reshape(h.shape)
-    if return_support:
-        return z, support.reshape(h.shape)
-    return z
+    return z, support.reshape(h.shape)
 
 
-def sample_model_sparse(K, n, k, *, pool=None, size=None, rng=None, dtype=np.float64):
+def sample_model_sparse(K, n, k, *, pool=None, size=None, seed=None, dtype=np.float64):
     """Random model-k-sparse vectors: support first, then values uniform on [-1, 1].
 
     Parameters
@@ -173,7 +186,7 @@ def sample_model_sparse(K, n, k, *, pool=None, size=None, rng=None, dtype=np.flo
         regions are drawn uniformly, then one position uniformly inside each region.
     size : int or None, default=None
         Number of vectors; None returns a single one.
-    rng : None, int, SeedSequence or numpy Generator
+    seed : None, int, SeedSequence or numpy Generator
     dtype : {float64, float32}, default=float64
 
     Returns
@@ -184,7 +197,7 @@ def sample_model_sparse(K, n, k, *, pool=None, size=None, rng=None, dtype=np.flo
     shape = tuple(check_positive_int(d, "n") for d in (n if _pool_windows(n) else (n,)))
     k, _, table = _regions(K, shape, k, pool)
     B = 1 if size is None else check_positive_int(size, "size")
-    gen = check_rng(rng)
+    gen = check_rng(seed)
     R = table.shape[0]
     cells = np.sort(table, axis=1)                  # the cells inside the grid first
     length = np.count_nonzero(cells < math.prod(shape), axis=1)
@@ -279,7 +292,33 @@ def _squared_norm(op):
     return float(s[0]) ** 2
 
 
-def iht(op, x, k, *, pool=None, relu=False, n_iter=50, step="auto", tol=1e-10,
+@dataclass(frozen=True)
+class IHTResult:
+    """Result of :func:`iht`.
+
+    Attributes
+    ----------
+    x : ndarray, same shape as the input signal
+        The reconstruction ``W.T z``.
+    z : ndarray of shape (K*n,) for a flat signal, else (..., *op.dimsd)
+        The model-k-sparse code.
+    residuals : ndarray of shape (n_iter, ...)
+        Relative residual ``||x - W.T z|| / ||x||`` after each iteration, per input.
+    n_iter : int
+        Iterations run (``<= max_iter``).
+    converged : bool
+        True if every relative residual reached `tol` (the loop stopped before or at
+        `max_iter` because of it).
+    """
+
+    x: np.ndarray
+    z: np.ndarray
+    residuals: np.ndarray
+    n_iter: int
+    converged: bool
+
+
+def iht(op, x, k, *, pool=None, relu=False, max_iter=50, step="auto", tol=1e-10,
         callback=None, n_threads=None):
     """Model-based iterative hard thresholding (the paper's Algorithm 1 with a step size).
 
@@ -298,8 +337,8 @@ def iht(op, x, k, *, pool=None, relu=False, n_iter=50, step="auto", tol=1e-10,
     relu : bool, default=False
         Project onto non-negative model-sparse codes, ``z = M(ReLU(b), k)`` (use with
         ``op.relu_pair()``); still an exact projection, so the monotonicity below holds.
-    n_iter : int, default=50
-        Maximum number of iterations.
+    max_iter : int, default=50
+        Iteration cap (iterations run are ``result.n_iter``).
     step : "auto" or float, default="auto"
         ``"auto"`` = ``1 / ||W||^2`` (``||W||`` from ARPACK ``svds`` with a fixed start
         vector, or a dense SVD for tiny W, with a 1e-4 relative margin): with it the residual
@@ -314,16 +353,14 @@ def iht(op, x, k, *, pool=None, relu=False, n_iter=50, step="auto", tol=1e-10,
 
     Returns
     -------
-    x_hat : ndarray, same shape as `x`
-        ``W.T z``.
-    z : ndarray of shape (K*n,) for flat `x`, else (..., *op.dimsd)
-        The model-k-sparse code.
-    residuals : ndarray of shape (n_iterations, ...)
-        Relative residual ``||x - x_hat|| / ||x||`` after each iteration, per input.
+    result : IHTResult
+        ``result.x`` (``W.T z``, same shape as `x`), ``result.z`` (the code),
+        ``result.residuals`` (per iteration and input), ``result.n_iter``,
+        ``result.converged``.
     """
     _check_op(op)
     X, restore = _as_signal(op, x)
-    n_iter = check_positive_int(n_iter, "n_iter")
+    max_iter = check_positive_int(max_iter, "max_iter")
     tol = check_positive_float(tol, "tol", allow_zero=True)
     if callback is not None and not callable(callback):
         raise TypeError(f"callback must be callable or None; got {type(callback).__name__}")
@@ -340,7 +377,8 @@ def iht(op, x, k, *, pool=None, relu=False, n_iter=50, step="auto", tol=1e-10,
     z = np.zeros((B,) + tuple(op.dimsd), dtype=op.dtype)
     d = X
     history = []
-    for it in range(n_iter):
+    converged = False
+    for it in range(max_iter):
         b = z + op.dtype.type(step) * op.forward(d, n_threads=n_threads)
         if relu:
             np.maximum(b, 0, out=b)
@@ -352,10 +390,12 @@ def iht(op, x, k, *, pool=None, relu=False, n_iter=50, step="auto", tol=1e-10,
         if callback is not None:
             callback(it, restore(x_hat), _restore_code(op, z, x))
         if np.all(res <= tol):
+            converged = True
             break
     batch_shape = () if np.ndim(x) == 1 else np.shape(x)[: np.ndim(x) - len(op.dims)]
     residuals = np.array(history).reshape((len(history),) + tuple(batch_shape))
-    return restore(x_hat), _restore_code(op, z, x), residuals
+    return IHTResult(x=restore(x_hat), z=_restore_code(op, z, x), residuals=residuals,
+                     n_iter=len(history), converged=converged)
 
 
 def _restore_code(op, z, x):
@@ -398,7 +438,7 @@ class ModelRIPEstimate:
         return float(self.ratios.max())
 
 
-def estimate_model_rip(op, k, *, order=1, n_samples=2000, pool=None, rng=None, n_threads=None):
+def estimate_model_rip(op, k, *, order=1, n_samples=2000, pool=None, seed=None, n_threads=None):
     """Sampled model-RIP constant of the synthesis matrix ``W.T`` on model-k-sparse codes.
 
     Parameters
@@ -412,7 +452,7 @@ def estimate_model_rip(op, k, *, order=1, n_samples=2000, pool=None, rng=None, n
         drawn independently from M_k (the set M_k^2 of Theorem 3.3, constant delta_2k).
     n_samples : int, default=2000
     pool : int, pair of int or None, default=None
-    rng : None, int, SeedSequence or numpy Generator
+    seed : None, int, SeedSequence or numpy Generator
     n_threads : int or None, default=None
 
     Returns
@@ -433,13 +473,13 @@ def estimate_model_rip(op, k, *, order=1, n_samples=2000, pool=None, rng=None, n
     K = op.dimsd[0]
     grid = _shift_grid(op, pool)
     k, pool, _ = _regions(K, grid, k, pool)
-    gen = check_rng(rng)
+    gen = check_rng(seed)
     ratios = np.empty(n_samples)
     for start in range(0, n_samples, RIP_CHUNK):
         size = min(RIP_CHUNK, n_samples - start)
-        z = sample_model_sparse(K, grid, k, pool=pool, size=size, rng=gen, dtype=op.dtype)
+        z = sample_model_sparse(K, grid, k, pool=pool, size=size, seed=gen, dtype=op.dtype)
         if order == 2:
-            z = z + sample_model_sparse(K, grid, k, pool=pool, size=size, rng=gen,
+            z = z + sample_model_sparse(K, grid, k, pool=pool, size=size, seed=gen,
                                       dtype=op.dtype)
         x = op.adjoint(z.reshape((size,) + tuple(op.dimsd)), n_threads=n_threads)
         num = np.square(x.reshape(size, -1), dtype=np.float64).sum(axis=1)

@@ -11,7 +11,7 @@ from ._estimate import BiasEstimate
 from ._layer import ReLULayer
 from ._network import ReLUNetwork
 from ._polytope import polytope_bias
-from ._reconstruct import InverseResult, relu_inverse, stability_constant
+from ._reconstruct import InverseResult, StabilityEstimate, relu_inverse, stability_constant
 from ._sampled import data_bias, sampled_bias
 from ._toolkit import (
     cross_polytope,
@@ -24,6 +24,7 @@ from ._toolkit import (
     frsyn,
     icosahedron,
     is_omnidirectional,
+    omnidirectional_margin,
     normalize_rows,
     random_frame,
     tetrahedron,
@@ -37,8 +38,8 @@ __all__ = [
     "ReLUNetwork",
     "polytope_bias",
     "sampled_bias", "data_bias",
-    "relu_inverse", "InverseResult", "stability_constant",
+    "relu_inverse", "InverseResult", "StabilityEstimate", "stability_constant",
     "frana", "frsyn", "frame_operator", "framebounds", "framedual", "framered",
-    "normalize_rows", "is_omnidirectional", "random_frame",
+    "normalize_rows", "is_omnidirectional", "omnidirectional_margin", "random_frame",
     "icosahedron", "tetrahedron", "cube", "cross_polytope",
 ]

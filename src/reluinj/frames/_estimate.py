@@ -26,8 +26,9 @@ class BiasEstimate:
         Samples (or data points) behind a Monte-Carlo/data estimate; None for polytope.
     hits : ndarray of int64, shape (m,), or None
         How often each element was in some most-correlated basis J*(x).
-    facets : list of ndarray of int, or None
-        Facets (vertex index sets) used by the polytope method.
+    facet_vertices : list of ndarray of int, or None
+        Facets (vertex index sets) used by the polytope method; can be passed on as
+        ``relu_inverse(..., method="facet", options={"facet_vertices": ...})``.
     stability_constant : float or None
         ``max_F 1 / sigma_min(W_F)`` over the facets used (polytope method).
     W : ndarray of shape (m, n)
@@ -41,7 +42,7 @@ class BiasEstimate:
     W: np.ndarray = field(repr=False)
     n_samples: Optional[int] = None
     hits: Optional[np.ndarray] = field(default=None, repr=False)
-    facets: Optional[list] = field(default=None, repr=False)
+    facet_vertices: Optional[list] = field(default=None, repr=False)
     stability_constant: Optional[float] = None
 
     @property

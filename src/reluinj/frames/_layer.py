@@ -4,7 +4,8 @@ import numpy as np
 from .. import _core, _cykern
 from .._lib.threads import effective_n_threads
 from .._lib.constants import DEFAULT_RANK_TOL
-from .._lib.validation import as_bias, as_points, as_weights, check_positive_float, result_dtype
+from .._lib.validation import (as_bias, as_points, as_weights, check_positive_float,
+                               check_rank_tol, result_dtype)
 
 __all__ = ["ReLULayer"]
 
@@ -130,15 +131,15 @@ class ReLULayer:
         mask = _core.active_mask(W, alpha, X2, effective_n_threads(n_threads))
         return mask[0] if was_1d else mask
 
-    def is_injective_at(self, X, *, rank_tol=DEFAULT_RANK_TOL, return_rank=False,
-                        n_threads=None):
+    def is_injective_at(self, X, *, rank_tol=DEFAULT_RANK_TOL, n_threads=None):
         """Point-wise injectivity: do the active rows at x span R^n?
 
         This is a numerical **rank** test, not a count of active rows: active rows are
         scanned in index order and a row raises the rank iff its distance to the span of
         the rows accepted before it, relative to its norm, exceeds `rank_tol`. The layer is
         injective at x iff n rows are accepted. Compiled kernel, OpenMP over samples, GIL
-        released; results do not depend on `n_threads`.
+        released; results do not depend on `n_threads`. The rank itself is
+        :meth:`active_rank`.
 
         Parameters
         ----------
@@ -146,25 +147,41 @@ class ReLULayer:
             Points at which to test.
         rank_tol : float, default=1e-10
             Relative tolerance of the rank test, in (0, 1).
-        return_rank : bool, default=False
-            Also return the numerical rank of the active sub-frame per point.
         n_threads : int or None, default=None
             See :func:`reluinj.effective_n_threads`.
 
         Returns
         -------
         injective : ndarray of bool, shape (k,) (a 0-d bool for a single point)
-        rank : ndarray of int32, shape (k,)
-            Only when `return_rank` is True.
         """
-        rank_tol = check_positive_float(rank_tol, "rank_tol")
-        if rank_tol >= 1:
-            raise ValueError(f"rank_tol must be in (0, 1); got {rank_tol}")
+        return self._injective_at(X, rank_tol, n_threads, with_rank=False)
+
+    def active_rank(self, X, *, rank_tol=DEFAULT_RANK_TOL, n_threads=None):
+        """Numerical rank of the active sub-frame at each point (the rank test of
+        :meth:`is_injective_at`, which is ``active_rank(X) == n``).
+
+        Parameters
+        ----------
+        X : array_like of shape (n,) or (k, n)
+            Points at which to test.
+        rank_tol : float, default=1e-10
+            Relative tolerance of the rank test, in (0, 1).
+        n_threads : int or None, default=None
+            See :func:`reluinj.effective_n_threads`.
+
+        Returns
+        -------
+        rank : ndarray of int32, shape (k,) (0-d for a single point)
+        """
+        return self._injective_at(X, rank_tol, n_threads, with_rank=True)[1]
+
+    def _injective_at(self, X, rank_tol, n_threads, *, with_rank):
+        rank_tol = check_rank_tol(rank_tol)
         nt = effective_n_threads(n_threads)
         W, alpha, X2, was_1d = self._prepare(X)
-        res = _core.injective_at(W, alpha, X2, rank_tol, bool(return_rank), nt)
+        res = _core.injective_at(W, alpha, X2, rank_tol, bool(with_rank), nt)
         if was_1d:
-            return (res[0][0], res[1][0]) if return_rank else res[0]
+            return (res[0][0], res[1][0]) if with_rank else res[0]
         return res
 
     def injectivity_rate(self, X, *, rank_tol=DEFAULT_RANK_TOL, n_threads=None):
@@ -179,8 +196,8 @@ class ReLULayer:
         """Reconstruct inputs from outputs ``Y`` of this layer.
 
         Delegates to :func:`reluinj.relu_inverse` with this layer's ``W`` and ``alpha``;
-        keyword arguments (``method``, ``n_threads``, ``rcond``, ``facets``, ``variant``,
-        ``step``, ``tol``, ``max_iter``) are passed through.
+        keyword arguments (``method``, ``options``, ``rank_tol``, ``n_threads``) are passed
+        through.
 
         Parameters
         ----------

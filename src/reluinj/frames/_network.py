@@ -18,6 +18,7 @@ from .._lib.validation import (
     as_points,
     as_weights,
     check_positive_float,
+    check_rank_tol,
     frame_rank,
 )
 from .._lib.constants import DEFAULT_RANK_TOL
@@ -287,7 +288,7 @@ class ReLUNetwork:
         out = self.activations(X2)[-1]
         return out[0] if was_1d else out
 
-    def analyze(self, X, *, with_data_bias=True, rcond=None, n_threads=None):
+    def analyze(self, X, *, with_data_bias=True, rank_tol=DEFAULT_RANK_TOL, n_threads=None):
         """Injectivity of every stage on the activations that the data X produces there.
 
         Parameters
@@ -297,8 +298,8 @@ class ReLUNetwork:
         with_data_bias : bool, default=True
             Compute the data-driven bias ``reluinj.data_bias`` of each ReLU frame stage on
             its input activations, and count the neurons whose bias is already below it.
-        rcond : float or None, default=None
-            Rank-test tolerance (``None`` → :data:`reluinj.DEFAULT_RANK_TOL`).
+        rank_tol : float, default=1e-10
+            Rank-test tolerance in (0, 1) (:data:`reluinj.DEFAULT_RANK_TOL`).
         n_threads : int or None, default=None
             See :func:`reluinj.effective_n_threads`.
 
@@ -310,7 +311,7 @@ class ReLUNetwork:
         X2, _ = as_points(X, self.n_in)
         if X2.shape[0] == 0:
             raise ValueError("X must contain at least one point")
-        rank_tol = DEFAULT_RANK_TOL if rcond is None else rcond
+        rank_tol = check_rank_tol(rank_tol)
         nt = effective_n_threads(n_threads)
         hs = self.activations(X2)
         reports = []
@@ -326,8 +327,7 @@ class ReLUNetwork:
             else:
                 layer = ReLULayer(st.W, st.alpha)
                 rate = layer.injectivity_rate(H, rank_tol=rank_tol, n_threads=nt)
-                stab = _stability(st.W, st.alpha, H, n_threads=nt, rcond=rank_tol,
-                                  return_pointwise=False)
+                stab = _stability(st.W, st.alpha, H, rank_tol=rank_tol, n_threads=nt).constant
                 if with_data_bias:
                     from ._sampled import data_bias
 
@@ -337,7 +337,7 @@ class ReLUNetwork:
                                        n_below, float(stab)))
         return NetworkAnalysis(tuple(reports), X2.shape[0])
 
-    def inverse(self, Y, *, rcond=None, zero_tol=DEFAULT_ZERO_TOL, n_threads=None):
+    def inverse(self, Y, *, rank_tol=DEFAULT_RANK_TOL, zero_tol=DEFAULT_ZERO_TOL, n_threads=None):
         """Reconstruct network inputs from outputs, stage by stage from the last one.
 
         ReLU stages use :func:`reluinj.relu_inverse` (``method="dual"``); a final linear stage
@@ -349,8 +349,8 @@ class ReLUNetwork:
         ----------
         Y : array_like of shape (n_out,) or (B, n_out)
             Network outputs (non-negative when the last stage is a ReLU).
-        rcond : float or None, default=None
-            Rank-test tolerance of the ReLU stages.
+        rank_tol : float, default=1e-10
+            Rank-test tolerance of the ReLU stages (see :func:`reluinj.relu_inverse`).
         zero_tol : float, default=1e-8
             Relative threshold under which a reconstructed activation is set to 0.
         n_threads : int or None, default=None
@@ -378,9 +378,9 @@ class ReLUNetwork:
                 if k < L - 1:
                     scale = np.maximum(1.0, np.abs(h).max(axis=1, initial=0.0, keepdims=True))
                     h = np.where(h > zero_tol * scale, h, 0.0)
-                res = _relu_inverse(st.W, st.alpha, h, method="dual", n_threads=n_threads,
-                                    rcond=rcond, facets=None, variant="relu", step="full",
-                                    tol=0.0, max_iter=1, require_frame=False)
+                res = _relu_inverse(st.W, st.alpha, h, method="dual", options=None,
+                                    rank_tol=rank_tol, n_threads=n_threads,
+                                    require_frame=False)
                 inj, h = res.injective, res.x
             else:
                 h = np.linalg.lstsq(st.W, (h + st.alpha).T, rcond=None)[0].T

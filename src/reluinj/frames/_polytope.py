@@ -18,7 +18,7 @@ ORTHANT_TOL = 1e-10
 _FACET_MODES = {"true": True, "triangulated": False}
 
 
-def polytope_bias(W, domain=Sphere(), *, facets="true", variant="vertex", n_threads=None):
+def polytope_bias(W, domain=Sphere(), *, facet_mode="true", variant="vertex", n_threads=None):
     """Bias bound making ``x -> ReLU(W x - alpha)`` injective on `domain`, from the facets
     of the polytope inscribed by the normalized frame (approach B).
 
@@ -38,7 +38,7 @@ def polytope_bias(W, domain=Sphere(), *, facets="true", variant="vertex", n_thre
     domain : Sphere, Ball or Annulus, default=Sphere()
         Input domain (radius 1 by default). ``nonnegative=True`` uses only the facets whose
         cones meet R^n_+ (with the same beta: valid, slightly conservative there).
-    facets : {"true", "triangulated"}, default="true"
+    facet_mode : {"true", "triangulated"}, default="true"
         ``"true"`` merges Qhull's coplanar simplices into the true facets of P;
         ``"triangulated"`` uses Qhull's simplices as they come (the result then depends on
         how Qhull splits non-simplicial facets, e.g. the squares of the cube).
@@ -61,7 +61,7 @@ def polytope_bias(W, domain=Sphere(), *, facets="true", variant="vertex", n_thre
         ``alpha`` (m,) float64 in the layer convention ``alpha_i = ||φ_i|| * a_i`` after
         the exact domain scaling (sphere ``r * a``, ball ``r * min(a, 0)``, annulus
         ``r1 * a`` / ``r2 * a``); ``alpha_normalized`` the same for the normalized rows;
-        ``method = "polytope:<variant>"``; ``facets`` the list of vertex index arrays of the
+        ``method = "polytope:<variant>"``; ``facet_vertices`` the list of vertex index arrays of the
         facets used; ``stability_constant = max_F 1 / sigma_min(W̃_F)`` over the facets used
         (W̃_F the normalized rows of F): the reconstruction error per unit output error of
         the normalized layer under this bias. ``+inf`` marks elements in no facet used
@@ -71,7 +71,7 @@ def polytope_bias(W, domain=Sphere(), *, facets="true", variant="vertex", n_thre
     ------
     ValueError
         Bad `W` (see :func:`reluinj.hull.facets`), not omnidirectional (the message
-        reports the margin), or an unknown `facets` / `variant`.
+        reports the margin), or an unknown `facet_mode` / `variant`.
     TypeError
         If `domain` is not a Sphere, Ball or Annulus.
     NotAFrameError
@@ -100,13 +100,13 @@ def polytope_bias(W, domain=Sphere(), *, facets="true", variant="vertex", n_thre
     'polytope:vertex'
     """
     domain = check_domain(domain)
-    if facets not in _FACET_MODES:
-        raise ValueError(f"facets must be 'true' or 'triangulated'; got {facets!r}")
+    if facet_mode not in _FACET_MODES:
+        raise ValueError(f"facet_mode must be 'true' or 'triangulated'; got {facet_mode!r}")
     if variant not in POLYTOPE_VARIANTS:
         raise ValueError(f"variant must be one of {POLYTOPE_VARIANTS}; got {variant!r}")
     n_threads = effective_n_threads(n_threads)
     W, Wn, norms = _normalized_frame(W)
-    fac = _hull_facets(Wn, _FACET_MODES[facets])
+    fac = _hull_facets(Wn, _FACET_MODES[facet_mode])
     if not fac.inradius > INTERIOR_TOL:
         raise _not_omnidirectional(W)
     used = None
@@ -125,6 +125,6 @@ def polytope_bias(W, domain=Sphere(), *, facets="true", variant="vertex", n_thre
         domain=domain,
         method=f"polytope:{variant}",
         W=W,
-        facets=used_vertices,
+        facet_vertices=used_vertices,
         stability_constant=1.0 / sigma_min if sigma_min > 0 else np.inf,
     )

@@ -5,6 +5,7 @@ The rows of ``W`` (shape ``(m, n)``) are the frame vectors φ_i. For an output y
 when they span R^n. Rows with ``y_i = 0`` only say ``<x, φ_i> <= alpha_i``.
 """
 import warnings
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Optional
 
@@ -19,14 +20,24 @@ from .._lib.validation import (
     as_weights,
     check_positive_float,
     check_positive_int,
+    check_rank_tol,
 )
 from .._lib.exceptions import ConvergenceWarning
 from .._lib.constants import DEFAULT_RANK_TOL
 
-__all__ = ["relu_inverse", "InverseResult", "stability_constant", "INVERSE_METHODS"]
+__all__ = ["relu_inverse", "InverseResult", "StabilityEstimate", "stability_constant",
+           "INVERSE_METHODS", "INVERSE_OPTIONS"]
 
 INVERSE_METHODS = ("dual", "facet", "frame", "cg")
 """Reconstruction methods accepted by :func:`relu_inverse`."""
+
+INVERSE_OPTIONS = {
+    "dual": {},
+    "facet": {"facet_vertices": None},
+    "frame": {"variant": "relu", "step": "full", "tol": 1e-10, "max_iter": 1000},
+    "cg": {"tol": 1e-10, "max_iter": 1000},
+}
+"""The keys accepted in ``options`` by each method of :func:`relu_inverse`, with their defaults."""
 
 CHOLESKY_PIVOT_TOL = 1e-8
 """Threshold of the Cholesky fast path of ``method="dual"`` (mirrors ``kCholPivotTol`` in C++).
@@ -48,7 +59,7 @@ class InverseResult:
         ``method="facet"`` samples with no fully active facet.
     injective : ndarray of bool, shape (B,) (0-d for a single output)
         True where the active rows span R^n (rank test of
-        :meth:`ReLULayer.is_injective_at` with tolerance `rcond`), so that `x` is the unique
+        :meth:`ReLULayer.is_injective_at` with tolerance `rank_tol`), so that `x` is the unique
         preimage. False samples get the minimum-norm least-squares solution on the rows used
         (for "frame" and "cg" the limit of the iteration from 0), except "facet" samples with
         no fully active facet, which get NaN.
@@ -56,9 +67,9 @@ class InverseResult:
         Output misfit ``||ReLU(W x - alpha) - y||_2`` of the reconstruction.
     n_iter : ndarray of int32, shape (B,), or None
         Iterations used per sample ("frame", "cg"); None for the direct methods.
-    facet : ndarray of int64, shape (B,), or None
-        Index (into the facet list) of the facet used per sample, -1 when none is fully
-        active; only for ``method="facet"``.
+    facet_index : ndarray of int64, shape (B,), or None
+        Index (into the facet list ``facet_vertices``) of the facet used per sample, -1 when
+        none is fully active; only for ``method="facet"``.
     method : str
         The method that produced the result.
     """
@@ -67,22 +78,13 @@ class InverseResult:
     injective: np.ndarray
     residual: np.ndarray
     n_iter: Optional[np.ndarray]
-    facet: Optional[np.ndarray]
+    facet_index: Optional[np.ndarray]
     method: str
 
     @property
     def n_failed(self):
         """Number of samples that were not reconstructed uniquely (``~injective``)."""
         return int(np.count_nonzero(~np.atleast_1d(self.injective)))
-
-
-def _check_rcond(rcond):
-    if rcond is None:
-        return DEFAULT_RANK_TOL
-    rcond = check_positive_float(rcond, "rcond")
-    if rcond >= 1:
-        raise ValueError(f"rcond must be in (0, 1); got {rcond}")
-    return rcond
 
 
 def _check_layer_bias(alpha, m):
@@ -119,56 +121,100 @@ def _check_output_values(Y2):
             raise ValueError("Y has negative entries; it is not the output of a ReLU layer")
 
 
-def _facets_csr(facets, m):
-    if isinstance(facets, np.ndarray) and facets.ndim == 2:
-        facets = list(facets)
+def _facets_csr(facet_vertices, m):
+    from .hull import Facets
+
+    if isinstance(facet_vertices, Facets):
+        if facet_vertices.n_rows != m:
+            raise ValueError(f"facet_vertices is a Facets of a frame with {facet_vertices.n_rows} "
+                             f"rows; W has m={m}")
+        return facet_vertices.indptr, facet_vertices.indices
+    if isinstance(facet_vertices, np.ndarray) and facet_vertices.ndim == 2:
+        facet_vertices = list(facet_vertices)
     try:
-        parts = [np.asarray(f) for f in facets]
+        parts = [np.asarray(f) for f in facet_vertices]
     except TypeError:
-        raise TypeError("facets must be a list of integer index arrays") from None
+        raise TypeError("facet_vertices must be a Facets or a list of integer index arrays") from None
     if not parts:
-        raise ValueError("facets must contain at least one facet")
+        raise ValueError("facet_vertices must contain at least one facet")
     for k, f in enumerate(parts):
         if f.ndim != 1 or f.size == 0 or f.dtype.kind not in "iu":
-            raise ValueError(f"facets[{k}] must be a non-empty 1-D array of integer indices; "
-                             f"got dtype {f.dtype}, shape {f.shape}")
+            raise ValueError(f"facet_vertices[{k}] must be a non-empty 1-D array of integer "
+                             f"indices; got dtype {f.dtype}, shape {f.shape}")
         if f.min() < 0 or f.max() >= m:
-            raise ValueError(f"facets[{k}] has indices outside [0, {m})")
+            raise ValueError(f"facet_vertices[{k}] has indices outside [0, {m})")
     indptr = np.zeros(len(parts) + 1, dtype=np.int64)
     np.cumsum([f.size for f in parts], out=indptr[1:])
     indices = np.concatenate(parts).astype(np.int64)
     return indptr, indices
 
 
-def _relu_inverse(W, alpha, Y, *, method, n_threads, rcond, facets, variant, step, tol,
-                  max_iter, require_frame):
-    """Implementation of :func:`relu_inverse`; ``require_frame=False`` admits any W (networks)."""
+def _owners(key):
+    return [meth for meth, keys in INVERSE_OPTIONS.items() if key in keys]
+
+
+def check_inverse_options(method, options):
+    """The options of `method` (defaults filled in) from the ``options`` argument.
+
+    Raises
+    ------
+    ValueError
+        If `method` is unknown, or a key of `options` does not belong to `method` (the message
+        names the key, the method and, if any, the methods the key belongs to).
+    TypeError
+        If `options` is not a mapping with string keys.
+    """
     if not isinstance(method, str) or method not in INVERSE_METHODS:
         raise ValueError(f"method must be one of {INVERSE_METHODS}; got {method!r}")
+    if options is None:
+        options = {}
+    if not isinstance(options, Mapping):
+        raise TypeError(f"options must be a mapping (dict) of method options or None; got "
+                        f"{type(options).__name__}")
+    allowed = INVERSE_OPTIONS[method]
+    for key in options:
+        if key in allowed:
+            continue
+        owners = _owners(key)
+        valid = ", ".join(repr(k) for k in allowed) or "none"
+        if owners:
+            where = " or ".join(f"method={o!r}" for o in owners)
+            raise ValueError(f"option {key!r} belongs to {where}, not method={method!r} "
+                             f"(options of method={method!r}: {valid})")
+        raise ValueError(f"unknown option {key!r} for method={method!r} "
+                         f"(options of method={method!r}: {valid})")
+    return {**allowed, **options}
+
+
+def _relu_inverse(W, alpha, Y, *, method, options, rank_tol, n_threads, require_frame):
+    """Implementation of :func:`relu_inverse`; ``require_frame=False`` admits any W (networks)."""
+    opts = check_inverse_options(method, options)
     W = as_weights(W, require_frame=require_frame)
     m, n = W.shape
     W64 = np.ascontiguousarray(W, dtype=np.float64)
     a = _check_layer_bias(alpha, m)
     Y2, was_1d = _check_outputs(Y, m, check_values=method != "dual")
-    rank_tol = _check_rcond(rcond)
+    rank_tol = check_rank_tol(rank_tol)
     nt = effective_n_threads(n_threads)
-    n_iter = facet = None
+    n_iter = facet_index = None
     if method == "dual":
         X, inj, res, y_valid = _core.dual_inverse(W64, a, Y2, rank_tol, nt)
         if not y_valid:
             _check_output_values(Y2)
             raise RuntimeError("dual_inverse rejected outputs Y that pass the value check")
     elif method == "facet":
-        if facets is None:
+        facet_vertices = opts["facet_vertices"]
+        if facet_vertices is None:
             from .hull import facets as hull_facets
 
-            facets = hull_facets(W64, merge=True).vertices
-        indptr, indices = _facets_csr(facets, m)
-        X, inj, res, facet = _core.facet_inverse(W64, a, Y2, indptr, indices, rank_tol, nt)
+            facet_vertices = hull_facets(W64, merge=True)
+        indptr, indices = _facets_csr(facet_vertices, m)
+        X, inj, res, facet_index = _core.facet_inverse(W64, a, Y2, indptr, indices, rank_tol, nt)
     else:
-        tol = check_positive_float(tol, "tol", allow_zero=True)
-        max_iter = check_positive_int(max_iter, "max_iter")
+        tol = check_positive_float(opts["tol"], "tol", allow_zero=True)
+        max_iter = check_positive_int(opts["max_iter"], "max_iter")
         if method == "frame":
+            variant, step = opts["variant"], opts["step"]
             if variant not in ("relu", "naive"):
                 raise ValueError(f"variant must be 'relu' or 'naive'; got {variant!r}")
             if step not in ("full", "subframe"):
@@ -187,13 +233,13 @@ def _relu_inverse(W, alpha, Y, *, method, n_threads, rcond, facets, variant, ste
     if was_1d:
         X, inj, res = X[0], inj[0], res[0]
         n_iter = None if n_iter is None else n_iter[0]
-        facet = None if facet is None else facet[0]
-    return InverseResult(x=X, injective=inj, residual=res, n_iter=n_iter, facet=facet,
-                         method=method)
+        facet_index = None if facet_index is None else facet_index[0]
+    return InverseResult(x=X, injective=inj, residual=res, n_iter=n_iter,
+                         facet_index=facet_index, method=method)
 
 
-def relu_inverse(W, alpha, Y, *, method="dual", n_threads=None, rcond=None, facets=None,
-                 variant="relu", step="full", tol=1e-10, max_iter=1000):
+def relu_inverse(W, alpha, Y, *, method="dual", options=None, rank_tol=DEFAULT_RANK_TOL,
+                 n_threads=None):
     """Reconstruct the inputs x of the ReLU layer ``y = ReLU(W x - alpha)`` from outputs Y.
 
     The active rows ``I = {i : y_i > 0}`` satisfy ``<x, φ_i> = y_i + alpha_i``; x is unique
@@ -222,55 +268,70 @@ def relu_inverse(W, alpha, Y, *, method="dual", n_threads=None, rcond=None, face
           fewer rows are inactive), Cholesky and one step of iterative refinement; when a
           pivot fails :data:`CHOLESKY_PIVOT_TOL` a one-sided Jacobi SVD of ``W_I``
           truncated to the numerical rank (minimum-norm solution when it is < n).
-        * ``"facet"``: the first facet (in the order of `facets`) whose vertices are all
-          active; least squares on its rows (the facet-specific left inverse, an n x n solve
-          for a simplicial facet). Samples without a fully active facet get NaN, ``facet=-1``
-          and ``injective=False``; no other facet is ever used.
+        * ``"facet"``: the first facet (in the order of ``facet_vertices``) whose vertices
+          are all active; least squares on its rows (the facet-specific left inverse, an
+          n x n solve for a simplicial facet). Samples without a fully active facet get NaN,
+          ``facet_index=-1`` and ``injective=False``; no other facet is ever used.
         * ``"frame"``: the ReLU frame algorithm, gradient descent from ``y_0 = 0``:
           ``y_{k+1} = y_k + λ [sum_{i in I} (y_i + alpha_i - <y_k, φ_i>) φ_i
           + sum_{j not in I, <y_k, φ_j> >= alpha_j} (alpha_j - <y_k, φ_j>) φ_j]``.
         * ``"cg"``: conjugate gradients on ``W_I^T W_I x = W_I^T (y_I + alpha_I)`` from 0.
+    options : dict or None, default=None
+        Options of the chosen `method` (as ``scipy.optimize.minimize(method=...,
+        options=...)``); a key that belongs to another method, or to none, is a
+        ``ValueError`` naming the key and the method. Keys and defaults
+        (:data:`INVERSE_OPTIONS`):
+
+        =========  =====================================================================
+        method     options
+        =========  =====================================================================
+        "dual"     none
+        "facet"    ``facet_vertices=None``
+        "frame"    ``variant="relu"``, ``step="full"``, ``tol=1e-10``, ``max_iter=1000``
+        "cg"       ``tol=1e-10``, ``max_iter=1000``
+        =========  =====================================================================
+
+        * ``facet_vertices`` : Facets or list of array_like of int — the facets of the
+          convex hull of the normalized rows (vertex index sets), e.g.
+          ``reluinj.hull.facets(W)``; None computes ``reluinj.hull.facets(W, merge=True)``.
+        * ``variant`` : {"relu", "naive"} — ``"naive"`` drops the second sum (the classical
+          frame algorithm on the active sub-frame).
+        * ``step`` : {"full", "subframe"} — ``λ = 2 / (A + B)`` with the optimal frame
+          bounds of the whole frame (rate ``1 - 2 A_I / (A + B)``, as in the reference
+          implementation), or a step from the active sub-frame: ``λ = 2 / (A_I + B_I)`` for
+          ``variant="naive"`` (rate ``(B_I - A_I) / (B_I + A_I)``) and ``λ = 2 / (A_I + B)``
+          for ``variant="relu"``, whose gradient also involves violated inactive rows and is
+          only B-Lipschitz (always convergent, rate ``1 - 2 A_I / (A_I + B)``); ``1 / B_I``
+          resp. ``1 / B`` when the active rows do not span.
+        * ``tol`` : float — convergence tolerance: "frame" stops when
+          ``||y_{k+1} - y_k|| <= tol ||y_{k+1}||``, "cg" when the normal-equation residual is
+          ``<= tol ||W_I^T (y_I + alpha_I)||``. ``tol=0`` runs exactly `max_iter`
+          iterations ("frame") or until the residual is 0.
+        * ``max_iter`` : int — iteration cap; reaching it with ``tol > 0`` emits a
+          :class:`ConvergenceWarning`. Iterations used are ``result.n_iter``.
+    rank_tol : float, default=1e-10
+        Relative tolerance of the rank test deciding whether the active rows span, in
+        (0, 1): a row raises the rank iff the sine of its angle to the span of the rows
+        accepted before it exceeds `rank_tol` (as in :meth:`ReLULayer.is_injective_at`);
+        the default is :data:`reluinj.DEFAULT_RANK_TOL`.
     n_threads : int or None, default=None
         OpenMP threads; None follows OMP_NUM_THREADS / RELUINJ_NUM_THREADS / threadpoolctl,
         -1 = all cores (see :func:`reluinj.effective_n_threads`).
-    rcond : float or None, default=None
-        Relative tolerance of the rank test deciding whether the active rows span, in
-        (0, 1): a row raises the rank iff the sine of its angle to the span of the rows
-        accepted before it exceeds `rcond` (as in :meth:`ReLULayer.is_injective_at`).
-        None means :data:`reluinj.DEFAULT_RANK_TOL` (1e-10).
-    facets : list of array_like of int, optional
-        Only for ``method="facet"``: vertex index sets of the facets of the convex hull of
-        the normalized rows. None computes them with ``reluinj.hull.facets(W, merge=True)``.
-    variant : {"relu", "naive"}, default="relu"
-        Only for ``method="frame"``: ``"naive"`` drops the second sum (the classical frame
-        algorithm on the active sub-frame).
-    step : {"full", "subframe"}, default="full"
-        Only for ``method="frame"``: ``λ = 2 / (A + B)`` with the optimal frame bounds of the
-        whole frame (rate ``1 - 2 A_I / (A + B)``, as in the reference implementation), or
-        a step from the active sub-frame: ``λ = 2 / (A_I + B_I)`` for ``variant="naive"``
-        (rate ``(B_I - A_I) / (B_I + A_I)``) and ``λ = 2 / (A_I + B)`` for ``variant="relu"``,
-        whose gradient also involves violated inactive rows and is only B-Lipschitz (always
-        convergent, rate ``1 - 2 A_I / (A_I + B)``); ``1 / B_I`` resp. ``1 / B`` when the
-        active rows do not span.
-    tol : float, default=1e-10
-        Iterative methods: "frame" stops when ``||y_{k+1} - y_k|| <= tol ||y_{k+1}||``, "cg"
-        when the normal-equation residual is ``<= tol ||W_I^T (y_I + alpha_I)||``.
-        ``tol=0`` runs exactly `max_iter` iterations ("frame") or until the residual is 0.
-    max_iter : int, default=1000
-        Iteration cap of the iterative methods; reaching it with ``tol > 0`` emits a
-        :class:`ConvergenceWarning`.
 
     Returns
     -------
     result : InverseResult
         ``result.x`` of shape (B, n) (or (n,)), ``result.injective``, ``result.residual``,
-        ``result.n_iter`` and ``result.facet``.
+        ``result.n_iter`` and ``result.facet_index``.
 
     Raises
     ------
     ValueError
         If `Y` has negative, NaN or inf entries or a width other than m, `alpha` has the
-        wrong length or NaN, or an option is unknown.
+        wrong length or NaN, `method` is unknown, or `options` holds a key that is not an
+        option of `method`.
+    TypeError
+        If `options` is not a mapping.
     NotAFrameError
         If the rows of `W` do not span R^n.
 
@@ -288,13 +349,32 @@ def relu_inverse(W, alpha, Y, *, method="dual", n_threads=None, rcond=None, face
     >>> res = reluinj.relu_inverse(W, 0.0, y)
     >>> bool(res.injective), bool(np.allclose(res.x, x))
     (True, True)
+    >>> res = reluinj.relu_inverse(W, 0.0, y, method="cg", options={"max_iter": 50})
+    >>> int(res.n_iter) <= 50
+    True
     """
-    return _relu_inverse(W, alpha, Y, method=method, n_threads=n_threads, rcond=rcond,
-                         facets=facets, variant=variant, step=step, tol=tol, max_iter=max_iter,
-                         require_frame=True)
+    return _relu_inverse(W, alpha, Y, method=method, options=options, rank_tol=rank_tol,
+                         n_threads=n_threads, require_frame=True)
 
 
-def stability_constant(W, alpha, X, *, n_threads=None, rcond=None, return_pointwise=False):
+@dataclass(frozen=True)
+class StabilityEstimate:
+    """Result of :func:`stability_constant`.
+
+    Attributes
+    ----------
+    constant : float
+        ``max_x 1 / sqrt(A_{I_x})`` over the given points (``inf`` if some point is not
+        injective); a lower bound of the supremum over the whole domain.
+    pointwise : ndarray of float64, shape (k,)
+        ``1 / sqrt(A_{I_x})`` at each point.
+    """
+
+    constant: float
+    pointwise: np.ndarray
+
+
+def stability_constant(W, alpha, X, *, rank_tol=DEFAULT_RANK_TOL, n_threads=None):
     """Worst error amplification ``max_x 1 / sqrt(A_{I_x})`` of the dual reconstruction.
 
     At an input x with active set ``I_x = {i : <x, φ_i> >= alpha_i}``, output noise e that
@@ -310,35 +390,35 @@ def stability_constant(W, alpha, X, *, n_threads=None, rcond=None, return_pointw
         Bias thresholds of ``ReLU(W x - alpha)``.
     X : array_like of shape (n,) or (k, n)
         Input points at which the active sub-frames are taken.
-    n_threads : int or None, default=None
-        See :func:`reluinj.effective_n_threads`.
-    rcond : float or None, default=None
+    rank_tol : float, default=1e-10
         Rank-test tolerance (see :func:`relu_inverse`); points whose active rows do not span
         have constant ``inf``.
-    return_pointwise : bool, default=False
-        Also return the per-point values.
+    n_threads : int or None, default=None
+        See :func:`reluinj.effective_n_threads`.
 
     Returns
     -------
-    constant : float
-        ``max_x 1 / sqrt(A_{I_x})`` over the points (``inf`` if some point is not injective).
-    pointwise : ndarray of float64, shape (k,)
-        Only when `return_pointwise` is True.
+    est : StabilityEstimate
+        ``est.constant`` (float) and ``est.pointwise`` (ndarray of shape (k,)).
+
+    Examples
+    --------
+    >>> import reluinj
+    >>> est = reluinj.stability_constant(reluinj.icosahedron(), 0.0, [[0.0, 0.0, 1.0]])
+    >>> est.pointwise.shape
+    (1,)
     """
     W = as_weights(W)
-    return _stability(W, alpha, X, n_threads=n_threads, rcond=rcond,
-                      return_pointwise=return_pointwise)
+    return _stability(W, alpha, X, rank_tol=rank_tol, n_threads=n_threads)
 
 
-def _stability(W, alpha, X, *, n_threads, rcond, return_pointwise):
+def _stability(W, alpha, X, *, rank_tol, n_threads):
     m, n = W.shape
     a = _check_layer_bias(alpha, m)
     X2, _ = as_points(X, n)
     if X2.shape[0] == 0:
         raise ValueError("X must contain at least one point")
-    rank_tol = _check_rcond(rcond)
+    rank_tol = check_rank_tol(rank_tol)
     per_point = _core.inverse_stability(np.ascontiguousarray(W, dtype=np.float64), a, X2,
                                         rank_tol, effective_n_threads(n_threads))
-    constant = float(per_point.max())
-    return (constant, per_point) if return_pointwise else constant
-
+    return StabilityEstimate(constant=float(per_point.max()), pointwise=per_point)

@@ -13,7 +13,7 @@ estimated from above by the minimum over samples; the domain rules of
 
 Reproducibility contract (shared with distributed runs)
 -------------------------------------------------------
-``sampled_bias(W, domain, n_samples=N, rng=r, batch_size=B)`` is the exact element-wise
+``sampled_bias(W, domain, n_samples=N, seed=r, batch_size=B)`` is the exact element-wise
 minimum (and sum of hits) over batches ``b = 0 .. ceil(N / B) - 1`` of
 ``batch_partial_bias(Wn, draw_batch(domain, n, seed_sequence(r), b, B, N), check_rank=...)``,
 with ``Wn, norms = normalized_frame(W)``. Any engine that evaluates the same batches and
@@ -59,36 +59,36 @@ GENERIC_DISTINCT_FRACTION = 0.99
 least this fraction of its normalized entries have distinct absolute values."""
 
 
-def seed_sequence(rng):
+def seed_sequence(seed):
     """The root `numpy.random.SeedSequence` of a sampled estimate.
 
     Parameters
     ----------
-    rng : None, int, numpy.random.SeedSequence or numpy.random.Generator
+    seed : None, int, numpy.random.SeedSequence or numpy.random.Generator
         * ``None``: fresh OS entropy, ``SeedSequence()``.
         * int ``s >= 0``: ``SeedSequence(s)`` (reproducible).
         * SeedSequence: used as is (its spawn counter is not touched).
-        * Generator: ``SeedSequence(rng.integers(0, 2**63, size=4))``; this draw advances the
+        * Generator: ``SeedSequence(seed.integers(0, 2**63, size=4))``; this draw advances the
           generator, so two calls with the same Generator give different samples.
 
     Returns
     -------
     seq : numpy.random.SeedSequence
     """
-    if isinstance(rng, np.random.SeedSequence):
-        return rng
-    if isinstance(rng, np.random.Generator):
-        return np.random.SeedSequence(rng.integers(0, 2**63, size=4, dtype=np.uint64).tolist())
-    if rng is None:
+    if isinstance(seed, np.random.SeedSequence):
+        return seed
+    if isinstance(seed, np.random.Generator):
+        return np.random.SeedSequence(seed.integers(0, 2**63, size=4, dtype=np.uint64).tolist())
+    if seed is None:
         return np.random.SeedSequence()
-    if isinstance(rng, bool) or not isinstance(rng, numbers.Integral):
+    if isinstance(seed, bool) or not isinstance(seed, numbers.Integral):
         raise TypeError(
-            "rng must be None, an int seed, a SeedSequence or a numpy Generator; "
-            f"got {type(rng).__name__}"
+            "seed must be None, an int, a SeedSequence or a numpy Generator; "
+            f"got {type(seed).__name__}"
         )
-    if rng < 0:
-        raise ValueError(f"rng seed must be non-negative; got {rng}")
-    return np.random.SeedSequence(int(rng))
+    if seed < 0:
+        raise ValueError(f"seed must be non-negative; got {seed}")
+    return np.random.SeedSequence(int(seed))
 
 
 def draw_batch(domain, n, seed_seq, b, batch_size, n_total, dtype=np.float64):
@@ -279,7 +279,7 @@ def _progress_bar(total, enabled):
     return tqdm(total=total, unit="sample", desc="sampled_bias")
 
 
-def sampled_bias(W, domain=Sphere(), *, n_samples=100_000, rng=None, batch_size=None,
+def sampled_bias(W, domain=Sphere(), *, n_samples=100_000, seed=None, batch_size=None,
                  init="none", check_rank="auto", n_threads=None, progress=False):
     """Maximal-bias estimate of Approach A (most correlated bases) by uniform sampling.
 
@@ -296,13 +296,13 @@ def sampled_bias(W, domain=Sphere(), *, n_samples=100_000, rng=None, batch_size=
     domain : Sphere, Ball or Annulus, default=Sphere()
     n_samples : int, default=100_000
         Number of sample points N (>= 1; integral floats such as ``1e6`` are accepted).
-    rng : None, int, SeedSequence or numpy.random.Generator, default=None
+    seed : None, int, SeedSequence or numpy.random.Generator, default=None
         Source of the samples; see :func:`seed_sequence` for how it becomes the root
         SeedSequence. Batch b uses the b-th child of that SeedSequence (:func:`draw_batch`).
     batch_size : int or None, default=None
         Samples per batch; None means :data:`DEFAULT_BATCH_SIZE` (65536). Memory is
         O(batch_size * n) for the samples plus O(n_threads * 64 * m) in the kernel. The
-        samples, hence the result, depend on `rng` and `batch_size` but never on `n_threads`.
+        samples, hence the result, depend on `seed` and `batch_size` but never on `n_threads`.
     init : {"none", "authors"}, default="none"
         ``"authors"`` also takes the minimum with the reference implementation's
         cross-correlation start (:func:`authors_init`), which can undercut the true infimum.
@@ -352,7 +352,7 @@ def sampled_bias(W, domain=Sphere(), *, n_samples=100_000, rng=None, batch_size=
     Examples
     --------
     >>> import reluinj
-    >>> est = reluinj.sampled_bias(reluinj.icosahedron(), n_samples=20_000, rng=0)
+    >>> est = reluinj.sampled_bias(reluinj.icosahedron(), n_samples=20_000, seed=0)
     >>> bool(abs(est.alpha.min() - 5 ** -0.5) < 0.05)
     True
     """
@@ -366,7 +366,7 @@ def sampled_bias(W, domain=Sphere(), *, n_samples=100_000, rng=None, batch_size=
     nt = effective_n_threads(n_threads)
     if not isinstance(progress, (bool, np.bool_)):
         raise TypeError(f"progress must be a bool; got {type(progress).__name__}")
-    seq = seed_sequence(rng)
+    seq = seed_sequence(seed)
     m, n = W.shape
     partial = (np.full(m, np.inf, dtype=W.dtype), np.zeros(m, dtype=np.int64))
     bar = _progress_bar(n_samples, bool(progress))

@@ -25,6 +25,7 @@ __all__ = [
     "framered",
     "normalize_rows",
     "is_omnidirectional",
+    "omnidirectional_margin",
     "icosahedron",
     "tetrahedron",
     "cube",
@@ -147,31 +148,34 @@ def normalize_rows(W):
     return W / norms[:, None], norms
 
 
-def is_omnidirectional(W, return_margin=False, *, tol=1e-9):
-    """Test whether 0 lies in the interior of the convex hull of the normalized rows.
+def omnidirectional_margin(W):
+    """The margin ``t*`` of the omnidirectionality LP of :func:`is_omnidirectional`.
 
-    Solves the linear program ``max t  s.t.  Wn.T c = 0, sum(c) = 1, c_i >= t`` (HiGHS) on
-    the normalized rows ``Wn``. The frame is omnidirectional iff ``rank(W) = n`` and the
-    optimum ``t* > tol``; equivalently every open half-space contains a frame vector.
+    Solves ``max t  s.t.  Wn.T c = 0, sum(c) = 1, c_i >= t`` (HiGHS) on the normalized rows
+    ``Wn``.
 
     Parameters
     ----------
     W : array_like of shape (m, n)
         Rows are the frame vectors.
-    return_margin : bool, default=False
-        Also return the optimal margin ``t*`` (``-inf`` when ``0`` is not even in the affine
-        hull constraint set; ``1/m`` for antipodally symmetric frames, e.g. 1/12 for the
-        icosahedron).
-    tol : float, default=1e-9
-        Margin threshold.
 
     Returns
     -------
-    omni : bool
     margin : float
-        Only when `return_margin` is True.
+        The optimum ``t*``; ``-inf`` when ``0`` is not even in the affine hull constraint set;
+        ``1/m`` for antipodally symmetric frames, e.g. 1/12 for the icosahedron.
+
+    Examples
+    --------
+    >>> import reluinj
+    >>> round(reluinj.omnidirectional_margin(reluinj.icosahedron()), 6)
+    0.083333
     """
     W = as_weights(W, require_frame=False)
+    return _omni_lp(W)[1]
+
+
+def _omni_lp(W):
     Wn, _ = normalize_rows(W)
     m, n = Wn.shape
     full_rank = frame_rank(Wn) == n
@@ -194,8 +198,31 @@ def is_omnidirectional(W, return_margin=False, *, tol=1e-9):
         margin = -np.inf
     else:
         raise RuntimeError(f"omnidirectionality LP failed with status {res.status}: {res.message}")
-    omni = bool(full_rank and margin > tol)
-    return (omni, margin) if return_margin else omni
+    return full_rank, margin
+
+
+def is_omnidirectional(W, *, tol=1e-9):
+    """Test whether 0 lies in the interior of the convex hull of the normalized rows.
+
+    The frame is omnidirectional iff ``rank(W) = n`` and the optimum ``t*`` of the linear
+    program of :func:`omnidirectional_margin` exceeds `tol`; equivalently every open
+    half-space contains a frame vector.
+
+    Parameters
+    ----------
+    W : array_like of shape (m, n)
+        Rows are the frame vectors.
+    tol : float, default=1e-9
+        Margin threshold (a threshold on ``t*``, not a rank tolerance).
+
+    Returns
+    -------
+    omni : bool
+        The margin itself is :func:`omnidirectional_margin`.
+    """
+    W = as_weights(W, require_frame=False)
+    full_rank, margin = _omni_lp(W)
+    return bool(full_rank and margin > tol)
 
 
 _GOLDEN = (1.0 + np.sqrt(5.0)) / 2.0
@@ -235,14 +262,14 @@ def cross_polytope(n):
     return np.vstack([eye, -eye])
 
 
-def random_frame(m, n, rng=None, normalize=True):
+def random_frame(m, n, *, seed=None, normalize=True):
     """A random frame of m Gaussian rows in R^n, shape (m, n).
 
     Parameters
     ----------
     m, n : int
         Number of frame vectors and dimension, ``m >= n >= 1``.
-    rng : None, int, SeedSequence or numpy.random.Generator, default=None
+    seed : None, int, SeedSequence or numpy.random.Generator, default=None
         Source of randomness (an int seed gives reproducible frames).
     normalize : bool, default=True
         Scale every row to unit norm.
@@ -251,7 +278,7 @@ def random_frame(m, n, rng=None, normalize=True):
     n = check_positive_int(n, "n")
     if m < n:
         raise ValueError(f"a frame needs m >= n rows; got m={m}, n={n}")
-    W = check_rng(rng).standard_normal((m, n))
+    W = check_rng(seed).standard_normal((m, n))
     if normalize:
         W /= np.linalg.norm(W, axis=1, keepdims=True)
     return W

@@ -9,7 +9,7 @@ Reproducibility
 ``b`` draws its samples from the ``b``-th child of the root ``SeedSequence``
 (:func:`reluinj.sampled.draw_batch`) — one task per batch, and combines the per-batch minima
 and hit counts by a tree reduction (element-wise ``min`` and ``+``, both exact). For the same
-`rng` and `batch_size` the result equals the local one **bitwise**, whatever the number of
+`seed` and `batch_size` the result equals the local one **bitwise**, whatever the number of
 workers, threads or the order in which tasks finish.
 
 Threads inside tasks
@@ -28,7 +28,8 @@ from .._lib.validation import as_bias, as_weights, check_positive_float, check_p
 from ._domains import Sphere, check_domain
 from .._lib.constants import DEFAULT_RANK_TOL
 from ._layer import ReLULayer
-from ._reconstruct import INVERSE_METHODS, relu_inverse as _local_relu_inverse
+from .._lib.validation import check_rank_tol
+from ._reconstruct import check_inverse_options, relu_inverse as _local_relu_inverse
 from ._sampled import (
     DEFAULT_BATCH_SIZE,
     batch_partial_bias,
@@ -175,7 +176,7 @@ def _check_task_threads(n_threads_per_task):
     return check_positive_int(n_threads_per_task, "n_threads_per_task")
 
 
-def sampled_bias(W, domain=Sphere(), *, n_samples, batch_size=None, rng=None, init="none",
+def sampled_bias(W, domain=Sphere(), *, n_samples, batch_size=None, seed=None, init="none",
                  check_rank="auto", client=None, n_threads_per_task=1, retries=1,
                  progress=False):
     """:func:`reluinj.sampled_bias` with one Dask task per batch of samples.
@@ -189,8 +190,8 @@ def sampled_bias(W, domain=Sphere(), *, n_samples, batch_size=None, rng=None, in
         Total number of samples (integral floats such as ``1e9`` are accepted).
     batch_size : int or None, default=None
         Samples per task; None means :data:`reluinj.sampled.DEFAULT_BATCH_SIZE`. Part of the
-        reproducibility contract: the same `rng` and `batch_size` give the local result.
-    rng : None, int, SeedSequence or numpy.random.Generator, default=None
+        reproducibility contract: the same `seed` and `batch_size` give the local result.
+    seed : None, int, SeedSequence or numpy.random.Generator, default=None
         See :func:`reluinj.sampled.seed_sequence`.
     init, check_rank
         As in :func:`reluinj.sampled_bias`.
@@ -207,7 +208,7 @@ def sampled_bias(W, domain=Sphere(), *, n_samples, batch_size=None, rng=None, in
     Returns
     -------
     est : BiasEstimate
-        Bitwise equal to ``reluinj.sampled_bias(W, domain, n_samples=..., rng=...,
+        Bitwise equal to ``reluinj.sampled_bias(W, domain, n_samples=..., seed=...,
         batch_size=...)``.
 
     Notes
@@ -228,7 +229,7 @@ def sampled_bias(W, domain=Sphere(), *, n_samples, batch_size=None, rng=None, in
     check = resolve_check_rank(Wn, check_rank)
     nt = _check_task_threads(n_threads_per_task)
     retries = check_positive_int(retries, "retries", minimum=0)
-    seq = seed_sequence(rng)
+    seq = seed_sequence(seed)
     client = _current_client(client)
     n = W.shape[1]
     W_arg = client.scatter(Wn, broadcast=True) if client is not None else dask.delayed(Wn)
@@ -334,7 +335,8 @@ def _inverse_block(block, W, alpha, method, kwargs, block_info=None):
     return out
 
 
-def relu_inverse(W, alpha, Y, *, method="dual", n_threads_per_task=1, **kwargs):
+def relu_inverse(W, alpha, Y, *, method="dual", options=None, rank_tol=DEFAULT_RANK_TOL,
+                 n_threads_per_task=1):
     """Lazy :func:`reluinj.relu_inverse` over a chunked ``dask.array`` of layer outputs.
 
     Parameters
@@ -346,9 +348,11 @@ def relu_inverse(W, alpha, Y, *, method="dual", n_threads_per_task=1, **kwargs):
         Non-negative layer outputs, chunked along axis 0. Each block is validated (and a
         bad block reported with its rows) when it is computed.
     method : {"dual", "facet", "frame", "cg"}, default="dual"
+    options : dict or None, default=None
+        Options of `method`, validated here as by :func:`reluinj.relu_inverse`.
+    rank_tol : float, default=1e-10
+        Rank-test tolerance (see :func:`reluinj.relu_inverse`).
     n_threads_per_task : int, default=1
-    **kwargs
-        Passed on to :func:`reluinj.relu_inverse` (``rcond``, ``tol``, ``max_iter``, ...).
 
     Returns
     -------
@@ -358,13 +362,13 @@ def relu_inverse(W, alpha, Y, *, method="dual", n_threads_per_task=1, **kwargs):
     _import_dask()
     W = as_weights(W)
     a = as_bias(alpha, W.shape[0], finite=False)
-    if method not in INVERSE_METHODS:
-        raise ValueError(f"method must be one of {INVERSE_METHODS}; got {method!r}")
-    kwargs = dict(kwargs, n_threads=_check_task_threads(n_threads_per_task))
-    if method == "facet" and kwargs.get("facets") is None:
+    opts = check_inverse_options(method, options)
+    if method == "facet" and opts["facet_vertices"] is None:
         from .hull import facets as hull_facets
 
-        kwargs["facets"] = hull_facets(W).vertices
+        opts["facet_vertices"] = hull_facets(W)
+    kwargs = dict(options=opts, rank_tol=check_rank_tol(rank_tol),
+                  n_threads=_check_task_threads(n_threads_per_task))
     Y = _as_dask_points(Y, W.shape[0], "Y")
     n = W.shape[1]
     packed = Y.map_blocks(_inverse_block, W, a, method, kwargs, chunks=(Y.chunks[0], (n + 2,)),

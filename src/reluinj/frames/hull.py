@@ -19,7 +19,7 @@ from scipy.spatial import ConvexHull, QhullError
 from .. import _core
 from .._lib.validation import as_float_array, as_weights, check_positive_int
 from .._lib.exceptions import HullError
-from ._toolkit import is_omnidirectional
+from ._toolkit import is_omnidirectional, omnidirectional_margin
 
 __all__ = ["Facets", "facets", "nnls", "MERGE_TOL", "DUPLICATE_TOL", "INTERIOR_TOL"]
 
@@ -149,7 +149,7 @@ def _normalized_frame(W):
 
 
 def _not_omnidirectional(W):
-    _, margin = is_omnidirectional(W, return_margin=True)
+    margin = omnidirectional_margin(W)
     return ValueError(
         "the rows of W are not omnidirectional: 0 is not in the interior of the convex hull "
         f"of the normalized rows (LP margin t* = {margin:.3g}); the polytope method needs an "
@@ -199,7 +199,7 @@ def _hull_facets(Wn, merge):
                   merged=bool(merge), inradius=float(np.min(-equations[:, -1])))
 
 
-def facets(W, merge=True):
+def facets(W, *, merge=True):
     """Facets of the polytope ``P = conv{φ_i / ||φ_i||}`` inscribed in the unit sphere.
 
     Parameters
@@ -225,7 +225,7 @@ def facets(W, merge=True):
     ValueError
         If `W` is not 2-D or not finite, has n < 2 or m < n + 1 rows, a zero row, two rows
         with the same direction, or is not omnidirectional (the message reports the margin
-        of :func:`reluinj.is_omnidirectional`).
+        of :func:`reluinj.omnidirectional_margin`).
     NotAFrameError
         If the rows of `W` do not span R^n.
     HullError
@@ -251,7 +251,7 @@ def facets(W, merge=True):
     return fac
 
 
-def nnls(A, b, *, maxiter=None):
+def nnls(A, b, *, max_iter=None):
     """Non-negative least squares ``min ||A x - b||_2`` subject to ``x >= 0`` (Lawson–Hanson).
 
     The compiled active-set solver used by :func:`reluinj.polytope_bias`; same interface as
@@ -261,7 +261,7 @@ def nnls(A, b, *, maxiter=None):
     ----------
     A : array_like of shape (M, N)
     b : array_like of shape (M,)
-    maxiter : int or None, default=None
+    max_iter : int or None, default=None
         Iteration limit (outer + inner active-set steps); None means ``3 * N + 10``.
 
     Returns
@@ -282,6 +282,6 @@ def nnls(A, b, *, maxiter=None):
     b = as_float_array(b, "b", ndim=1, dtype=np.float64)
     if b.shape[0] != A.shape[0]:
         raise ValueError(f"b must have shape ({A.shape[0]},) to match A; got {b.shape}")
-    maxiter = 3 * A.shape[1] + 10 if maxiter is None else check_positive_int(maxiter, "maxiter")
-    x, rnorm = _core.nnls(A, b, maxiter)
+    max_iter = 3 * A.shape[1] + 10 if max_iter is None else check_positive_int(max_iter, "max_iter")
+    x, rnorm = _core.nnls(A, b, max_iter)
     return x, float(rnorm)

@@ -15,6 +15,7 @@ from ._conditioning import (
     relu_features,
     variation_norm,
 )
+from ._interval import Interval
 from ._torch import FitResult, bwrelu_relu_composition, coordinate_grid, fit_image, load_image, psnr
 
 _TORCH_CLASSES = ("BWReLU", "INR")
@@ -22,7 +23,7 @@ _TORCH_CLASSES = ("BWReLU", "INR")
 __all__ = [
     "bwrelu", "bwrelu_grad", "bwrelu_relu_expansion", "bwrelu_to_relu", "relu_to_bwrelu",
     "FeatureSet", "relu_features", "dyadic_bwrelu_features", "bwrelu_features",
-    "gram_matrix", "condition_number", "variation_norm", "deep_variation_norm",
+    "Interval", "gram_matrix", "condition_number", "variation_norm", "deep_variation_norm",
     "coordinate_grid", "psnr", "fit_image", "load_image", "FitResult",
     "bwrelu_relu_composition",
 ]

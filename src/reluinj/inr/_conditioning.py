@@ -8,6 +8,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ._interval import Interval
 from ._activation import PSI_COEFFICIENTS, PSI_KNOTS, _check_scale, bwrelu
 from .._lib.validation import as_float_array, check_positive_int
 
@@ -144,24 +145,21 @@ def bwrelu_features(weights, biases, c=1.0):
 
 
 def _check_domain(domain):
-    try:
-        lo, hi = (float(v) for v in domain)
-    except (TypeError, ValueError):
-        raise TypeError(f"domain must be a pair (lo, hi) of real numbers; got {domain!r}") from None
-    if not (np.isfinite(lo) and np.isfinite(hi)) or not lo < hi:
-        raise ValueError(f"domain must be a finite interval (lo, hi) with lo < hi; got {domain!r}")
-    return lo, hi
+    if not isinstance(domain, Interval):
+        raise TypeError(f"domain must be a reluinj.Interval (e.g. Interval(-1.0, 1.0)); got "
+                        f"{type(domain).__name__}")
+    return domain.lo, domain.hi
 
 
-def gram_matrix(features, domain=(-1.0, 1.0)):
+def gram_matrix(features, domain=Interval(-1.0, 1.0)):
     """Exact L² Gram matrix G_ij = ∫_domain f_i(x) f_j(x) dx of univariate features.
 
     Parameters
     ----------
     features : FeatureSet
         From :func:`relu_features`, :func:`dyadic_bwrelu_features` or :func:`bwrelu_features`.
-    domain : tuple of float, default=(-1, 1)
-        Integration interval (lo, hi), lo < hi.
+    domain : Interval, default=Interval(-1.0, 1.0)
+        Integration interval ``[domain.lo, domain.hi]``.
 
     Returns
     -------
@@ -171,9 +169,9 @@ def gram_matrix(features, domain=(-1.0, 1.0)):
     Raises
     ------
     TypeError
-        If `features` is not a FeatureSet or `domain` is not a pair of numbers.
+        If `features` is not a FeatureSet or `domain` is not an :class:`Interval`.
     ValueError
-        If `features` is empty or `domain` is degenerate.
+        If `features` is empty.
 
     Notes
     -----

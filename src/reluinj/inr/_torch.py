@@ -150,7 +150,7 @@ def _build_classes():
             Make c a trainable ``nn.Parameter``.
         """
 
-        def __init__(self, c=1.0, learn_c=False):
+        def __init__(self, c=1.0, *, learn_c=False):
             super().__init__()
             c = _check_scale(c)
             if learn_c:
@@ -207,7 +207,7 @@ def _build_classes():
         """
 
         def __init__(self, in_features, hidden_features, hidden_layers, out_features,
-                     activation="bwrelu", c=None, learn_c=False):
+                     *, activation="bwrelu", c=None, learn_c=False):
             super().__init__()
             sizes = [check_positive_int(v, name) for v, name in (
                 (in_features, "in_features"), (hidden_features, "hidden_features"),
@@ -222,7 +222,7 @@ def _build_classes():
                 raise ValueError("learn_c=True needs activation='bwrelu'")
             self.activation = activation
             if activation == "bwrelu":
-                self.act = BWReLU(DEFAULT_SCALE["bwrelu"] if c is None else c, learn_c)
+                self.act = BWReLU(DEFAULT_SCALE["bwrelu"] if c is None else c, learn_c=learn_c)
             elif activation == "siren":
                 self.act = _Sine(_check_scale(DEFAULT_SCALE["siren"] if c is None else c))
             else:
@@ -298,7 +298,7 @@ def _to_numpy(a, name):
     return as_float_array(a, name, dtype=np.float64)
 
 
-def psnr(a, b, data_range=1.0):
+def psnr(a, b, *, data_range=1.0):
     """Peak signal-to-noise ratio 10·log10(data_range² / mean((a − b)²)) in dB.
 
     Parameters
@@ -339,7 +339,7 @@ class FitResult:
     image: np.ndarray
 
 
-def fit_image(image, model, epochs=300, lr=4e-3, decay=0.1, progress=True):
+def fit_image(image, model, *, epochs=300, lr=4e-3, decay=0.1, progress=True):
     """Fit an INR to an image with full-batch Adam and the paper's exponential schedule.
 
     Parameters
@@ -396,7 +396,7 @@ def fit_image(image, model, epochs=300, lr=4e-3, decay=0.1, progress=True):
     return FitResult(loss=losses, psnr=curve, image=out)
 
 
-def load_image(source, size=None):
+def load_image(source, *, size=None):
     """Load a grayscale image as float64 in [0, 1] (min-max normalised), optionally resized.
 
     Parameters
