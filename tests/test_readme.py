@@ -21,17 +21,8 @@ def test_readme_is_short_and_starts_with_the_two_commands():
     assert shell[1].strip() == 'python -m pip install ".[test]" && python -m pytest'
 
 
-# Names retired by the one-vocabulary change (docs/contributing.rst); README.md is rewritten by
-# the lead engineer, so until it is, its examples cannot run against this API.
-_RETIRED = re.compile(r"\b(rng|rcond|maxiter|return_\w+|random_state)\s*=")
-
-
 def test_readme_python_examples_run_as_written():
     blocks = re.findall(r"```python\n(.*?)```", _text(), re.S)
-    stale = sorted({m.group(0) for b in blocks for m in _RETIRED.finditer(b)})
-    if stale:
-        pytest.xfail(f"README.md examples still use retired names {stale}; see the "
-                     "vocabulary table in docs/contributing.rst")
     assert len(blocks) >= 4                      # one per paper, plus the reconstruction
     namespace = {"__name__": "readme"}
     for block in blocks:                         # the blocks continue one another, as a reader runs them
