@@ -44,7 +44,7 @@ def condition_history(activation, *, c=1.0, n_neurons=100, n_samples=20, steps=2
     """
     import torch
 
-    from reluinj.inr._torch import INR
+    from reluinj import INR
 
     torch.manual_seed(seed)
     model = INR(1, n_neurons, 1, 1, activation=activation,

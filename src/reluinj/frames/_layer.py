@@ -192,17 +192,18 @@ class ReLULayer:
             raise ValueError("X must contain at least one point")
         return float(np.mean(inj))
 
-    def inverse(self, Y, **kwargs):
+    def inverse(self, Y, *, method="dual", options=None, rank_tol=DEFAULT_RANK_TOL,
+                n_threads=None):
         """Reconstruct inputs from outputs ``Y`` of this layer.
 
-        Delegates to :func:`reluinj.relu_inverse` with this layer's ``W`` and ``alpha``;
-        keyword arguments (``method``, ``options``, ``rank_tol``, ``n_threads``) are passed
-        through.
+        Delegates to :func:`reluinj.relu_inverse` with this layer's ``W`` and ``alpha``.
 
         Parameters
         ----------
         Y : array_like of shape (m,) or (B, m)
             Non-negative, finite layer outputs.
+        method, options, rank_tol, n_threads
+            As in :func:`reluinj.relu_inverse`.
 
         Returns
         -------
@@ -211,4 +212,5 @@ class ReLULayer:
         """
         from ._reconstruct import relu_inverse
 
-        return relu_inverse(self.W, self.alpha, Y, **kwargs)
+        return relu_inverse(self.W, self.alpha, Y, method=method, options=options,
+                            rank_tol=rank_tol, n_threads=n_threads)
