@@ -193,7 +193,7 @@ def _build_stages(modules, input_shape):
             C = shape[0]
             w = np.full((C, 1) + k, 1.0 / np.prod(k))
             cls = ConvOperator if nd == 1 else ConvOperator2D
-            op = cls(w[:, :, 0] if nd == 1 else w, shape[1] if nd == 1 else shape[1:],
+            op = cls(w, shape[1] if nd == 1 else shape[1:],
                      s[0] if nd == 1 else s, padding=p[0] if nd == 1 else p, groups=C,
                      allow_truncation=True)
             out = tuple(op.dimsd)
