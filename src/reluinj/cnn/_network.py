@@ -418,7 +418,7 @@ class StageReport:
         """Fraction of samples at which the stage is injective (None if not applicable)."""
         return None if self.injective is None else float(np.mean(self.injective))
 
-    def stability_quantiles(self, q=(0.0, 0.5, 0.9, 1.0)):
+    def stability_quantiles(self, *, q=(0.0, 0.5, 0.9, 1.0)):
         """Quantiles of the finite stability constants (NaN when there are none)."""
         if self.stability is None:
             return None
@@ -456,7 +456,7 @@ class ConvNetworkAnalysis:
             if r.stability is None:
                 smed = smax = "-"
             else:
-                q = r.stability_quantiles((0.5, 1.0))
+                q = r.stability_quantiles(q=(0.5, 1.0))
                 smed = f"{q[0]:.3g}"
                 smax = "inf" if not np.all(np.isfinite(r.stability)) else f"{q[1]:.3g}"
             bias = "-" if r.n_bias_ok is None else f"{r.n_bias_ok}/{len(r.data_bias)}"
