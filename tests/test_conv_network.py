@@ -58,6 +58,16 @@ def test_forward_matches_torch_1d_list():
     np.testing.assert_allclose(net(X.numpy()), ref, rtol=0, atol=1e-12)
 
 
+def test_relu_after_maxpool_commutes():
+    torch.manual_seed(5)
+    model = nn.Sequential(nn.Conv2d(1, 4, 3), nn.MaxPool2d(2), nn.ReLU()).double().eval()
+    net = reluinj.ConvNetwork.from_torch(model, (1, 7, 7))
+    assert [s.kind for s in net.stages] == ["conv", "maxpool"] and net.stages[0].relu
+    X = torch.randn(3, 1, 7, 7, dtype=torch.float64)
+    with torch.no_grad():
+        np.testing.assert_allclose(net(X.numpy()), model(X).numpy(), rtol=0, atol=1e-12)
+
+
 def test_bad_models():
     with pytest.raises(TypeError, match=r"module\[2\] \(Tanh\) is not supported"):
         reluinj.ConvNetwork.from_torch(nn.Sequential(nn.Linear(3, 4), nn.ReLU(), nn.Tanh()), (3,))

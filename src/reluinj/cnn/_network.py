@@ -16,7 +16,7 @@ column rank, and its stability constant is ``1 / sigma_min(W_I)``. A max-pool st
 convolution keeps, of the convolution's outputs, only the entries at its switches; the
 inversion of the convolution then uses the active rows at the switches.
 """
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Optional
 
 import numpy as np
@@ -235,6 +235,12 @@ def _build_stages(modules, input_shape):
                 pending["op"] = op
             pending["mods"].append(idx)
         elif isinstance(mod, nn.ReLU):
+            if (pending is None and len(stages) >= 2 and stages[-1].kind == "maxpool"
+                    and stages[-2].affine and not stages[-2].relu):
+                # Conv -> MaxPool -> ReLU: max pooling and ReLU commute (both monotone), so
+                # the ReLU moves before the pooling
+                stages[-2] = replace(stages[-2], relu=True, modules=stages[-2].modules + (idx,))
+                continue
             if pending is None or pending["relu"]:
                 raise TypeError(f"{name} must follow a Conv, Linear or BatchNorm layer "
                                 "(one ReLU per affine layer)")
@@ -821,7 +827,7 @@ class ConvNetwork:
                 vals = np.where(known, h, 0.0)
                 h, known = _unpool(vals, sw, st)
             else:
-                h, inj = self._invert_affine(st, h, known, zero_tol, rank_tol, max_iter, k == L - 1)
+                h, inj = self._invert_affine(st, h, known, zero_tol, rank_tol, max_iter)
                 known = np.ones_like(h, dtype=bool)
             injective[:, k] = inj
             failed[(failed < 0) & ~inj] = k
@@ -849,7 +855,7 @@ class ConvNetwork:
         plane = (oy[:, None] * sp_in[1] + ox[None, :]).ravel()
         return np.broadcast_to(np.tile(plane, st.in_shape[0]), (B, st.n_out)).copy()
 
-    def _invert_affine(self, st, h, known, zero_tol, rank_tol, max_iter, is_last):
+    def _invert_affine(self, st, h, known, zero_tol, rank_tol, max_iter):
         B = h.shape[0]
         n = st.n_in
         A = st.sparse()
