@@ -206,3 +206,24 @@ def test_digits_cnn_end_to_end(digits_example):
     np.testing.assert_array_equal(res.ok, inj)
     assert inj.any()
     assert np.all(res.rel_error[inj] <= 1e-8)
+
+
+def test_cli_analyze(tmp_path, capsys):
+    from reluinj._cli.main import main
+
+    torch.manual_seed(6)
+    model = nn.Sequential(nn.Conv2d(1, 6, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
+                          nn.Flatten(), nn.Linear(6 * 3 * 3, 4))
+    X = np.random.default_rng(0).standard_normal((4, 1, 6, 6))
+    np.save(tmp_path / "x.npy", X)
+    torch.save(model, tmp_path / "m.pt")
+    with pytest.warns(UserWarning, match=r"weights_only=False\) runs code"):
+        assert main(["analyze", str(tmp_path / "m.pt"), str(tmp_path / "x.npy")]) == 0
+    out = capsys.readouterr().out
+    assert "ConvNetwork analysis on 4 samples" in out and "maxpool" in out
+    torch.save(model.state_dict(), tmp_path / "sd.pt")
+    arch = "Conv2d(1, 6, 3, padding=1), ReLU(), MaxPool2d(2), Flatten(), Linear(54, 4)"
+    assert main(["analyze", str(tmp_path / "sd.pt"), str(tmp_path / "x.npy"), "--arch", arch]) == 0
+    assert capsys.readouterr().out == out
+    assert main(["analyze", str(tmp_path / "sd.pt"), str(tmp_path / "x.npy")]) == 2
+    assert "pass --arch" in capsys.readouterr().err
