@@ -29,6 +29,7 @@
 #include <algorithm>
 #include <cstddef>
 #include <cstring>
+#include <memory>
 #include <type_traits>
 #include <vector>
 
@@ -238,8 +239,16 @@ inline void conv_forward_flat(const float *x, const float *w, float *out, const 
 // zeros before every row, which also pad the end of the row above), so x[b, m, y, c] at
 // p = y*W + c reads zpad[b, i][p + (kh_eff-1-ph*dh)*W + (kw_eff-1-pw*dw)] and every position
 // of the x plane is an output.
+// With a crop (the adjoint of zero padding: g describes the padded input, x has `crop`'s
+// H x W planes at offset (pt, pl)), only the flat positions from the first to the last
+// interior one are computed and the interior rows copied out; every value is the same FMA
+// chain as without the crop.
+struct FlatCrop {
+    std::ptrdiff_t pt, pl, H, W;
+};
+
 inline void conv_adjoint_flat(const float *z, const float *w, float *x, const ConvGeom &g,
-                              int n_threads) {
+                              int n_threads, const FlatCrop *crop = nullptr) {
     const std::ptrdiff_t M = g.M, H = g.H, W = g.W, K = g.K, kh = g.kh, kw = g.kw;
     const std::ptrdiff_t Mg = g.Mg(), Kg = g.Kg(), OH = g.OH(), OW = g.OW();
     const std::ptrdiff_t khe = g.kh_eff(), kwe = g.kw_eff();
@@ -272,12 +281,22 @@ inline void conv_adjoint_flat(const float *z, const float *w, float *x, const Co
                     wpack[(i * kh * kw + q) * kBlock + f] =
                         w[((grp * Kg + i) * Mg + m0 + f) * kh * kw + q];
         // the partial sums stay in one cache-resident buffer, copied out per image
-        std::vector<float> plane(kBlock * H * W);
+        const std::ptrdiff_t p0 = crop ? crop->pt * W + crop->pl : 0;
+        const std::ptrdiff_t n_pos = crop ? (crop->H - 1) * W + crop->W : H * W;
+        std::vector<float> plane(kBlock * n_pos);
         for (std::ptrdiff_t b = b0; b < b1; ++b) {
-            flat_accumulate_avx512(zpad.data() + (b * K + grp * Kg) * Sz, off.data(),
-                                   wpack.data(), n_terms, run, H * W, plane.data(), H * W);
-            std::memcpy(x + (b * M + grp * Mg + m0) * H * W, plane.data(),
-                        nm * H * W * sizeof(float));
+            flat_accumulate_avx512(zpad.data() + (b * K + grp * Kg) * Sz + p0, off.data(),
+                                   wpack.data(), n_terms, run, n_pos, plane.data(), n_pos);
+            if (!crop) {
+                std::memcpy(x + (b * M + grp * Mg + m0) * H * W, plane.data(),
+                            nm * H * W * sizeof(float));
+                continue;
+            }
+            const std::ptrdiff_t HW = crop->H * crop->W;
+            for (std::ptrdiff_t f = 0; f < nm; ++f)
+                for (std::ptrdiff_t y = 0; y < crop->H; ++y)
+                    std::memcpy(x + (b * M + grp * Mg + m0 + f) * HW + y * crop->W,
+                                plane.data() + f * n_pos + y * W, crop->W * sizeof(float));
         }
     });
 }
@@ -462,13 +481,20 @@ void conv_forward(const T *x, const T *w, T *out, const ConvGeom &g, int n_threa
     // zero-padded copy of the input, then the valid layer on it
     const ConvGeom v = g.unpadded();
     const std::ptrdiff_t Hp = v.H, Wp = v.W;
-    std::vector<T> xp(g.B * g.M * Hp * Wp, T(0));
+    // every plane is written once (zero border, copied interior) by the thread that owns it
+    std::unique_ptr<T[]> xp(new T[g.B * g.M * Hp * Wp]);
     parallel_for(g.B * g.M, n_threads, [&](std::ptrdiff_t plane) {
-        for (std::ptrdiff_t y = 0; y < g.H; ++y)
-            std::copy(x + (plane * g.H + y) * g.W, x + (plane * g.H + y + 1) * g.W,
-                      xp.data() + (plane * Hp + y + g.pt) * Wp + g.pl);
+        T *dst = xp.get() + plane * Hp * Wp;
+        std::fill(dst, dst + g.pt * Wp, T(0));
+        for (std::ptrdiff_t y = 0; y < g.H; ++y) {
+            T *row = dst + (y + g.pt) * Wp;
+            std::fill(row, row + g.pl, T(0));
+            std::copy(x + (plane * g.H + y) * g.W, x + (plane * g.H + y + 1) * g.W, row + g.pl);
+            std::fill(row + g.pl + g.W, row + Wp, T(0));
+        }
+        std::fill(dst + (g.pt + g.H) * Wp, dst + Hp * Wp, T(0));
     });
-    conv_forward_valid(xp.data(), w, out, v, n_threads);
+    conv_forward_valid(xp.get(), w, out, v, n_threads);
 }
 
 // Adjoint of conv_forward (padding included): z (B, K, OH, OW) -> x (B, M, H, W).
@@ -482,12 +508,21 @@ void conv_adjoint(const T *z, const T *w, T *x, const ConvGeom &g, int n_threads
     }
     // the valid adjoint onto the padded input, cropped (the adjoint of zero padding)
     const ConvGeom v = g.unpadded();
+#if RELUINJ_X86
+    if constexpr (std::is_same<T, float>::value) {
+        if (g.sh == 1 && g.sw == 1 && have_avx512()) {  // cropped inside the flat kernel
+            const FlatCrop crop{g.pt, g.pl, g.H, g.W};
+            conv_adjoint_flat(z, w, x, v, n_threads, &crop);
+            return;
+        }
+    }
+#endif
     const std::ptrdiff_t Hp = v.H, Wp = v.W;
-    std::vector<T> xp(g.B * g.M * Hp * Wp);
-    conv_adjoint_valid(z, w, xp.data(), v, n_threads);
+    std::unique_ptr<T[]> xp(new T[g.B * g.M * Hp * Wp]);  // every entry is written
+    conv_adjoint_valid(z, w, xp.get(), v, n_threads);
     parallel_for(g.B * g.M, n_threads, [&](std::ptrdiff_t plane) {
         for (std::ptrdiff_t y = 0; y < g.H; ++y) {
-            const T *from = xp.data() + (plane * Hp + y + g.pt) * Wp + g.pl;
+            const T *from = xp.get() + (plane * Hp + y + g.pt) * Wp + g.pl;
             std::copy(from, from + g.W, x + (plane * g.H + y) * g.W);
         }
     });
