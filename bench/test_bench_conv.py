@@ -215,3 +215,47 @@ def test_bench_conv2d_vgg_adjoint_torch(benchmark, vgg, torch_threads, n_threads
     with torch.no_grad():
         out = _run(benchmark, vgg, lambda: torch.nn.functional.conv_transpose2d(Z, w))
     np.testing.assert_allclose(out.numpy(), vgg["adj"], rtol=vgg["tol"][0], atol=vgg["tol"][1])
+
+
+# -- 2-D VGG-like layer with zero padding 1 (issue 17), against torch with padding=1 ---------------
+
+@pytest.fixture(scope="module", params=[np.float32, np.float64], ids=["f32", "f64"])
+def vggpad(request):
+    rng = np.random.default_rng(9)
+    op = reluinj.ConvOperator2D.random(64, 64, 3, 56, padding=1, seed=rng, dtype=request.param)
+    X = rng.standard_normal((8,) + op.dims).astype(request.param)
+    Z = rng.standard_normal((8,) + op.dimsd).astype(request.param)
+    return dict(name="vggpad", op=op, X=X, Z=Z, fwd=op.forward(X, n_threads=1),
+                adj=op.adjoint(Z, n_threads=1), rounds=5,
+                tol=(RTOL32, ATOL32) if request.param == np.float32 else (RTOL, ATOL))
+
+
+@pytest.mark.parametrize("direction", ["forward", "adjoint"])
+@pytest.mark.parametrize("n_threads", [1, 2])
+def test_bench_conv2d_vggpad(benchmark, vggpad, direction, n_threads):
+    benchmark.group = f"conv2d-vggpad-{vggpad['op'].dtype}-{direction}"
+    benchmark.extra_info["n_threads"] = n_threads
+    fn = getattr(vggpad["op"], direction)
+    arg = vggpad["X"] if direction == "forward" else vggpad["Z"]
+    out = _run(benchmark, vggpad, lambda a: fn(a, n_threads=n_threads), arg)
+    np.testing.assert_array_equal(out, vggpad["fwd" if direction == "forward" else "adj"])
+
+
+@pytest.mark.parametrize("direction", ["forward", "adjoint"])
+@pytest.mark.parametrize("n_threads", [1, 2])
+def test_bench_conv2d_vggpad_torch(benchmark, vggpad, torch_threads, direction, n_threads):
+    torch = torch_threads
+    torch.set_num_threads(n_threads)
+    benchmark.group = f"conv2d-vggpad-{vggpad['op'].dtype}-{direction}"
+    benchmark.extra_info["n_threads"] = n_threads
+    w = torch.from_numpy(vggpad["op"].filters.copy())
+    F = torch.nn.functional
+    if direction == "forward":
+        a, fn, ref = torch.from_numpy(vggpad["X"]), lambda a: F.conv2d(a, w, padding=1), "fwd"
+    else:
+        a, fn, ref = (torch.from_numpy(vggpad["Z"]),
+                      lambda a: F.conv_transpose2d(a, w, padding=1), "adj")
+    with torch.no_grad():
+        out = _run(benchmark, vggpad, fn, a)
+    np.testing.assert_allclose(out.numpy(), vggpad[ref], rtol=vggpad["tol"][0],
+                               atol=vggpad["tol"][1])

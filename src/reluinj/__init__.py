@@ -22,8 +22,14 @@ from ._lib.constants import DEFAULT_RANK_TOL
 from ._lib.exceptions import ConvergenceWarning, HullError, NotAFrameError, SamplingWarning
 from ._lib.threads import effective_n_threads, openmp_enabled
 from .cnn import (
+    DENSE_RANK_LIMIT,
+    ConvNetwork,
+    ConvNetworkAnalysis,
+    ConvNetworkInverseResult,
+    ConvNetworkStage,
     ConvOperator,
     ConvOperator2D,
+    StageReport,
     IHTResult,
     ModelRIPEstimate,
     estimate_model_rip,
@@ -122,6 +128,12 @@ __all__ = [
     "polytope_bias",
     "ConvOperator",
     "ConvOperator2D",
+    "ConvNetwork",
+    "ConvNetworkStage",
+    "StageReport",
+    "ConvNetworkAnalysis",
+    "ConvNetworkInverseResult",
+    "DENSE_RANK_LIMIT",
     "model_project",
     "model_support",
     "sample_model_sparse",

@@ -1,12 +1,17 @@
-// Multichannel strided cross-correlation ("valid" convolution layer) and its adjoint.
+// Multichannel strided, dilated, grouped, zero-padded cross-correlation (a convolution layer,
+// exactly torch.nn.functional.conv2d) and its adjoint (conv_transpose2d).
 //
 // Layouts (C order, batch first, exactly those of torch.nn.functional.conv2d):
 //   x   : (B, M, H, W)        input images, M channels
-//   w   : (K, M, kh, kw)      K filters
-//   out : (B, K, OH, OW)      OH = (H - kh) / sh + 1, OW = (W - kw) / sw + 1 (floor)
-// Forward:  out[b,i,oy,ox] = sum_{m,ph,pw} w[i,m,ph,pw] * x[b,m,oy*sh+ph,ox*sw+pw]
-// Adjoint:  x[b,m,y,c]     = sum_{i,oy,ox,ph,pw : oy*sh+ph=y, ox*sw+pw=c} w[i,m,ph,pw] * z[b,i,oy,ox]
-// A 1-D layer is the case H = kh = sh = 1.
+//   w   : (K, M/G, kh, kw)    K filters in G groups; filter i sees channels of group i / (K/G)
+//   out : (B, K, OH, OW)      OH = (H + pt + pb - dh*(kh-1) - 1) / sh + 1 (floor), OW alike
+// Forward:  out[b,i,oy,ox] = sum_{m,ph,pw} w[i,m,ph,pw] * xp[b,g*M/G+m,oy*sh+ph*dh,ox*sw+pw*dw]
+// Adjoint:  the transpose of the same sum, x[b, c, y, c'] gathering every term that reads it,
+// where xp is x with pt/pb zero rows above/below and pl/pr zero columns left/right.
+// A 1-D layer is the case H = kh = sh = dh = 1, pt = pb = 0.
+// Padding is a zero-padded copy of the input (forward) or a cropped padded result (adjoint)
+// around the valid kernels below; dilation and groups are offsets and work-item ranges of
+// those kernels.
 //
 // Both kernels are direct (no im2col): a work item is a chunk of kBatch batch elements and a
 // block of kBlock output rows (filters in the forward, channels in the adjoint), so no two
@@ -18,11 +23,13 @@
 // grid, same term order): the planes are flattened so that a tile group may straddle rows,
 // and 8 rows x 48 positions stay in registers (conv_forward_flat / conv_adjoint_flat).
 // The summation order of every output value is fixed by the term list (independent of the
-// thread that computes it): results are bitwise identical for any n_threads.
+// thread that computes it): results are bitwise identical for any n_threads. Work items
+// never straddle a group.
 #pragma once
 #include <algorithm>
 #include <cstddef>
 #include <cstring>
+#include <memory>
 #include <type_traits>
 #include <vector>
 
@@ -148,32 +155,76 @@ inline std::ptrdiff_t flat_run_planes(std::ptrdiff_t plane, std::ptrdiff_t n_pla
     return std::max<std::ptrdiff_t>(1, std::min(n_planes, kFlatRunFloats / plane));
 }
 
+#endif  // RELUINJ_X86
+
+}  // namespace conv_detail
+
+// Geometry of one layer. H, W are the sizes of the (unpadded) input; pads are zero rows
+// (pt above, pb below) and columns (pl left, pr right); G groups divide M and K.
+struct ConvGeom {
+    std::ptrdiff_t B, M, H, W, K, kh, kw;
+    std::ptrdiff_t sh = 1, sw = 1, dh = 1, dw = 1;
+    std::ptrdiff_t pt = 0, pb = 0, pl = 0, pr = 0, G = 1;
+    std::ptrdiff_t Hp() const { return H + pt + pb; }
+    std::ptrdiff_t Wp() const { return W + pl + pr; }
+    std::ptrdiff_t kh_eff() const { return dh * (kh - 1) + 1; }
+    std::ptrdiff_t kw_eff() const { return dw * (kw - 1) + 1; }
+    std::ptrdiff_t OH() const { return (Hp() - kh_eff()) / sh + 1; }
+    std::ptrdiff_t OW() const { return (Wp() - kw_eff()) / sw + 1; }
+    std::ptrdiff_t Mg() const { return M / G; }
+    std::ptrdiff_t Kg() const { return K / G; }
+    bool padded() const { return pt || pb || pl || pr; }
+    ConvGeom unpadded() const {  // the valid layer on the padded input
+        ConvGeom g = *this;
+        g.H = Hp(), g.W = Wp(), g.pt = g.pb = g.pl = g.pr = 0;
+        return g;
+    }
+};
+
+inline void check_geometry(const ConvGeom &g) {
+    require(g.B >= 0 && g.M >= 1 && g.K >= 1 && g.kh >= 1 && g.kw >= 1, "conv: empty filters");
+    require(g.sh >= 1 && g.sw >= 1, "conv: stride must be >= 1");
+    require(g.dh >= 1 && g.dw >= 1, "conv: dilation must be >= 1");
+    require(g.pt >= 0 && g.pb >= 0 && g.pl >= 0 && g.pr >= 0, "conv: padding must be >= 0");
+    require(g.G >= 1 && g.M % g.G == 0 && g.K % g.G == 0,
+            "conv: groups must divide both the channels and the filters");
+    require(g.H >= 1 && g.W >= 1, "conv: empty input");
+    require(g.Hp() >= g.kh_eff() && g.Wp() >= g.kw_eff(),
+            "conv: padded input smaller than the dilated filters");
+}
+
+namespace conv_detail {
+
+#if RELUINJ_X86
 // Flattened forward, float32, unit strides (see above): same work grid as conv_forward.
-inline void conv_forward_flat(const float *x, const float *w, float *out, std::ptrdiff_t B,
-                              std::ptrdiff_t M, std::ptrdiff_t H, std::ptrdiff_t W,
-                              std::ptrdiff_t K, std::ptrdiff_t kh, std::ptrdiff_t kw,
-                              std::ptrdiff_t OH, std::ptrdiff_t OW, int n_threads) {
-    const std::ptrdiff_t n_terms = M * kh * kw;
+// Dilation only changes the term offsets; a work item stays inside one group.
+inline void conv_forward_flat(const float *x, const float *w, float *out, const ConvGeom &g,
+                              int n_threads) {
+    const std::ptrdiff_t M = g.M, H = g.H, W = g.W, K = g.K, kh = g.kh, kw = g.kw;
+    const std::ptrdiff_t Mg = g.Mg(), Kg = g.Kg(), OH = g.OH(), OW = g.OW();
+    const std::ptrdiff_t n_terms = Mg * kh * kw;
     std::vector<std::ptrdiff_t> off(n_terms);
-    for (std::ptrdiff_t m = 0; m < M; ++m)
+    for (std::ptrdiff_t m = 0; m < Mg; ++m)
         for (std::ptrdiff_t ph = 0; ph < kh; ++ph)
             for (std::ptrdiff_t pw = 0; pw < kw; ++pw)
-                off[(m * kh + ph) * kw + pw] = (m * H + ph) * W + pw;
+                off[(m * kh + ph) * kw + pw] = (m * H + ph * g.dh) * W + pw * g.dw;
     const std::ptrdiff_t n_out = (OH - 1) * W + OW;  // flat positions up to the last output
-    const std::ptrdiff_t run = flat_run_planes(H * W, M) * kh * kw;
-    const std::ptrdiff_t n_blocks = ceil_div(K, kBlock);
-    const std::ptrdiff_t n_chunks = ceil_div(B, kBatch);
-    parallel_for(n_chunks * n_blocks, n_threads, [&](std::ptrdiff_t item) {
-        const std::ptrdiff_t b0 = (item / n_blocks) * kBatch, b1 = std::min(B, b0 + kBatch);
-        const std::ptrdiff_t f0 = (item % n_blocks) * kBlock, nf = std::min(kBlock, K - f0);
+    const std::ptrdiff_t run = flat_run_planes(H * W, Mg) * kh * kw;
+    const std::ptrdiff_t n_blocks = ceil_div(Kg, kBlock);
+    const std::ptrdiff_t n_chunks = ceil_div(g.B, kBatch);
+    parallel_for(n_chunks * g.G * n_blocks, n_threads, [&](std::ptrdiff_t item) {
+        const std::ptrdiff_t b0 = (item / (g.G * n_blocks)) * kBatch, b1 = std::min(g.B, b0 + kBatch);
+        const std::ptrdiff_t grp = (item / n_blocks) % g.G;
+        const std::ptrdiff_t f0 = grp * Kg + (item % n_blocks) * kBlock;
+        const std::ptrdiff_t nf = std::min(kBlock, (grp + 1) * Kg - f0);
         std::vector<float> wpack(n_terms * kBlock, 0.0f);
         for (std::ptrdiff_t f = 0; f < nf; ++f)
             for (std::ptrdiff_t t = 0; t < n_terms; ++t)
                 wpack[t * kBlock + f] = w[(f0 + f) * n_terms + t];
         std::vector<float> plane(kBlock * n_out);
         for (std::ptrdiff_t b = b0; b < b1; ++b) {
-            flat_accumulate_avx512(x + b * M * H * W, off.data(), wpack.data(), n_terms, run,
-                                   n_out, plane.data(), n_out);
+            flat_accumulate_avx512(x + (b * M + grp * Mg) * H * W, off.data(), wpack.data(),
+                                   n_terms, run, n_out, plane.data(), n_out);
             for (std::ptrdiff_t f = 0; f < nf; ++f)
                 for (std::ptrdiff_t oy = 0; oy < OH; ++oy)
                     std::memcpy(out + ((b * K + f0 + f) * OH + oy) * OW,
@@ -183,94 +234,106 @@ inline void conv_forward_flat(const float *x, const float *w, float *out, std::p
 }
 
 // Flattened adjoint, float32, unit strides. x[b, m] is the "full" correlation of the z[b, i]
-// with the flipped filters: every z plane is copied once, shared by all work items, into a
-// zero-padded plane of row pitch W (kh - 1 zero rows above and below, kw - 1 zeros before
-// every row, which also pad the end of the row above), so x[b, m, y, c] at p = y*W + c reads
-// zpad[b, i][p + (kh-1-ph)*W + (kw-1-pw)] and every position of the x plane is an output.
-inline void conv_adjoint_flat(const float *z, const float *w, float *x, std::ptrdiff_t B,
-                              std::ptrdiff_t M, std::ptrdiff_t H, std::ptrdiff_t W,
-                              std::ptrdiff_t K, std::ptrdiff_t kh, std::ptrdiff_t kw,
-                              std::ptrdiff_t OH, std::ptrdiff_t OW, int n_threads) {
-    const std::ptrdiff_t Sz = (H + kh - 1) * W + kw - 1;  // padded plane (last read + 1)
-    std::vector<float> zpad(B * K * Sz, 0.0f);  // the padding stays zero
-    parallel_for(B * K, n_threads, [&](std::ptrdiff_t plane) {
+// with the flipped (dilated) filters: every z plane is copied once, shared by all work items,
+// into a zero-padded plane of row pitch W (kh_eff - 1 zero rows above and below, kw_eff - 1
+// zeros before every row, which also pad the end of the row above), so x[b, m, y, c] at
+// p = y*W + c reads zpad[b, i][p + (kh_eff-1-ph*dh)*W + (kw_eff-1-pw*dw)] and every position
+// of the x plane is an output.
+// With a crop (the adjoint of zero padding: g describes the padded input, x has `crop`'s
+// H x W planes at offset (pt, pl)), only the flat positions from the first to the last
+// interior one are computed and the interior rows copied out; every value is the same FMA
+// chain as without the crop.
+struct FlatCrop {
+    std::ptrdiff_t pt, pl, H, W;
+};
+
+inline void conv_adjoint_flat(const float *z, const float *w, float *x, const ConvGeom &g,
+                              int n_threads, const FlatCrop *crop = nullptr) {
+    const std::ptrdiff_t M = g.M, H = g.H, W = g.W, K = g.K, kh = g.kh, kw = g.kw;
+    const std::ptrdiff_t Mg = g.Mg(), Kg = g.Kg(), OH = g.OH(), OW = g.OW();
+    const std::ptrdiff_t khe = g.kh_eff(), kwe = g.kw_eff();
+    const std::ptrdiff_t Sz = (H + khe - 1) * W + kwe - 1;  // padded plane (last read + 1)
+    std::vector<float> zpad(g.B * K * Sz, 0.0f);  // the padding stays zero
+    parallel_for(g.B * K, n_threads, [&](std::ptrdiff_t plane) {
         float *dst = zpad.data() + plane * Sz;
         for (std::ptrdiff_t oy = 0; oy < OH; ++oy)
-            std::memcpy(dst + (oy + kh - 1) * W + kw - 1, z + (plane * OH + oy) * OW,
+            std::memcpy(dst + (oy + khe - 1) * W + kwe - 1, z + (plane * OH + oy) * OW,
                         OW * sizeof(float));
     });
-    const std::ptrdiff_t n_terms = K * kh * kw;
-    const std::ptrdiff_t run = flat_run_planes(Sz, K) * kh * kw;
+    const std::ptrdiff_t n_terms = Kg * kh * kw;
+    const std::ptrdiff_t run = flat_run_planes(Sz, Kg) * kh * kw;
     std::vector<std::ptrdiff_t> off(n_terms);
-    for (std::ptrdiff_t i = 0; i < K; ++i)
+    for (std::ptrdiff_t i = 0; i < Kg; ++i)
         for (std::ptrdiff_t ph = 0; ph < kh; ++ph)
             for (std::ptrdiff_t pw = 0; pw < kw; ++pw)
-                off[(i * kh + ph) * kw + pw] = i * Sz + (kh - 1 - ph) * W + (kw - 1 - pw);
-    const std::ptrdiff_t n_blocks = ceil_div(M, kBlock);
-    const std::ptrdiff_t n_chunks = ceil_div(B, kBatch);
-    parallel_for(n_chunks * n_blocks, n_threads, [&](std::ptrdiff_t item) {
-        const std::ptrdiff_t b0 = (item / n_blocks) * kBatch, b1 = std::min(B, b0 + kBatch);
-        const std::ptrdiff_t m0 = (item % n_blocks) * kBlock, nm = std::min(kBlock, M - m0);
+                off[(i * kh + ph) * kw + pw] =
+                    i * Sz + (khe - 1 - ph * g.dh) * W + (kwe - 1 - pw * g.dw);
+    const std::ptrdiff_t n_blocks = ceil_div(Mg, kBlock);
+    const std::ptrdiff_t n_chunks = ceil_div(g.B, kBatch);
+    parallel_for(n_chunks * g.G * n_blocks, n_threads, [&](std::ptrdiff_t item) {
+        const std::ptrdiff_t b0 = (item / (g.G * n_blocks)) * kBatch, b1 = std::min(g.B, b0 + kBatch);
+        const std::ptrdiff_t grp = (item / n_blocks) % g.G;
+        const std::ptrdiff_t m0 = (item % n_blocks) * kBlock, nm = std::min(kBlock, Mg - m0);
         std::vector<float> wpack(n_terms * kBlock, 0.0f);
-        for (std::ptrdiff_t i = 0; i < K; ++i)
+        for (std::ptrdiff_t i = 0; i < Kg; ++i)
             for (std::ptrdiff_t f = 0; f < nm; ++f)
                 for (std::ptrdiff_t q = 0; q < kh * kw; ++q)
-                    wpack[(i * kh * kw + q) * kBlock + f] = w[(i * M + m0 + f) * kh * kw + q];
+                    wpack[(i * kh * kw + q) * kBlock + f] =
+                        w[((grp * Kg + i) * Mg + m0 + f) * kh * kw + q];
         // the partial sums stay in one cache-resident buffer, copied out per image
-        std::vector<float> plane(kBlock * H * W);
+        const std::ptrdiff_t p0 = crop ? crop->pt * W + crop->pl : 0;
+        const std::ptrdiff_t n_pos = crop ? (crop->H - 1) * W + crop->W : H * W;
+        std::vector<float> plane(kBlock * n_pos);
         for (std::ptrdiff_t b = b0; b < b1; ++b) {
-            flat_accumulate_avx512(zpad.data() + b * K * Sz, off.data(), wpack.data(), n_terms,
-                                   run, H * W, plane.data(), H * W);
-            std::memcpy(x + (b * M + m0) * H * W, plane.data(), nm * H * W * sizeof(float));
+            flat_accumulate_avx512(zpad.data() + (b * K + grp * Kg) * Sz + p0, off.data(),
+                                   wpack.data(), n_terms, run, n_pos, plane.data(), n_pos);
+            if (!crop) {
+                std::memcpy(x + (b * M + grp * Mg + m0) * H * W, plane.data(),
+                            nm * H * W * sizeof(float));
+                continue;
+            }
+            const std::ptrdiff_t HW = crop->H * crop->W;
+            for (std::ptrdiff_t f = 0; f < nm; ++f)
+                for (std::ptrdiff_t y = 0; y < crop->H; ++y)
+                    std::memcpy(x + (b * M + grp * Mg + m0 + f) * HW + y * crop->W,
+                                plane.data() + f * n_pos + y * W, crop->W * sizeof(float));
         }
     });
 }
 #endif  // RELUINJ_X86
 
-inline void check_geometry(std::ptrdiff_t B, std::ptrdiff_t M, std::ptrdiff_t H, std::ptrdiff_t W,
-                           std::ptrdiff_t K, std::ptrdiff_t kh, std::ptrdiff_t kw,
-                           std::ptrdiff_t sh, std::ptrdiff_t sw, std::ptrdiff_t OH,
-                           std::ptrdiff_t OW) {
-    require(B >= 0 && M >= 1 && K >= 1 && kh >= 1 && kw >= 1, "conv: empty filters");
-    require(sh >= 1 && sw >= 1, "conv: stride must be >= 1");
-    require(H >= kh && W >= kw, "conv: input smaller than the filters");
-    require(OH == (H - kh) / sh + 1 && OW == (W - kw) / sw + 1,
-            "conv: output shape does not match input shape, filter shape and stride");
-}
-
-}  // namespace conv_detail
-
+// The valid (unpadded) forward of any dtype, stride, dilation and groups.
 template <class T>
-void conv_forward(const T *x, const T *w, T *out, std::ptrdiff_t B, std::ptrdiff_t M,
-                  std::ptrdiff_t H, std::ptrdiff_t W, std::ptrdiff_t K, std::ptrdiff_t kh,
-                  std::ptrdiff_t kw, std::ptrdiff_t sh, std::ptrdiff_t sw, std::ptrdiff_t OH,
-                  std::ptrdiff_t OW, int n_threads) {
-    using namespace conv_detail;
-    check_geometry(B, M, H, W, K, kh, kw, sh, sw, OH, OW);
+void conv_forward_valid(const T *x, const T *w, T *out, const ConvGeom &g, int n_threads) {
 #if RELUINJ_X86
     // float32 with unit strides: the flattened AVX-512 kernel, if the CPU has it
     if constexpr (std::is_same<T, float>::value) {
-        if (sh == 1 && sw == 1 && have_avx512()) {
-            conv_forward_flat(x, w, out, B, M, H, W, K, kh, kw, OH, OW, n_threads);
+        if (g.sh == 1 && g.sw == 1 && have_avx512()) {
+            conv_forward_flat(x, w, out, g, n_threads);
             return;
         }
     }
 #endif
+    const std::ptrdiff_t M = g.M, H = g.H, W = g.W, K = g.K, kh = g.kh, kw = g.kw;
+    const std::ptrdiff_t sh = g.sh, sw = g.sw, dh = g.dh, dw = g.dw;
+    const std::ptrdiff_t Mg = g.Mg(), Kg = g.Kg(), OH = g.OH(), OW = g.OW();
     constexpr std::ptrdiff_t J = TileWidth<T>::value;
-    const std::ptrdiff_t n_blocks = ceil_div(K, kBlock);
+    const std::ptrdiff_t n_blocks = ceil_div(Kg, kBlock);
     const std::ptrdiff_t n_tiles = ceil_div(OW, J);
     // With stride 1 the full tiles read the input rows in place (the reads stay below W);
     // the remaining tiles (all of them when sw > 1) read phase-split, zero-padded copies.
     const std::ptrdiff_t n_direct = sw == 1 ? OW / J : 0;
     const std::ptrdiff_t n_tail = n_tiles - n_direct;
     const std::ptrdiff_t c0 = n_direct * J;                    // first column of the copies
-    const std::ptrdiff_t U = n_tail * J + (kw - 1) / sw;      // length of one phase row
-    const std::ptrdiff_t n_rows = M * kh;                      // source rows per output row
+    const std::ptrdiff_t U = n_tail * J + ((kw - 1) * dw) / sw;  // length of one phase row
+    const std::ptrdiff_t n_rows = Mg * kh;                     // source rows per output row
     const std::ptrdiff_t n_terms = n_rows * kw;
-    const std::ptrdiff_t n_chunks = ceil_div(B, kBatch);
-    parallel_for(n_chunks * n_blocks, n_threads, [&](std::ptrdiff_t item) {
-        const std::ptrdiff_t b0 = (item / n_blocks) * kBatch, b1 = std::min(B, b0 + kBatch);
-        const std::ptrdiff_t f0 = (item % n_blocks) * kBlock, nf = std::min(kBlock, K - f0);
+    const std::ptrdiff_t n_chunks = ceil_div(g.B, kBatch);
+    parallel_for(n_chunks * g.G * n_blocks, n_threads, [&](std::ptrdiff_t item) {
+        const std::ptrdiff_t b0 = (item / (g.G * n_blocks)) * kBatch, b1 = std::min(g.B, b0 + kBatch);
+        const std::ptrdiff_t grp = (item / n_blocks) % g.G;
+        const std::ptrdiff_t f0 = grp * Kg + (item % n_blocks) * kBlock;
+        const std::ptrdiff_t nf = std::min(kBlock, (grp + 1) * Kg - f0);
         std::vector<T> wpack(n_terms * kBlock, T(0));
         for (std::ptrdiff_t f = 0; f < nf; ++f)
             for (std::ptrdiff_t t = 0; t < n_terms; ++t)
@@ -279,17 +342,18 @@ void conv_forward(const T *x, const T *w, T *out, std::ptrdiff_t B, std::ptrdiff
         std::vector<const T *> src(n_terms), src_tail(n_terms), wt(n_terms);
         for (std::ptrdiff_t r = 0; r < n_rows; ++r)
             for (std::ptrdiff_t pw = 0; pw < kw; ++pw) {
-                src_tail[r * kw + pw] = phases.data() + (r * sw + pw % sw) * U + pw / sw;
+                const std::ptrdiff_t e = pw * dw;
+                src_tail[r * kw + pw] = phases.data() + (r * sw + e % sw) * U + e / sw;
                 wt[r * kw + pw] = wpack.data() + (r * kw + pw) * kBlock;
             }
         std::vector<T> acc(n_tiles * kBlock * J);
         for (std::ptrdiff_t b = b0; b < b1; ++b)
             for (std::ptrdiff_t oy = 0; oy < OH; ++oy) {
-                for (std::ptrdiff_t m = 0; m < M; ++m)
+                for (std::ptrdiff_t m = 0; m < Mg; ++m)
                     for (std::ptrdiff_t ph = 0; ph < kh; ++ph) {
-                        const T *row = x + ((b * M + m) * H + oy * sh + ph) * W;
+                        const T *row = x + ((b * M + grp * Mg + m) * H + oy * sh + ph * dh) * W;
                         for (std::ptrdiff_t pw = 0; pw < kw && n_direct > 0; ++pw)
-                            src[(m * kh + ph) * kw + pw] = row + pw;
+                            src[(m * kh + ph) * kw + pw] = row + pw * dw;
                         if (n_tail == 0) continue;
                         T *dst = phases.data() + (m * kh + ph) * sw * U;
                         // phase r holds row[c0 + r], row[c0 + r + sw], ...; the zero tail
@@ -317,80 +381,149 @@ void conv_forward(const T *x, const T *w, T *out, std::ptrdiff_t B, std::ptrdiff
     });
 }
 
+// The valid (unpadded) adjoint of any dtype, stride, dilation and groups.
 template <class T>
-void conv_adjoint(const T *z, const T *w, T *x, std::ptrdiff_t B, std::ptrdiff_t M,
-                  std::ptrdiff_t H, std::ptrdiff_t W, std::ptrdiff_t K, std::ptrdiff_t kh,
-                  std::ptrdiff_t kw, std::ptrdiff_t sh, std::ptrdiff_t sw, std::ptrdiff_t OH,
-                  std::ptrdiff_t OW, int n_threads) {
-    using namespace conv_detail;
-    check_geometry(B, M, H, W, K, kh, kw, sh, sw, OH, OW);
+void conv_adjoint_valid(const T *z, const T *w, T *x, const ConvGeom &g, int n_threads) {
 #if RELUINJ_X86
     // float32 with unit strides: the flattened AVX-512 kernel, if the CPU has it
     if constexpr (std::is_same<T, float>::value) {
-        if (sh == 1 && sw == 1 && have_avx512()) {
-            conv_adjoint_flat(z, w, x, B, M, H, W, K, kh, kw, OH, OW, n_threads);
+        if (g.sh == 1 && g.sw == 1 && have_avx512()) {
+            conv_adjoint_flat(z, w, x, g, n_threads);
             return;
         }
     }
 #endif
+    const std::ptrdiff_t M = g.M, H = g.H, W = g.W, K = g.K, kh = g.kh, kw = g.kw;
+    const std::ptrdiff_t sh = g.sh, sw = g.sw, dh = g.dh, dw = g.dw;
+    const std::ptrdiff_t Mg = g.Mg(), Kg = g.Kg(), OH = g.OH(), OW = g.OW();
     constexpr std::ptrdiff_t J = TileWidth<T>::value;
-    const std::ptrdiff_t n_blocks = ceil_div(M, kBlock);
-    const std::ptrdiff_t S = ceil_div(kw, sw);              // taps per width phase (max)
-    const std::ptrdiff_t P = S - 1;                         // left zero padding of z rows
+    const std::ptrdiff_t n_blocks = ceil_div(Mg, kBlock);
+    const std::ptrdiff_t P = ((kw - 1) * dw) / sw;          // left zero padding of z rows
     const std::ptrdiff_t n_tiles_max = ceil_div(ceil_div(W, sw), J);
     const std::ptrdiff_t L = P + n_tiles_max * J;           // padded z row length (>= P + OW)
-    const std::ptrdiff_t max_terms = K * kh * S;
-    const std::ptrdiff_t n_chunks = ceil_div(B, kBatch);
-    parallel_for(n_chunks * n_blocks, n_threads, [&](std::ptrdiff_t item) {
-        const std::ptrdiff_t b0 = (item / n_blocks) * kBatch, b1 = std::min(B, b0 + kBatch);
-        const std::ptrdiff_t m0 = (item % n_blocks) * kBlock, nm = std::min(kBlock, M - m0);
-        std::vector<T> wpack(K * kh * kw * kBlock, T(0));
-        for (std::ptrdiff_t i = 0; i < K; ++i)
+    const std::ptrdiff_t max_terms = Kg * kh * kw;
+    const std::ptrdiff_t n_chunks = ceil_div(g.B, kBatch);
+    parallel_for(n_chunks * g.G * n_blocks, n_threads, [&](std::ptrdiff_t item) {
+        const std::ptrdiff_t b0 = (item / (g.G * n_blocks)) * kBatch, b1 = std::min(g.B, b0 + kBatch);
+        const std::ptrdiff_t grp = (item / n_blocks) % g.G;
+        const std::ptrdiff_t m0 = (item % n_blocks) * kBlock, nm = std::min(kBlock, Mg - m0);
+        std::vector<T> wpack(Kg * kh * kw * kBlock, T(0));
+        for (std::ptrdiff_t i = 0; i < Kg; ++i)
             for (std::ptrdiff_t f = 0; f < nm; ++f)
                 for (std::ptrdiff_t q = 0; q < kh * kw; ++q)
-                    wpack[(i * kh * kw + q) * kBlock + f] = w[((i * M + m0 + f) * kh * kw) + q];
+                    wpack[(i * kh * kw + q) * kBlock + f] =
+                        w[((grp * Kg + i) * Mg + m0 + f) * kh * kw + q];
         // zpad rows: P zeros, the OW values of z[b, i, oy, :], zeros up to L (tails stay 0)
-        std::vector<T> zpad(K * OH * L, T(0));
+        std::vector<T> zpad(Kg * OH * L, T(0));
         // Term lists per (input row y, width phase r): they point into zpad, whose address
-        // does not change with b, so they are built once per work item.
+        // does not change with b, so they are built once per work item. Column q*sw + r
+        // gathers tap pw from z column q - s with s*sw = pw*dw - r (when divisible).
         std::vector<const T *> src(H * sw * max_terms), wt(H * sw * max_terms);
         std::vector<std::ptrdiff_t> n_terms(H * sw, 0);
         for (std::ptrdiff_t y = 0; y < H; ++y)
             for (std::ptrdiff_t r = 0; r < sw; ++r) {
                 const std::ptrdiff_t list = y * sw + r;
-                const std::ptrdiff_t S_r = r < kw ? ceil_div(kw - r, sw) : 0;
                 std::ptrdiff_t nt = 0;
-                for (std::ptrdiff_t i = 0; i < K; ++i)
+                for (std::ptrdiff_t i = 0; i < Kg; ++i)
                     for (std::ptrdiff_t ph = 0; ph < kh; ++ph) {
-                        const std::ptrdiff_t d = y - ph;
+                        const std::ptrdiff_t d = y - ph * dh;
                         if (d < 0 || d % sh != 0 || d / sh >= OH) continue;
                         const T *zrow = zpad.data() + (i * OH + d / sh) * L + P;
-                        for (std::ptrdiff_t s = 0; s < S_r; ++s, ++nt) {
-                            src[list * max_terms + nt] = zrow - s;
+                        for (std::ptrdiff_t pw = 0; pw < kw; ++pw) {
+                            const std::ptrdiff_t e = pw * dw - r;
+                            if (e < 0 || e % sw != 0) continue;
+                            src[list * max_terms + nt] = zrow - e / sw;
                             wt[list * max_terms + nt] =
-                                wpack.data() + ((i * kh + ph) * kw + r + s * sw) * kBlock;
+                                wpack.data() + ((i * kh + ph) * kw + pw) * kBlock;
+                            ++nt;
                         }
                     }
                 n_terms[list] = nt;
             }
         std::vector<T> acc(n_tiles_max * kBlock * J);
         for (std::ptrdiff_t b = b0; b < b1; ++b) {
-            for (std::ptrdiff_t r = 0; r < K * OH; ++r)
-                std::copy(z + (b * K * OH + r) * OW, z + (b * K * OH + r + 1) * OW,
-                          zpad.data() + r * L + P);
+            for (std::ptrdiff_t r = 0; r < Kg * OH; ++r) {
+                const T *from = z + ((b * K + grp * Kg) * OH + r) * OW;
+                std::copy(from, from + OW, zpad.data() + r * L + P);
+            }
             for (std::ptrdiff_t y = 0; y < H; ++y) {
                 for (std::ptrdiff_t r = 0; r < sw; ++r) {
                     const std::ptrdiff_t Q = r < W ? ceil_div(W - r, sw) : 0;  // columns q*sw+r
                     const std::ptrdiff_t list = y * sw + r;
+                    T *o = x + ((b * M + grp * Mg + m0) * H + y) * W + r;
+                    if (n_terms[list] == 0) {  // no tap reaches this row phase
+                        for (std::ptrdiff_t f = 0; f < nm; ++f)
+                            for (std::ptrdiff_t q = 0; q < Q; ++q) o[f * H * W + q * sw] = T(0);
+                        continue;
+                    }
                     row_accumulate(src.data() + list * max_terms, wt.data() + list * max_terms,
                                    n_terms[list], ceil_div(Q, J), acc.data());
-                    for (std::ptrdiff_t f = 0; f < nm; ++f) {
-                        T *o = x + ((b * M + m0 + f) * H + y) * W + r;
+                    for (std::ptrdiff_t f = 0; f < nm; ++f)
                         for (std::ptrdiff_t q = 0; q < Q; ++q)
-                            o[q * sw] = acc[((q / J) * kBlock + f) * J + q % J];
-                    }
+                            o[f * H * W + q * sw] = acc[((q / J) * kBlock + f) * J + q % J];
                 }
             }
+        }
+    });
+}
+
+}  // namespace conv_detail
+
+// Forward of the layer described by g (padding included): out (B, K, OH, OW).
+template <class T>
+void conv_forward(const T *x, const T *w, T *out, const ConvGeom &g, int n_threads) {
+    using namespace conv_detail;
+    check_geometry(g);
+    if (!g.padded()) {
+        conv_forward_valid(x, w, out, g, n_threads);
+        return;
+    }
+    // zero-padded copy of the input, then the valid layer on it
+    const ConvGeom v = g.unpadded();
+    const std::ptrdiff_t Hp = v.H, Wp = v.W;
+    // every plane is written once (zero border, copied interior) by the thread that owns it
+    std::unique_ptr<T[]> xp(new T[g.B * g.M * Hp * Wp]);
+    parallel_for(g.B * g.M, n_threads, [&](std::ptrdiff_t plane) {
+        T *dst = xp.get() + plane * Hp * Wp;
+        std::fill(dst, dst + g.pt * Wp, T(0));
+        for (std::ptrdiff_t y = 0; y < g.H; ++y) {
+            T *row = dst + (y + g.pt) * Wp;
+            std::fill(row, row + g.pl, T(0));
+            std::copy(x + (plane * g.H + y) * g.W, x + (plane * g.H + y + 1) * g.W, row + g.pl);
+            std::fill(row + g.pl + g.W, row + Wp, T(0));
+        }
+        std::fill(dst + (g.pt + g.H) * Wp, dst + Hp * Wp, T(0));
+    });
+    conv_forward_valid(xp.get(), w, out, v, n_threads);
+}
+
+// Adjoint of conv_forward (padding included): z (B, K, OH, OW) -> x (B, M, H, W).
+template <class T>
+void conv_adjoint(const T *z, const T *w, T *x, const ConvGeom &g, int n_threads) {
+    using namespace conv_detail;
+    check_geometry(g);
+    if (!g.padded()) {
+        conv_adjoint_valid(z, w, x, g, n_threads);
+        return;
+    }
+    // the valid adjoint onto the padded input, cropped (the adjoint of zero padding)
+    const ConvGeom v = g.unpadded();
+#if RELUINJ_X86
+    if constexpr (std::is_same<T, float>::value) {
+        if (g.sh == 1 && g.sw == 1 && have_avx512()) {  // cropped inside the flat kernel
+            const FlatCrop crop{g.pt, g.pl, g.H, g.W};
+            conv_adjoint_flat(z, w, x, v, n_threads, &crop);
+            return;
+        }
+    }
+#endif
+    const std::ptrdiff_t Hp = v.H, Wp = v.W;
+    std::unique_ptr<T[]> xp(new T[g.B * g.M * Hp * Wp]);  // every entry is written
+    conv_adjoint_valid(z, w, xp.get(), v, n_threads);
+    parallel_for(g.B * g.M, n_threads, [&](std::ptrdiff_t plane) {
+        for (std::ptrdiff_t y = 0; y < g.H; ++y) {
+            const T *from = xp.get() + (plane * Hp + y + g.pt) * Wp + g.pl;
+            std::copy(from, from + g.W, x + (plane * g.H + y) * g.W);
         }
     });
 }

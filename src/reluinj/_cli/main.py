@@ -119,6 +119,58 @@ def _cmd_invert(args):
     return 0
 
 
+_ARCH_MODULES = ("Conv1d", "Conv2d", "Linear", "ReLU", "MaxPool1d", "MaxPool2d", "AvgPool1d",
+                 "AvgPool2d", "Flatten", "Identity", "BatchNorm1d", "BatchNorm2d")
+
+
+def _load_torch_model(path, arch):
+    """An nn.Sequential from a torch.save'd module, or a state dict plus an architecture."""
+    import warnings
+
+    import torch
+
+    try:
+        obj = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception:  # a pickled module: weights_only=True refuses it
+        warnings.warn(f"{path} holds a pickled torch module, not only tensors; loading it with "
+                      "torch.load(weights_only=False) runs code stored in the file: use it only "
+                      "for files you trust (or save a state dict and pass --arch)",
+                      UserWarning, stacklevel=2)
+        obj = torch.load(path, map_location="cpu", weights_only=False)
+    if isinstance(obj, dict):
+        if not arch:
+            raise ValueError(f"{path} holds a state dict: pass --arch, e.g. "
+                             "'Conv2d(1,8,3,padding=1), ReLU(), Flatten(), Linear(512,10)'")
+        namespace = {name: getattr(torch.nn, name) for name in _ARCH_MODULES}
+        try:  # only the listed module classes and literals are reachable
+            mods = eval(f"[{arch}]", {"__builtins__": {}}, namespace)  # noqa: S307
+        except Exception as err:
+            raise ValueError(f"--arch could not be parsed ({err}); use the modules "
+                             f"{', '.join(_ARCH_MODULES)}") from None
+        model = torch.nn.Sequential(*mods)
+        model.load_state_dict(obj)
+        obj = model
+    if not isinstance(obj, torch.nn.Module):
+        raise TypeError(f"{path} must hold a torch.nn.Sequential or a state dict; "
+                        f"got {type(obj).__name__}")
+    return obj.eval().double()
+
+
+def _cmd_analyze(args):
+    import numpy as np
+
+    from .. import ConvNetwork
+
+    model = _load_torch_model(args.model, args.arch)
+    X = np.load(args.data, allow_pickle=False)
+    if args.limit:
+        X = X[: args.limit]
+    net = ConvNetwork.from_torch(model, X.shape[1:])
+    print(net.analyze(X, with_data_bias=args.data_bias, seed=args.seed,
+                      n_threads=args.n_threads).summary())
+    return 0
+
+
 def _cmd_bias(args):
     import time
 
@@ -231,6 +283,19 @@ def build_parser():
     p.add_argument("--out", help="save the inputs (B, n) to this .npy instead of printing them")
     p.add_argument("--n-threads", type=int, default=None, dest="n_threads")
     p.set_defaults(func=_cmd_invert)
+    p = sub.add_parser("analyze", help="per-stage injectivity of a trained torch CNN on data",
+                       description="Analyse a torch nn.Sequential (Conv, Linear, ReLU, pooling, "
+                       "Flatten, eval BatchNorm) stage by stage on the inputs in DATA.npy.")
+    p.add_argument("model", help="torch.save'd nn.Sequential, or a state dict with --arch")
+    p.add_argument("data", help=".npy with inputs of shape (B, *input_shape)")
+    p.add_argument("--arch", help="architecture of a state dict, e.g. "
+                   "'Conv2d(1,8,3,padding=1), ReLU(), Flatten(), Linear(512,10)'")
+    p.add_argument("--limit", type=int, default=None, help="analyse only the first N inputs")
+    p.add_argument("--data-bias", action="store_true", dest="data_bias",
+                   help="also compute the data-driven biases (slow on large stages)")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--n-threads", type=int, default=None, dest="n_threads")
+    p.set_defaults(func=_cmd_analyze)
     return parser
 
 

@@ -242,7 +242,8 @@ class ReLUNetwork:
         while k < len(mods):
             lin = mods[k]
             if not isinstance(lin, torch.nn.Linear):
-                raise TypeError(f"module[{k}] must be a torch.nn.Linear; got {type(lin).__name__}")
+                raise TypeError(f"module[{k}] must be a torch.nn.Linear; got {type(lin).__name__} "
+                                "(convolutional models: reluinj.ConvNetwork.from_torch)")
             W = lin.weight.detach().cpu().double().numpy()
             b = (lin.bias.detach().cpu().double().numpy() if lin.bias is not None
                  else np.zeros(W.shape[0]))

@@ -1,0 +1,889 @@
+"""Convolutional ReLU networks from PyTorch: forward, per-stage analysis on data, inversion.
+
+A :class:`ConvNetwork` is a list of stages built from the modules of a ``torch.nn.Sequential``
+(or a plain list of modules):
+
+- **affine** stages ``h -> W h + b`` (optionally followed by ReLU): ``Conv1d``/``Conv2d`` as a
+  :class:`ConvOperator`/:class:`ConvOperator2D` (rows = every filter at every shift),
+  ``Linear`` as a dense matrix, ``AvgPool1d/2d`` as a depthwise convolution with constant
+  filters; an eval-mode ``BatchNorm`` right after an affine layer is folded into it;
+- **max-pool** stages (``MaxPool1d``/``MaxPool2d``), which record their switches;
+- **flatten** stages; ``Identity`` modules are dropped.
+
+The analysis works on the activations the data produces. At an input ``h`` the ReLU stage
+keeps the rows ``I = {r : (W h + b)_r > 0}``; it is injective there iff ``W_I`` has full
+column rank, and its stability constant is ``1 / sigma_min(W_I)``. A max-pool stage after a
+convolution keeps, of the convolution's outputs, only the entries at its switches; the
+inversion of the convolution then uses the active rows at the switches.
+"""
+from dataclasses import dataclass, field, replace
+from typing import Optional
+
+import numpy as np
+import scipy.sparse
+import scipy.sparse.linalg
+
+from .._lib.constants import DEFAULT_RANK_TOL
+from .._lib.threads import effective_n_threads
+from .._lib.validation import as_float_array, check_positive_float, check_rank_tol
+from ._operators import ConvOperator, ConvOperator2D
+
+__all__ = ["ConvNetwork", "ConvNetworkStage", "StageReport", "ConvNetworkAnalysis",
+           "ConvNetworkInverseResult", "DENSE_RANK_LIMIT"]
+
+DENSE_RANK_LIMIT = 4096
+"""Largest stage input size for which the rank test is exact (active Gram matrix factored).
+
+Above it the report gives a matrix-free estimate of ``sigma_min`` (LOBPCG on ``W_I^T W_I``
+applied through the convolution kernels), marked ``exact=False``.
+"""
+
+_ZERO_TOL = 1e-8
+
+
+@dataclass(frozen=True)
+class ConvNetworkStage:
+    """One stage of a :class:`ConvNetwork`.
+
+    Attributes
+    ----------
+    index : int
+    kind : {"conv", "dense", "avgpool", "maxpool", "flatten"}
+    modules : tuple of int
+        Indices of the torch modules folded into this stage.
+    in_shape, out_shape : tuple of int
+        Shape of one input / output sample (channels first).
+    relu : bool
+        The stage ends with a ReLU (affine stages only).
+    op : ConvOperator, ConvOperator2D, ndarray of shape (m, n) or None
+        The linear part (float64) of an affine stage.
+    bias : ndarray of shape (m,) or None
+        Bias of an affine stage, flattened like the outputs.
+    pool : dict or None
+        ``kernel``, ``stride``, ``padding`` (per spatial axis) of a max-pool stage.
+    """
+
+    index: int
+    kind: str
+    modules: tuple
+    in_shape: tuple
+    out_shape: tuple
+    relu: bool = False
+    op: object = None
+    bias: Optional[np.ndarray] = None
+    pool: Optional[dict] = None
+
+    @property
+    def affine(self):
+        return self.kind in ("conv", "dense", "avgpool")
+
+    @property
+    def n_in(self):
+        return int(np.prod(self.in_shape))
+
+    @property
+    def n_out(self):
+        return int(np.prod(self.out_shape))
+
+    def linear(self, h):
+        """``W h`` for a batch ``h`` of shape (B, n_in); returns (B, n_out)."""
+        if self.kind == "dense":
+            return h @ self.op.T
+        return self.op.forward(h.reshape((-1,) + self.in_shape)).reshape(h.shape[0], -1)
+
+    def linear_t(self, z):
+        """``W^T z`` for a batch ``z`` of shape (B, n_out); returns (B, n_in)."""
+        if self.kind == "dense":
+            return z @ self.op
+        return self.op.adjoint(z.reshape((-1,) + self.out_shape)).reshape(z.shape[0], -1)
+
+    def sparse(self):
+        """The matrix of the linear part as scipy.sparse CSR (dense stages: from the array)."""
+        if self.kind == "dense":
+            return scipy.sparse.csr_matrix(self.op)
+        return self.op.tosparse("csr")
+
+
+# -- building from torch ---------------------------------------------------------------------
+
+def _np64(t, what):
+    a = t.detach().cpu().double().numpy().copy()
+    if not np.isfinite(a).all():
+        raise ValueError(f"{what} contains NaN or inf")
+    return a
+
+
+def _tuple(v, nd):
+    return tuple(v) if isinstance(v, (tuple, list)) else (v,) * nd
+
+
+def _build_stages(modules, input_shape):
+    import torch
+    nn = torch.nn
+    shape = tuple(int(s) for s in input_shape)
+    stages = []
+    pending = None  # the affine stage being assembled: dict
+
+    def close():
+        nonlocal pending
+        if pending is not None:
+            b = pending["b"]
+            full = b if pending["kind"] == "dense" else np.repeat(
+                b, int(np.prod(pending["out"][1:])))
+            stages.append(ConvNetworkStage(len(stages), pending["kind"], tuple(pending["mods"]),
+                                           pending["in"], pending["out"], pending["relu"],
+                                           pending["op"], np.ascontiguousarray(full)))
+            pending = None
+
+    for idx, mod in enumerate(modules):
+        name = f"module[{idx}] ({type(mod).__name__})"
+        if isinstance(mod, nn.Identity):
+            continue
+        if isinstance(mod, (nn.Conv1d, nn.Conv2d)):
+            close()
+            nd = 1 if isinstance(mod, nn.Conv1d) else 2
+            if len(shape) != nd + 1 or shape[0] != mod.in_channels:
+                raise ValueError(f"{name} expects inputs of shape (C={mod.in_channels}, "
+                                 f"{nd} spatial sizes); the activations there have shape {shape}")
+            if mod.padding_mode != "zeros":
+                raise ValueError(f"{name}: padding_mode={mod.padding_mode!r} is not supported "
+                                 "(only zero padding)")
+            w = _np64(mod.weight, f"{name} weight")
+            b = (np.zeros(mod.out_channels) if mod.bias is None
+                 else _np64(mod.bias, f"{name} bias"))
+            cls = ConvOperator if nd == 1 else ConvOperator2D
+            pad = mod.padding if isinstance(mod.padding, str) else (
+                mod.padding[0] if nd == 1 else mod.padding)
+            try:
+                op = cls(w, shape[1] if nd == 1 else shape[1:], mod.stride[0] if nd == 1
+                         else mod.stride, padding=pad, dilation=mod.dilation[0] if nd == 1
+                         else mod.dilation, groups=mod.groups, bias=b, allow_truncation=True)
+            except (TypeError, ValueError) as err:
+                raise ValueError(f"{name} on inputs of shape {shape}: {err}") from None
+            out = tuple(op.dimsd)
+            pending = dict(kind="conv", mods=[idx], op=op, w=w, b=b, nd=nd, relu=False,
+                           **{"in": shape, "out": out})
+            shape = out
+        elif isinstance(mod, nn.Linear):
+            close()
+            if len(shape) != 1 or shape[0] != mod.in_features:
+                raise ValueError(f"{name} expects flat inputs of {mod.in_features} features; "
+                                 f"the activations there have shape {shape} (add nn.Flatten)")
+            W = _np64(mod.weight, f"{name} weight")
+            b = (np.zeros(mod.out_features) if mod.bias is None
+                 else _np64(mod.bias, f"{name} bias"))
+            pending = dict(kind="dense", mods=[idx], op=W, w=W, b=b, relu=False,
+                           **{"in": shape, "out": (mod.out_features,)})
+            shape = (mod.out_features,)
+        elif isinstance(mod, (nn.AvgPool1d, nn.AvgPool2d)):
+            close()
+            nd = 1 if isinstance(mod, nn.AvgPool1d) else 2
+            if len(shape) != nd + 1:
+                raise ValueError(f"{name} expects inputs with {nd} spatial axes; got shape {shape}")
+            k = _tuple(mod.kernel_size, nd)
+            s = _tuple(mod.stride if mod.stride is not None else mod.kernel_size, nd)
+            p = _tuple(mod.padding, nd)
+            if mod.ceil_mode:
+                raise ValueError(f"{name}: ceil_mode=True is not supported")
+            if any(p) and not mod.count_include_pad:
+                raise ValueError(f"{name}: count_include_pad=False with padding is not linear "
+                                 "in the form of a convolution; not supported")
+            if nd == 2 and getattr(mod, "divisor_override", None):
+                raise ValueError(f"{name}: divisor_override is not supported")
+            C = shape[0]
+            w = np.full((C, 1) + k, 1.0 / np.prod(k))
+            cls = ConvOperator if nd == 1 else ConvOperator2D
+            op = cls(w, shape[1] if nd == 1 else shape[1:],
+                     s[0] if nd == 1 else s, padding=p[0] if nd == 1 else p, groups=C,
+                     allow_truncation=True)
+            out = tuple(op.dimsd)
+            stages.append(ConvNetworkStage(len(stages), "avgpool", (idx,), shape, out, False,
+                                           op, np.zeros(int(np.prod(out)))))
+            shape = out
+        elif isinstance(mod, (nn.BatchNorm1d, nn.BatchNorm2d)):
+            if pending is None or pending["relu"]:
+                raise TypeError(f"{name} must directly follow a Conv or Linear layer to be "
+                                "folded into it")
+            if mod.training:
+                raise ValueError(f"{name} is in training mode; call model.eval() so that its "
+                                 "running statistics are used (they are folded into the "
+                                 "preceding layer)")
+            if mod.running_mean is None:
+                raise ValueError(f"{name} has no running statistics "
+                                 "(track_running_stats=False); cannot be folded")
+            C = pending["out"][0]
+            if mod.num_features != C:
+                raise ValueError(f"{name} has {mod.num_features} features but the layer before "
+                                 f"it has {C} output channels")
+            mean = _np64(mod.running_mean, f"{name} running_mean")
+            var = _np64(mod.running_var, f"{name} running_var")
+            gamma = (_np64(mod.weight, f"{name} weight") if mod.weight is not None
+                     else np.ones(C))
+            beta = _np64(mod.bias, f"{name} bias") if mod.bias is not None else np.zeros(C)
+            scale = gamma / np.sqrt(var + mod.eps)
+            w = pending["w"] * scale.reshape((-1,) + (1,) * (pending["w"].ndim - 1))
+            b = (pending["b"] - mean) * scale + beta
+            pending["w"], pending["b"] = w, b
+            if pending["kind"] == "dense":
+                pending["op"] = w
+            else:
+                old = pending["op"]
+                cls = ConvOperator if pending["nd"] == 1 else ConvOperator2D
+                op = cls(w, old.dims[1] if pending["nd"] == 1 else old.dims[1:], old.stride,
+                         padding=old.padding, dilation=old.dilation, groups=old.groups,
+                         bias=b, allow_truncation=True)
+                pending["op"] = op
+            pending["mods"].append(idx)
+        elif isinstance(mod, nn.ReLU):
+            if (pending is None and len(stages) >= 2 and stages[-1].kind == "maxpool"
+                    and stages[-2].affine and not stages[-2].relu):
+                # Conv -> MaxPool -> ReLU: max pooling and ReLU commute (both monotone), so
+                # the ReLU moves before the pooling
+                stages[-2] = replace(stages[-2], relu=True, modules=stages[-2].modules + (idx,))
+                continue
+            if pending is None or pending["relu"]:
+                raise TypeError(f"{name} must follow a Conv, Linear or BatchNorm layer "
+                                "(one ReLU per affine layer)")
+            pending["relu"] = True
+            pending["mods"].append(idx)
+        elif isinstance(mod, (nn.MaxPool1d, nn.MaxPool2d)):
+            close()
+            nd = 1 if isinstance(mod, nn.MaxPool1d) else 2
+            if len(shape) != nd + 1:
+                raise ValueError(f"{name} expects inputs with {nd} spatial axes; got shape {shape}")
+            k = _tuple(mod.kernel_size, nd)
+            s = _tuple(mod.stride if mod.stride is not None else mod.kernel_size, nd)
+            p = _tuple(mod.padding, nd)
+            if any(d != 1 for d in _tuple(mod.dilation, nd)) or mod.ceil_mode:
+                raise ValueError(f"{name}: dilation != 1 and ceil_mode=True are not supported")
+            if any(2 * pp > kk for pp, kk in zip(p, k)):
+                raise ValueError(f"{name}: padding must be at most half the kernel size")
+            out_sp = tuple((n + 2 * pp - kk) // ss + 1
+                           for n, kk, ss, pp in zip(shape[1:], k, s, p))
+            if any(o < 1 for o in out_sp):
+                raise ValueError(f"{name}: input of shape {shape} is smaller than the window")
+            out = (shape[0],) + out_sp
+            stages.append(ConvNetworkStage(len(stages), "maxpool", (idx,), shape, out,
+                                           pool=dict(kernel=k, stride=s, padding=p)))
+            shape = out
+        elif isinstance(mod, nn.Flatten):
+            close()
+            if mod.start_dim != 1 or mod.end_dim != -1:
+                raise ValueError(f"{name}: only Flatten(start_dim=1, end_dim=-1) is supported")
+            out = (int(np.prod(shape)),)
+            stages.append(ConvNetworkStage(len(stages), "flatten", (idx,), shape, out))
+            shape = out
+        else:
+            raise TypeError(f"{name} is not supported; supported modules: Conv1d, Conv2d, "
+                            "Linear, ReLU, MaxPool1d, MaxPool2d, AvgPool1d, AvgPool2d, Flatten, "
+                            "Identity, eval-mode BatchNorm1d/BatchNorm2d")
+    close()
+    if not stages:
+        raise ValueError("the model has no layers")
+    # freeze the op references of folded stages
+    return tuple(stages)
+
+
+# -- max pooling ---------------------------------------------------------------------------
+
+def _maxpool(h, st):
+    """Max pooling of h (B, *in_shape): values (B, *out_shape) and switches (flat input index
+    within each channel plane, as torch's ``return_indices``)."""
+    k, s, p = st.pool["kernel"], st.pool["stride"], st.pool["padding"]
+    x = h.reshape((-1,) + st.in_shape)
+    if len(k) == 1:
+        x, k, s, p = x[:, :, None, :], (1,) + k, (1,) + s, (0,) + p
+    B, C, H, W = x.shape
+    xp = np.full((B, C, H + 2 * p[0], W + 2 * p[1]), -np.inf)
+    xp[:, :, p[0]:p[0] + H, p[1]:p[1] + W] = x
+    win = np.lib.stride_tricks.sliding_window_view(xp, k, axis=(2, 3))[:, :, ::s[0], ::s[1]]
+    OH, OW = st.out_shape[-2] if len(st.out_shape) == 3 else 1, st.out_shape[-1]
+    win = win[:, :, :OH, :OW].reshape(B, C, OH, OW, -1)
+    arg = win.argmax(axis=-1)
+    vals = np.take_along_axis(win, arg[..., None], axis=-1)[..., 0]
+    oy = np.arange(OH)[:, None] * s[0] - p[0] + arg // k[1]
+    ox = np.arange(OW)[None, :] * s[1] - p[1] + arg % k[1]
+    switches = oy * W + ox
+    return vals.reshape(B, -1), switches.reshape(B, -1)
+
+
+def _unpool(vals, switches, st):
+    """Entries of the pool input known from the pooled values: (values, known mask)."""
+    B = vals.shape[0]
+    C = st.in_shape[0]
+    plane = int(np.prod(st.in_shape[1:]))
+    per = vals.shape[1] // C
+    h = np.zeros((B, C, plane))
+    known = np.zeros((B, C, plane), dtype=bool)
+    v = vals.reshape(B, C, per)
+    sw = switches.reshape(B, C, per)
+    bi, ci = np.meshgrid(np.arange(B), np.arange(C), indexing="ij")
+    for j in range(per):
+        h[bi, ci, sw[:, :, j]] = v[:, :, j]
+        known[bi, ci, sw[:, :, j]] = True
+    return h.reshape(B, -1), known.reshape(B, -1)
+
+
+# -- rank test -----------------------------------------------------------------------------
+
+def _rank_test(A, rows, rank_tol, *, st=None, seed=0):
+    """(injective, sigma_min, exact) of the rows `rows` (bool mask) of the sparse matrix A.
+
+    Exact path (n <= DENSE_RANK_LIMIT): the active Gram matrix ``A_I^T A_I`` is assembled from
+    the sparse rows and its eigenvalues decide the clear case (as in ``frame_rank``:
+    ``lambda_min > 1e-6 lambda_max``); otherwise the SVD of the active rows decides
+    (``sigma_min > rank_tol * sigma_max``) and gives sigma_min to full accuracy.
+    """
+    n = A.shape[1]
+    nI = int(rows.sum())
+    if nI < n:
+        return False, 0.0, True
+    AI = A[np.flatnonzero(rows)]
+    if n <= DENSE_RANK_LIMIT:
+        G = (AI.T @ AI).toarray()
+        ev = np.linalg.eigvalsh(G)
+        if ev[-1] > 0 and ev[0] > 1e-6 * ev[-1]:
+            return True, float(np.sqrt(ev[0])), True
+        sv = np.linalg.svd(AI.toarray(), compute_uv=False)
+        ok = bool(sv[0] > 0 and sv[-1] > rank_tol * sv[0])
+        return ok, float(sv[-1]) if ok else 0.0, True
+    # matrix-free estimate: smallest eigenvalue of W_I^T W_I through the stage's kernels
+    mask = rows.astype(np.float64)
+
+    def gram(V):
+        V = np.atleast_2d(V.T).reshape(-1, n) if V.ndim == 2 else V.reshape(1, n)
+        out = st.linear_t(st.linear(V) * mask)
+        return out.T
+    op = scipy.sparse.linalg.LinearOperator((n, n), matvec=lambda v: gram(v[:, None])[:, 0],
+                                            matmat=gram, dtype=np.float64)
+    X0 = np.random.default_rng(seed).standard_normal((n, 4))
+    lam_lo = scipy.sparse.linalg.lobpcg(op, X0, largest=False, maxiter=200, tol=1e-6)[0]
+    lam_hi = scipy.sparse.linalg.lobpcg(op, X0, largest=True, maxiter=50, tol=1e-6)[0]
+    smin = float(np.sqrt(max(float(np.min(lam_lo)), 0.0)))
+    smax = float(np.sqrt(max(float(np.max(lam_hi)), 0.0)))
+    # an estimate: the iteration's accuracy (tol 1e-6 on eigenvalues) bounds what it can see
+    return bool(smax > 0 and smin > 1e-3 * smax), smin, False
+
+
+# -- results -------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class StageReport:
+    """What :meth:`ConvNetwork.analyze` found for one stage on the data.
+
+    Attributes
+    ----------
+    index : int
+    kind : str
+        ``"conv"``, ``"dense"``, ``"avgpool"``, ``"maxpool"`` or ``"flatten"``.
+    in_shape, out_shape : tuple
+    relu : bool
+    injective : ndarray of bool, shape (n_samples,) or None
+        Per sample: the active sub-operator has full column rank (affine stages; for a
+        max-pool stage: the convolution before it restricted to its active rows at the
+        switches, i.e. the input of that convolution is determined by the pooled output).
+    stability : ndarray of shape (n_samples,) or None
+        ``1 / sigma_min`` of the active sub-operator per sample (``inf`` where not injective).
+    active_fraction : float or None
+        Mean fraction of rows with positive pre-activation (ReLU stages).
+    exact : bool
+        The rank test and sigma_min are exact (False: matrix-free estimate, stage input above
+        :data:`DENSE_RANK_LIMIT`).
+    data_bias : ndarray or None
+        Dense ReLU stages: ``reluinj.data_bias(W, H).alpha`` per neuron. Convolution stages:
+        per filter, the minimum over its shifts of the data-driven alpha of every row.
+    n_bias_ok : int or None
+        Neurons (dense) or filters (conv) whose current ``alpha = -b`` is ``<=`` it.
+    model_sparse_rate : float or None
+        Max-pool stages: fraction of samples whose pool input is model-k-sparse (at most one
+        nonzero per pooling window; then pooling loses nothing of it).
+    mean_k : float or None
+        Max-pool stages: mean number of nonzero pooled outputs (the k of the model).
+    model_rip : float or None
+        Max-pool stages after a convolution: sampled model-RIP constant delta_k of the
+        convolution's ``W^T`` at k = the median nonzero count (reluinj.estimate_model_rip).
+    """
+
+    index: int
+    kind: str
+    in_shape: tuple
+    out_shape: tuple
+    relu: bool
+    injective: Optional[np.ndarray] = None
+    stability: Optional[np.ndarray] = None
+    active_fraction: Optional[float] = None
+    exact: bool = True
+    data_bias: Optional[np.ndarray] = None
+    n_bias_ok: Optional[int] = None
+    model_sparse_rate: Optional[float] = None
+    mean_k: Optional[float] = None
+    model_rip: Optional[float] = None
+
+    @property
+    def injectivity_rate(self):
+        """Fraction of samples at which the stage is injective (None if not applicable)."""
+        return None if self.injective is None else float(np.mean(self.injective))
+
+    def stability_quantiles(self, *, q=(0.0, 0.5, 0.9, 1.0)):
+        """Quantiles of the finite stability constants (NaN when there are none)."""
+        if self.stability is None:
+            return None
+        s = self.stability[np.isfinite(self.stability)]
+        return np.quantile(s, q) if s.size else np.full(len(q), np.nan)
+
+
+@dataclass(frozen=True)
+class ConvNetworkAnalysis:
+    """Per-stage reports of :meth:`ConvNetwork.analyze`; ``summary()`` formats them.
+
+    Attributes
+    ----------
+    stages : tuple of StageReport
+    n_samples : int
+    switches : tuple
+        One entry per stage: the max-pool switches of the data, shape (n_samples, n_out),
+        for max-pool stages, None otherwise (pass to :meth:`ConvNetwork.inverse`).
+    """
+
+    stages: tuple
+    n_samples: int
+    switches: tuple = field(repr=False, default=())
+
+    def summary(self):
+        """A readable fixed-width table, one line per stage."""
+        head = (f"{'stage':>5} {'kind':>8} {'in -> out':>22} {'active':>7} {'injective':>9} "
+                f"{'stab med':>9} {'stab max':>9} {'bias ok':>8} {'notes'}")
+        lines = [f"ConvNetwork analysis on {self.n_samples} samples", head, "-" * len(head)]
+        for r in self.stages:
+            kind = r.kind + ("+relu" if r.relu else "")
+            shapes = f"{'x'.join(map(str, r.in_shape))}->{'x'.join(map(str, r.out_shape))}"
+            act = "-" if r.active_fraction is None else f"{100 * r.active_fraction:.1f}%"
+            inj = "-" if r.injective is None else f"{100 * r.injectivity_rate:.1f}%"
+            if r.stability is None:
+                smed = smax = "-"
+            else:
+                q = r.stability_quantiles(q=(0.5, 1.0))
+                smed = f"{q[0]:.3g}"
+                smax = "inf" if not np.all(np.isfinite(r.stability)) else f"{q[1]:.3g}"
+            bias = "-" if r.n_bias_ok is None else f"{r.n_bias_ok}/{len(r.data_bias)}"
+            notes = []
+            if not r.exact:
+                notes.append("estimate (matrix-free)")
+            if r.model_sparse_rate is not None:
+                notes.append(f"model-sparse {100 * r.model_sparse_rate:.0f}%, k~{r.mean_k:.1f}")
+            if r.model_rip is not None:
+                notes.append(f"model-RIP delta_k~{r.model_rip:.3g}")
+            lines.append(f"{r.index:>5} {kind:>8} {shapes:>22} {act:>7} {inj:>9} {smed:>9} "
+                         f"{smax:>9} {bias:>8} {'; '.join(notes)}")
+        return "\n".join(lines)
+
+    def __str__(self):
+        return self.summary()
+
+
+@dataclass(frozen=True)
+class ConvNetworkInverseResult:
+    """Result of :meth:`ConvNetwork.inverse`.
+
+    Attributes
+    ----------
+    x : ndarray of shape (B, *input_shape)
+        Reconstructed inputs (least-squares guesses where a stage is not injective).
+    injective : ndarray of bool, shape (B, n_stages)
+        Per sample and stage: that stage was inverted uniquely.
+    failed_stage : ndarray of int64, shape (B,)
+        The first stage, counting from the output as inversion proceeds, that was not
+        inverted uniquely; -1 if none.
+    rel_error : ndarray of shape (B,) or None
+        ``||x - x_true|| / ||x_true||`` when `x_true` was given.
+    residual : ndarray of shape (B,)
+        ``||net(x) - Y|| / max(||Y||, tiny)``.
+    """
+
+    x: np.ndarray
+    injective: np.ndarray
+    failed_stage: np.ndarray
+    rel_error: Optional[np.ndarray]
+    residual: np.ndarray
+
+    @property
+    def ok(self):
+        """Samples inverted uniquely through every stage."""
+        return self.failed_stage < 0
+
+
+# -- the network ---------------------------------------------------------------------------
+
+class ConvNetwork:
+    """A feed-forward convolutional ReLU network, stage by stage (see the module notes).
+
+    Build it with :meth:`from_torch`. All computations are in float64.
+
+    Attributes
+    ----------
+    stages : tuple of ConvNetworkStage
+    input_shape : tuple of int
+        Shape of one input sample, e.g. ``(C, H, W)``.
+    """
+
+    def __init__(self, stages, input_shape):
+        self.stages = tuple(stages)
+        self.input_shape = tuple(input_shape)
+
+    @classmethod
+    def from_torch(cls, model, input_shape):
+        """Network from a ``torch.nn.Sequential`` or a list of modules.
+
+        Parameters
+        ----------
+        model : torch.nn.Sequential or sequence of torch.nn.Module
+            Modules among Conv1d, Conv2d, Linear, ReLU, MaxPool1d/2d, AvgPool1d/2d, Flatten,
+            Identity and eval-mode BatchNorm1d/2d (folded into the preceding Conv/Linear).
+        input_shape : tuple of int
+            Shape of one input sample without the batch axis, e.g. ``(1, 8, 8)``.
+
+        Raises
+        ------
+        TypeError
+            A module is not supported (the message names it and its index), or misplaced.
+        ValueError
+            BatchNorm in training mode, a shape that does not match a layer, NaN/inf weights,
+            an unsupported option (padding_mode, ceil_mode, ...).
+        """
+        try:
+            import torch
+        except ImportError as err:  # pragma: no cover - exercised only without torch
+            raise ImportError("ConvNetwork.from_torch needs PyTorch: "
+                              "pip install 'reluinj[torch]'") from err
+        if isinstance(model, torch.nn.Module) and not isinstance(model, torch.nn.Sequential):
+            model = [model]
+        try:
+            modules = list(model)
+        except TypeError:
+            raise TypeError("model must be a torch.nn.Sequential or a list of modules; got "
+                            f"{type(model).__name__}") from None
+        for i, m in enumerate(modules):
+            if not isinstance(m, torch.nn.Module):
+                raise TypeError(f"module[{i}] must be a torch.nn.Module; got {type(m).__name__}")
+        if isinstance(input_shape, (int, np.integer)):
+            input_shape = (int(input_shape),)
+        try:
+            input_shape = tuple(int(s) for s in input_shape)
+        except TypeError:
+            raise TypeError(f"input_shape must be a tuple of ints; got {input_shape!r}") from None
+        if not input_shape or min(input_shape) < 1:
+            raise ValueError(f"input_shape must be non-empty positive sizes; got {input_shape}")
+        return cls(_build_stages(modules, input_shape), input_shape)
+
+    def __len__(self):
+        return len(self.stages)
+
+    def __repr__(self):
+        parts = [f"{s.kind}{'+relu' if s.relu else ''}" for s in self.stages]
+        return f"ConvNetwork({'x'.join(map(str, self.input_shape))}: {' -> '.join(parts)})"
+
+    # -- forward ---------------------------------------------------------------------------
+    def _as_input(self, X, name="X"):
+        X = as_float_array(X, name)
+        if X.dtype != np.float64:
+            X = X.astype(np.float64)
+        nd = len(self.input_shape)
+        if X.shape[X.ndim - nd:] != self.input_shape or X.ndim not in (nd, nd + 1):
+            raise ValueError(f"{name} must have shape (B, {', '.join(map(str, self.input_shape))})"
+                             f" or one sample of shape {self.input_shape}; got {X.shape}")
+        single = X.ndim == nd
+        return X.reshape(-1, int(np.prod(self.input_shape))), single
+
+    def _stage_forward(self, st, h):
+        if st.affine:
+            z = st.linear(h) + st.bias
+            return np.maximum(z, 0.0) if st.relu else z, None
+        if st.kind == "maxpool":
+            return _maxpool(h, st)
+        return h, None  # flatten
+
+    def activations(self, X):
+        """Inputs of every stage and the output, ``[X, h_1, ..., h_L]``, each (B, size)."""
+        h, _ = self._as_input(X)
+        hs = [h]
+        for st in self.stages:
+            hs.append(self._stage_forward(st, hs[-1])[0])
+        return hs
+
+    def __call__(self, X):
+        """Forward pass: X of shape (B, *input_shape) -> (B, *output_shape), float64."""
+        h, single = self._as_input(X)
+        out = self.activations(h.reshape((-1,) + self.input_shape))[-1]
+        out = out.reshape((-1,) + self.stages[-1].out_shape)
+        return out[0] if single else out
+
+    # -- analysis --------------------------------------------------------------------------
+    def analyze(self, X, *, with_data_bias=True, rank_tol=DEFAULT_RANK_TOL, with_model_rip=True,
+                seed=0, n_threads=None):
+        """Per-stage injectivity, stability and pooling facts on the activations of X.
+
+        Parameters
+        ----------
+        X : array_like of shape (B, *input_shape)
+            Network inputs (e.g. held-out data), finite.
+        with_data_bias : bool, default=True
+            ReLU stages with at most :data:`DENSE_RANK_LIMIT` inputs: the data-driven bias
+            (``reluinj.data_bias`` on the stage's rows; per filter the minimum over its
+            shifts for convolutions) and how many biases already satisfy it.
+        rank_tol : float, default=1e-10
+            Relative singular-value threshold of the rank test where the eigenvalues of the
+            active Gram matrix do not decide it.
+        with_model_rip : bool, default=True
+            Max-pool stages after a convolution: sampled model-RIP constant (200 samples).
+        seed : int, default=0
+            Seed of the sampled model-RIP constant and of the matrix-free estimate.
+        n_threads : int or None, default=None
+
+        Returns
+        -------
+        analysis : ConvNetworkAnalysis
+        """
+        rank_tol = check_rank_tol(rank_tol)
+        nt = effective_n_threads(n_threads)
+        hs = self.activations(X)
+        if hs[0].shape[0] == 0:
+            raise ValueError("X must contain at least one sample")
+        B = hs[0].shape[0]
+        reports, switches = [], []
+        for k, st in enumerate(self.stages):
+            h = hs[k]
+            if st.affine:
+                A = st.sparse()
+                pre = st.linear(h) + st.bias
+                rows = pre > 0 if st.relu else np.ones_like(pre, dtype=bool)
+                inj = np.zeros(B, dtype=bool)
+                smin = np.zeros(B)
+                exact = True
+                if not st.relu:  # one test for all samples
+                    ok, s, exact = _rank_test(A, rows[0], rank_tol, st=st, seed=seed)
+                    inj[:], smin[:] = ok, s
+                else:
+                    for b in range(B):
+                        inj[b], smin[b], ex = _rank_test(A, rows[b], rank_tol, st=st, seed=seed)
+                        exact &= ex
+                with np.errstate(divide="ignore"):
+                    stab = np.where(inj, 1.0 / np.where(smin > 0, smin, 1.0), np.inf)
+                dbias = n_ok = None
+                if with_data_bias and st.relu and st.n_in <= DENSE_RANK_LIMIT:
+                    dbias, n_ok = self._data_bias(st, A, h, nt)
+                reports.append(StageReport(k, st.kind, st.in_shape, st.out_shape, st.relu, inj,
+                                           stab, float(rows.mean()) if st.relu else None, exact,
+                                           dbias, n_ok))
+                switches.append(None)
+            elif st.kind == "maxpool":
+                vals, sw = _maxpool(h, st)
+                switches.append(sw)
+                known_h, known = _unpool(vals, sw, st)
+                # model-k-sparse: at most one nonzero per window, i.e. every nonzero is a switch
+                nz = h > 0
+                sparse_ok = ~np.any(nz & ~known, axis=1)
+                kcount = np.count_nonzero(vals > 0, axis=1)
+                inj = stab = rip = None
+                exact = True
+                prev = self.stages[k - 1] if k > 0 else None
+                if prev is not None and prev.affine and prev.relu:
+                    A = prev.sparse()
+                    inj = np.zeros(B, dtype=bool)
+                    smin = np.zeros(B)
+                    for b in range(B):
+                        inj[b], smin[b], ex = _rank_test(A, known[b] & (known_h[b] > 0), rank_tol,
+                                                         st=prev, seed=seed)
+                        exact &= ex
+                    stab = np.where(inj, 1.0 / np.where(smin > 0, smin, 1.0), np.inf)
+                    if (with_model_rip and prev.kind == "conv" and st.pool["padding"] == (0,) *
+                            len(st.pool["kernel"]) and st.pool["stride"] == st.pool["kernel"]):
+                        rip = self._model_rip(prev, st, int(np.median(kcount)), seed, nt)
+                reports.append(StageReport(k, st.kind, st.in_shape, st.out_shape, False, inj,
+                                           stab, None, exact, model_sparse_rate=float(
+                                               sparse_ok.mean()), mean_k=float(kcount.mean()),
+                                           model_rip=rip))
+            else:
+                reports.append(StageReport(k, st.kind, st.in_shape, st.out_shape, False))
+                switches.append(None)
+        return ConvNetworkAnalysis(tuple(reports), B, tuple(switches))
+
+    @staticmethod
+    def _data_bias(st, A, h, nt):
+        import warnings
+
+        from .._lib.exceptions import SamplingWarning
+        from ..frames import data_bias
+
+        W = A.toarray()
+        if np.any(~np.any(W != 0, axis=1)):
+            return None, None  # a row entirely on the padding: not a frame row
+        try:
+            with warnings.catch_warnings():  # rows in no basis of the data keep alpha = +inf
+                warnings.simplefilter("ignore", SamplingWarning)
+                est = data_bias(W, h, n_threads=nt)
+        except ValueError:
+            return None, None  # the rows do not span (not a frame): no data bias
+        alpha = np.asarray(est.alpha, dtype=np.float64)
+        cur = -st.bias
+        if st.kind == "dense":
+            return alpha, int(np.count_nonzero(cur <= alpha))
+        K = st.out_shape[0]
+        per_filter = alpha.reshape(K, -1).min(axis=1)
+        cur_f = cur.reshape(K, -1)[:, 0]
+        return per_filter, int(np.count_nonzero(cur_f <= per_filter))
+
+    @staticmethod
+    def _model_rip(prev, st, k, seed, nt):
+        from ._pooling import estimate_model_rip
+
+        if k < 1:
+            return None
+        pool = st.pool["kernel"] if len(prev.out_shape) == 3 else st.pool["kernel"][0]
+        try:
+            return float(estimate_model_rip(prev.op, k, n_samples=200, pool=pool, seed=seed,
+                                            n_threads=nt).delta)
+        except ValueError:
+            return None
+
+    # -- inversion -------------------------------------------------------------------------
+    def inverse(self, Y, *, start=None, switches=None, x_true=None, method="lstsq",
+                zero_tol=_ZERO_TOL, rank_tol=DEFAULT_RANK_TOL, max_iter=None, n_threads=None):
+        """Reconstruct inputs from outputs, stage by stage from the last one.
+
+        Affine+ReLU stages: least squares on the rows active in the known output (exact dense
+        solve of the active rows when the stage input has at most :data:`DENSE_RANK_LIMIT`
+        entries, else LSQR through the convolution kernels, warm-started at 0). Linear stages:
+        least squares on all rows. Max-pool stages: the pooled values are put back at the
+        `switches` (only those entries of the pool input are known; the affine stage before
+        it then uses its active rows at the switches). Without switches the CNN paper's fixed
+        unpooling is used (value at the first cell of each window); such a stage is never
+        counted as injective.
+
+        Parameters
+        ----------
+        Y : array_like of shape (B, *output_shape)
+            The outputs of stage `start` (by default the network outputs).
+        start : int or None, default=None
+            Invert stages ``start, start-1, ..., 0`` (None: all stages), e.g. only the
+            convolution part of a network whose dense head is not injective.
+        switches : sequence or None, default=None
+            One entry per stage, as :attr:`ConvNetworkAnalysis.switches` (None entries for
+            stages other than max-pool).
+        x_true : array_like of shape (B, *input_shape) or None
+            The true inputs; gives ``rel_error``.
+        method : {"lstsq"}, default="lstsq"
+        zero_tol : float, default=1e-8
+            Relative threshold below which a reconstructed activation counts as 0.
+        rank_tol : float, default=1e-10
+        max_iter : int or None
+            LSQR iterations on large stages (default ``2 * n_in``).
+        n_threads : int or None
+
+        Returns
+        -------
+        result : ConvNetworkInverseResult
+        """
+        if method != "lstsq":
+            raise ValueError(f"method must be 'lstsq'; got {method!r}")
+        zero_tol = check_positive_float(zero_tol, "zero_tol", allow_zero=True)
+        rank_tol = check_rank_tol(rank_tol)
+        effective_n_threads(n_threads)
+        n_st = len(self.stages)
+        if start is None:
+            start = n_st - 1
+        if isinstance(start, bool) or not isinstance(start, (int, np.integer)) or not (
+                0 <= start < n_st):
+            raise ValueError(f"start must be a stage index in [0, {n_st - 1}]; got {start!r}")
+        start = int(start)
+        out_shape = self.stages[start].out_shape
+        Y = as_float_array(Y, "Y").astype(np.float64, copy=False)
+        if Y.shape[1:] != out_shape:
+            raise ValueError(f"Y must have shape (B, {', '.join(map(str, out_shape))}) (the "
+                             f"output of stage {start}); got {Y.shape}")
+        B, L = Y.shape[0], start + 1
+        if switches is not None:
+            switches = list(switches)
+            if len(switches) != n_st:
+                raise ValueError(f"switches must have one entry per stage ({n_st}); "
+                                 f"got {len(switches)}")
+        h = Y.reshape(B, -1)
+        known = np.ones_like(h, dtype=bool)
+        injective = np.zeros((B, L), dtype=bool)
+        failed = np.full(B, -1, dtype=np.int64)
+        for k in range(L - 1, -1, -1):
+            st = self.stages[k]
+            if st.kind == "flatten":
+                inj = np.ones(B, dtype=bool)
+            elif st.kind == "maxpool":
+                if switches is not None and switches[k] is not None:
+                    sw = np.asarray(switches[k])
+                    if sw.shape != (B, st.n_out):
+                        raise ValueError(f"switches[{k}] must have shape ({B}, {st.n_out}); "
+                                         f"got {sw.shape}")
+                    inj = np.ones(B, dtype=bool)
+                else:
+                    sw = self._fixed_switches(st, B)
+                    inj = np.zeros(B, dtype=bool)
+                vals = np.where(known, h, 0.0)
+                h, known = _unpool(vals, sw, st)
+            else:
+                h, inj = self._invert_affine(st, h, known, zero_tol, rank_tol, max_iter)
+                known = np.ones_like(h, dtype=bool)
+            injective[:, k] = inj
+            failed[(failed < 0) & ~inj] = k
+        x = h.reshape((B,) + self.input_shape)
+        out = self.activations(x)[start + 1]
+        ny = np.linalg.norm(Y.reshape(B, -1), axis=1)
+        residual = np.linalg.norm(out - Y.reshape(B, -1), axis=1) / np.maximum(ny, 1e-300)
+        rel = None
+        if x_true is not None:
+            xt, _ = self._as_input(x_true, "x_true")
+            if xt.shape[0] != B:
+                raise ValueError(f"x_true must have {B} samples; got {xt.shape[0]}")
+            rel = (np.linalg.norm(x.reshape(B, -1) - xt, axis=1)
+                   / np.maximum(np.linalg.norm(xt, axis=1), 1e-300))
+        return ConvNetworkInverseResult(x, injective, failed, rel, residual)
+
+    @staticmethod
+    def _fixed_switches(st, B):
+        k, s, p = st.pool["kernel"], st.pool["stride"], st.pool["padding"]
+        sp_in, sp_out = st.in_shape[1:], st.out_shape[1:]
+        if len(k) == 1:
+            k, s, p, sp_in, sp_out = (1,) + k, (1,) + s, (0,) + p, (1,) + sp_in, (1,) + sp_out
+        oy = np.clip(np.arange(sp_out[0]) * s[0] - p[0], 0, sp_in[0] - 1)
+        ox = np.clip(np.arange(sp_out[1]) * s[1] - p[1], 0, sp_in[1] - 1)
+        plane = (oy[:, None] * sp_in[1] + ox[None, :]).ravel()
+        return np.broadcast_to(np.tile(plane, st.in_shape[0]), (B, st.n_out)).copy()
+
+    def _invert_affine(self, st, h, known, zero_tol, rank_tol, max_iter):
+        B = h.shape[0]
+        n = st.n_in
+        A = st.sparse()
+        rhs_all = h - st.bias
+        if st.relu:
+            scale = np.maximum(1.0, np.abs(np.where(known, h, 0)).max(axis=1, keepdims=True,
+                                                                        initial=0.0))
+            rows = known & (h > zero_tol * scale)
+        else:
+            rows = known.copy()
+        x = np.zeros((B, n))
+        inj = np.zeros(B, dtype=bool)
+        for b in range(B):
+            r = rows[b]
+            ok, _, _ = _rank_test(A, r, rank_tol, st=st)
+            inj[b] = ok
+            idx = np.flatnonzero(r)
+            if idx.size == 0:
+                continue
+            if n <= DENSE_RANK_LIMIT:
+                AI = A[idx].toarray()
+                x[b] = np.linalg.lstsq(AI, rhs_all[b, idx], rcond=None)[0]
+            else:
+                mask = r.astype(np.float64)
+                op = scipy.sparse.linalg.LinearOperator(
+                    (st.n_out, n), dtype=np.float64,
+                    matvec=lambda v: (st.linear(v.reshape(1, n)) * mask).ravel(),
+                    rmatvec=lambda z: st.linear_t((z * mask).reshape(1, -1)).ravel())
+                x[b] = scipy.sparse.linalg.lsqr(op, np.where(r, rhs_all[b], 0.0), atol=1e-14,
+                                                btol=1e-14, iter_lim=max_iter or 2 * n)[0]
+        return x, inj

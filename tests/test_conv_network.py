@@ -1,0 +1,229 @@
+"""ConvNetwork from PyTorch: forward against model(x), analysis against dense oracles built in
+the test (torch's Jacobian / weight matrices and np.linalg.matrix_rank of their active rows,
+torch's own max-pool switches), inversion against the true inputs."""
+import importlib.util
+import pathlib
+
+import numpy as np
+import pytest
+
+import reluinj
+
+torch = pytest.importorskip("torch")
+nn = torch.nn
+
+EXAMPLE = pathlib.Path(__file__).resolve().parents[1] / "examples" / "digits_cnn_analysis.py"
+
+
+def _randomize_bn(model):
+    g = torch.Generator().manual_seed(1)
+    for m in model:
+        if isinstance(m, (nn.BatchNorm1d, nn.BatchNorm2d)):
+            with torch.no_grad():
+                m.running_mean.copy_(torch.rand(m.num_features, generator=g) - 0.5)
+                m.running_var.copy_(torch.rand(m.num_features, generator=g) + 0.5)
+                m.weight.copy_(torch.rand(m.num_features, generator=g) + 0.5)
+                m.bias.copy_(torch.rand(m.num_features, generator=g) - 0.5)
+    return model.eval()
+
+
+def test_forward_matches_torch_2d():
+    torch.manual_seed(0)
+    model = _randomize_bn(nn.Sequential(
+        nn.Conv2d(2, 6, 3, padding="same"), nn.BatchNorm2d(6), nn.ReLU(), nn.Identity(),
+        nn.Conv2d(6, 6, 3, stride=2, padding=1, groups=3, bias=False), nn.ReLU(),
+        nn.MaxPool2d(2, stride=1, padding=1), nn.AvgPool2d(2), nn.Flatten(),
+        nn.Linear(6 * 3 * 3, 7), nn.BatchNorm1d(7), nn.ReLU(), nn.Linear(7, 3)).double())
+    net = reluinj.ConvNetwork.from_torch(model, (2, 9, 10))
+    X = torch.randn(5, 2, 9, 10, dtype=torch.float64)
+    with torch.no_grad():
+        ref = model(X).numpy()
+    np.testing.assert_allclose(net(X.numpy()), ref, rtol=0, atol=1e-12)
+    np.testing.assert_allclose(net(X.numpy()[0]), ref[0], rtol=0, atol=1e-12)
+    assert [s.kind for s in net.stages] == ["conv", "conv", "maxpool", "avgpool", "flatten",
+                                            "dense", "dense"]
+    assert net.stages[0].modules == (0, 1, 2)
+
+
+def test_forward_matches_torch_1d_list():
+    torch.manual_seed(1)
+    mods = [nn.Conv1d(3, 8, 5, padding=2, dilation=1), nn.ReLU(), nn.MaxPool1d(3, stride=2),
+            nn.Conv1d(8, 8, 3, dilation=2, groups=8), nn.ReLU(), nn.AvgPool1d(2), nn.Flatten(),
+            nn.Linear(8 * 2, 4)]
+    model = nn.Sequential(*mods).double().eval()
+    net = reluinj.ConvNetwork.from_torch(mods, (3, 20))
+    X = torch.randn(4, 3, 20, dtype=torch.float64)
+    with torch.no_grad():
+        ref = model(X).numpy()
+    np.testing.assert_allclose(net(X.numpy()), ref, rtol=0, atol=1e-12)
+
+
+def test_relu_after_maxpool_commutes():
+    torch.manual_seed(5)
+    model = nn.Sequential(nn.Conv2d(1, 4, 3), nn.MaxPool2d(2), nn.ReLU()).double().eval()
+    net = reluinj.ConvNetwork.from_torch(model, (1, 7, 7))
+    assert [s.kind for s in net.stages] == ["conv", "maxpool"] and net.stages[0].relu
+    X = torch.randn(3, 1, 7, 7, dtype=torch.float64)
+    with torch.no_grad():
+        np.testing.assert_allclose(net(X.numpy()), model(X).numpy(), rtol=0, atol=1e-12)
+
+
+def test_bad_models():
+    with pytest.raises(TypeError, match=r"module\[2\] \(Tanh\) is not supported"):
+        reluinj.ConvNetwork.from_torch(nn.Sequential(nn.Linear(3, 4), nn.ReLU(), nn.Tanh()), (3,))
+    bn = nn.Sequential(nn.Conv2d(1, 2, 3), nn.BatchNorm2d(2), nn.ReLU())
+    with pytest.raises(ValueError, match=r"module\[1\] \(BatchNorm2d\) is in training mode"):
+        reluinj.ConvNetwork.from_torch(bn.train(), (1, 5, 5))
+    with pytest.raises(ValueError, match=r"module\[0\] \(Conv2d\) expects inputs"):
+        reluinj.ConvNetwork.from_torch(nn.Sequential(nn.Conv2d(3, 2, 3)), (1, 5, 5))
+    with pytest.raises(ValueError, match="add nn.Flatten"):
+        reluinj.ConvNetwork.from_torch(nn.Sequential(nn.Conv2d(1, 2, 3), nn.Linear(2, 2)),
+                                       (1, 5, 5))
+    lin = nn.Linear(3, 3)
+    with torch.no_grad():
+        lin.weight[0, 0] = float("nan")
+    with pytest.raises(ValueError, match="NaN"):
+        reluinj.ConvNetwork.from_torch([lin], (3,))
+    with pytest.raises(TypeError, match=r"module\[1\] \(ReLU\) must follow"):
+        reluinj.ConvNetwork.from_torch([nn.Flatten(), nn.ReLU()], (3,))
+    net = reluinj.ConvNetwork.from_torch([nn.Conv2d(1, 2, 3)], (1, 5, 5))
+    with pytest.raises(ValueError, match=r"X must have shape \(B, 1, 5, 5\)"):
+        net(np.ones((2, 1, 5, 4)))
+    with pytest.raises(TypeError, match="X must hold real numbers"):
+        net.analyze(np.ones((2, 1, 5, 5), dtype=np.complex64))
+    with pytest.raises(ValueError, match="NaN"):
+        net.analyze(np.full((2, 1, 5, 5), np.nan))
+    with pytest.raises(ValueError, match="start must be a stage index"):
+        net.inverse(np.ones((2, 2, 3, 3)), start=3)
+
+
+def _dense_weight(module, in_shape):
+    """The matrix of a conv/linear module from unit impulses through torch (no bias)."""
+    n = int(np.prod(in_shape))
+    eye = torch.eye(n, dtype=torch.float64).reshape((n,) + tuple(in_shape))
+    with torch.no_grad():
+        out = module(eye) - module(torch.zeros((1,) + tuple(in_shape), dtype=torch.float64))
+    return out.reshape(n, -1).T.numpy()
+
+
+def test_pool_switch_inversion_against_torch_indices():
+    torch.manual_seed(2)
+    conv = nn.Conv2d(1, 12, 3, padding=1).double()
+    model = nn.Sequential(conv, nn.ReLU(), nn.MaxPool2d(2)).eval()
+    net = reluinj.ConvNetwork.from_torch(model, (1, 6, 6))
+    X = torch.randn(6, 1, 6, 6, dtype=torch.float64)
+    an = net.analyze(X.numpy(), with_model_rip=False)
+    with torch.no_grad():
+        pre = conv(X)
+        pooled, idx = nn.functional.max_pool2d(torch.relu(pre), 2, return_indices=True)
+    np.testing.assert_array_equal(an.switches[1], idx.reshape(6, -1).numpy())
+    Wd = _dense_weight(conv, (1, 6, 6))
+    for b in range(6):  # oracle: rank of the dense rows at the switches with positive value
+        rows = np.zeros(Wd.shape[0], dtype=bool)
+        flat = (np.arange(12)[:, None] * 36 + idx[b].reshape(12, -1).numpy()).ravel()
+        rows[flat[pooled[b].reshape(-1).numpy() > 0]] = True
+        assert an.stages[1].injective[b] == (np.linalg.matrix_rank(Wd[rows]) == 36)
+    assert an.stages[1].injective.any()
+    res = net.inverse(pooled.numpy(), switches=an.switches, x_true=X.numpy())
+    ok = res.ok
+    np.testing.assert_array_equal(ok, an.stages[1].injective)
+    assert np.all(res.rel_error[ok] <= 1e-8)
+    assert np.all(res.residual[ok] <= 1e-8)
+    assert np.all(res.failed_stage[~ok] >= 0)
+    # without switches: fixed unpooling, never counted as unique
+    res2 = net.inverse(pooled.numpy())
+    assert not res2.ok.any() and np.all(res2.failed_stage == 1)
+
+
+def test_matrix_free_estimate_matches_exact(monkeypatch):
+    from reluinj.cnn import _network
+
+    torch.manual_seed(3)
+    model = nn.Sequential(nn.Conv2d(2, 8, 3, padding=1), nn.ReLU()).double().eval()
+    net = reluinj.ConvNetwork.from_torch(model, (2, 5, 5))
+    X = np.random.default_rng(0).standard_normal((3, 2, 5, 5))
+    exact = net.analyze(X, with_data_bias=False).stages[0]
+    monkeypatch.setattr(_network, "DENSE_RANK_LIMIT", 10)
+    est = net.analyze(X, with_data_bias=False).stages[0]
+    assert exact.exact and not est.exact
+    np.testing.assert_array_equal(est.injective, exact.injective)
+    ok = exact.injective
+    np.testing.assert_allclose(est.stability[ok], exact.stability[ok], rtol=1e-3)
+    res = net.inverse(net(X), x_true=X, max_iter=2000)
+    assert np.all(res.rel_error[res.ok] <= 1e-6)
+    assert "estimate" in net.analyze(X, with_data_bias=False).summary()
+
+
+def test_dense_stage_data_bias_matches_frames():
+    torch.manual_seed(4)
+    model = nn.Sequential(nn.Linear(3, 12), nn.ReLU(), nn.Linear(12, 2)).double().eval()
+    net = reluinj.ConvNetwork.from_torch(model, (3,))
+    X = np.random.default_rng(1).standard_normal((40, 3))
+    rep = net.analyze(X).stages[0]
+    W = model[0].weight.detach().numpy()
+    b = model[0].bias.detach().numpy()
+    ref = np.asarray(reluinj.data_bias(W, X).alpha)
+    np.testing.assert_array_equal(rep.data_bias, ref)
+    assert rep.n_bias_ok == np.count_nonzero(-b <= ref)
+    pre = X @ W.T + b
+    for i in range(5):
+        assert rep.injective[i] == (np.linalg.matrix_rank(W[pre[i] > 0]) == 3)
+    assert rep.active_fraction == pytest.approx((pre > 0).mean())
+
+
+@pytest.fixture(scope="module")
+def digits_example():
+    spec = importlib.util.spec_from_file_location("digits_cnn_analysis", EXAMPLE)
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
+
+
+def test_digits_cnn_end_to_end(digits_example):
+    """Train the example's CNN briefly, analyse held-out digits, check against dense ranks."""
+    pytest.importorskip("sklearn")
+    Xtr, ytr, Xte, _ = digits_example.load_digits_split(n_test=30)
+    model = digits_example.train_cnn(Xtr[:600], ytr[:600], epochs=2)
+    net = reluinj.ConvNetwork.from_torch(model, (1, 8, 8))
+    X = Xte[:8].astype(np.float64)
+    an = net.analyze(X, with_data_bias=False, with_model_rip=False)
+    text = an.summary()
+    assert "conv+relu" in text and "maxpool" in text
+    with torch.no_grad():
+        Xt = torch.from_numpy(X)
+        np.testing.assert_allclose(net(X), model(Xt).numpy(), rtol=0, atol=1e-12)
+        h0 = torch.relu(model[0](Xt))
+        pre = [model[0](Xt).reshape(8, -1).numpy(), model[2](h0).reshape(8, -1).numpy()]
+    shapes = [(1, 8, 8), (8, 8, 8)]
+    for k in (0, 1):
+        Wd = _dense_weight(model[2 * k], shapes[k])
+        for b in range(8):
+            dense_ok = np.linalg.matrix_rank(Wd[pre[k][b] > 0]) == Wd.shape[1]
+            assert an.stages[k].injective[b] == dense_ok, (k, b)
+    H1 = net.activations(X)[2].reshape((-1,) + net.stages[1].out_shape)
+    res = net.inverse(H1, start=1, x_true=X)
+    inj = an.stages[0].injective & an.stages[1].injective
+    np.testing.assert_array_equal(res.ok, inj)
+    assert inj.any()
+    assert np.all(res.rel_error[inj] <= 1e-8)
+
+
+def test_cli_analyze(tmp_path, capsys):
+    from reluinj._cli.main import main
+
+    torch.manual_seed(6)
+    model = nn.Sequential(nn.Conv2d(1, 6, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
+                          nn.Flatten(), nn.Linear(6 * 3 * 3, 4))
+    X = np.random.default_rng(0).standard_normal((4, 1, 6, 6))
+    np.save(tmp_path / "x.npy", X)
+    torch.save(model, tmp_path / "m.pt")
+    with pytest.warns(UserWarning, match=r"weights_only=False\) runs code"):
+        assert main(["analyze", str(tmp_path / "m.pt"), str(tmp_path / "x.npy")]) == 0
+    out = capsys.readouterr().out
+    assert "ConvNetwork analysis on 4 samples" in out and "maxpool" in out
+    torch.save(model.state_dict(), tmp_path / "sd.pt")
+    arch = "Conv2d(1, 6, 3, padding=1), ReLU(), MaxPool2d(2), Flatten(), Linear(54, 4)"
+    assert main(["analyze", str(tmp_path / "sd.pt"), str(tmp_path / "x.npy"), "--arch", arch]) == 0
+    assert capsys.readouterr().out == out
+    assert main(["analyze", str(tmp_path / "sd.pt"), str(tmp_path / "x.npy")]) == 2
+    assert "pass --arch" in capsys.readouterr().err
