@@ -68,6 +68,8 @@ from .frames import (
     random_frame,
     relu_inverse,
     sampled_bias,
+    samples_needed,
+    sampling_error,
     stability_constant,
     tetrahedron,
 )
@@ -174,6 +176,8 @@ __all__ = [
     "InjectivityRadius",
     "InjectivityRegion",
     "most_correlated_basis",
+    "sampling_error",
+    "samples_needed",
 ]
 
 # BWReLU and INR subclass torch.nn.Module: they are resolved on first access, so that

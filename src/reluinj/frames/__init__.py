@@ -7,6 +7,7 @@ polytope bias), the convex-hull facets, reconstruction, networks and their Dask 
 """
 from . import hull
 from ._basis import most_correlated_basis
+from ._coverage import samples_needed, sampling_error
 from ._domains import Annulus, Ball, Sphere
 from ._estimate import BiasEstimate
 from ._layer import ReLULayer
@@ -42,7 +43,7 @@ __all__ = [
     "polytope_bias",
     "sampled_bias", "data_bias",
     "radial_profile", "RadialProfile", "injectivity_radius", "InjectivityRadius",
-    "InjectivityRegion", "most_correlated_basis",
+    "InjectivityRegion", "most_correlated_basis", "sampling_error", "samples_needed",
     "relu_inverse", "InverseResult", "StabilityEstimate", "stability_constant",
     "frana", "frsyn", "frame_operator", "framebounds", "framedual", "framered",
     "normalize_rows", "is_omnidirectional", "omnidirectional_margin", "random_frame",
