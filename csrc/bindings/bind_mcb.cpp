@@ -63,7 +63,27 @@ py::array_t<T> correlations_py(carray<T> Wn, carray<T> X, const std::string &isa
 }
 
 template <class T>
+py::tuple sets_py(carray<T> Wn, carray<T> X, double rank_tol, int n_threads) {
+    check_frame_points(Wn, X);
+    if (!(rank_tol > 0.0 && rank_tol < 1.0))
+        throw std::invalid_argument("rank_tol must be in (0, 1)");
+    const auto m = Wn.shape(0), n = Wn.shape(1), k = X.shape(0);
+    py::array_t<std::int64_t> J({k, n});
+    py::array_t<std::int64_t> size(k);
+    std::int64_t *pj = J.mutable_data(), *ps = size.mutable_data();
+    const T *w = Wn.data(), *x = X.data();
+    {
+        py::gil_scoped_release nogil;
+        most_correlated_basis_sets(w, x, m, n, k, rank_tol, n_threads, pj, ps);
+    }
+    return py::make_tuple(J, size);
+}
+
+template <class T>
 void def_typed(py::module_ &m) {
+    m.def("most_correlated_basis_sets", &sets_py<T>, py::arg("Wn").noconvert(),
+          py::arg("X").noconvert(), py::arg("rank_tol"), py::arg("n_threads"),
+          "(J (k, n) int64 in correlation order, -1 padded; size (k,)): J*(x) of each point.");
     m.def("most_correlated_basis_partial", &partial_py<T>, py::arg("Wn").noconvert(),
           py::arg("X").noconvert(), py::arg("check_rank"), py::arg("rank_tol"),
           py::arg("n_threads"), py::arg("isa") = "auto",

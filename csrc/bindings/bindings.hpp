@@ -39,5 +39,6 @@ void bind_facets(py::module_ &m);
 void bind_conv(py::module_ &m);
 void bind_reconstruct(py::module_ &m);
 void bind_mcb(py::module_ &m);
+void bind_radial(py::module_ &m);
 
 }  // namespace reluinj

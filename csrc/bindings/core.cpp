@@ -24,4 +24,5 @@ PYBIND11_MODULE(_core, m) {
     reluinj::bind_conv(m);
     reluinj::bind_reconstruct(m);
     reluinj::bind_mcb(m);
+    reluinj::bind_radial(m);
 }

@@ -36,6 +36,9 @@ def frame_inverse(W: npt.NDArray[Any], alpha: npt.NDArray[Any], Y: npt.NDArray[A
 # Per-sample test that the active rows of W span R^n (optionally with their rank).
 def injective_at(W: npt.NDArray[Any], alpha: npt.NDArray[Any], X: npt.NDArray[Any], rank_tol: float, return_rank: bool, n_threads: int) -> Any: ...
 
+# Exact rank profile along rays t U[s]/||U[s]||: (indptr, starts, ranks, first_failure, failure_row).
+def radial_profile(W: npt.NDArray[Any], alpha: npt.NDArray[Any], U: npt.NDArray[Any], rank_tol: float, t_max: float, first_only: bool, n_threads: int) -> tuple[Any, ...]: ...
+
 # 1/sqrt(lambda_min(W_I^T W_I)) per input point (inf if not spanning).
 def inverse_stability(W: npt.NDArray[Any], alpha: npt.NDArray[Any], X: npt.NDArray[Any], rank_tol: float, n_threads: int) -> npt.NDArray[Any]: ...
 
@@ -50,6 +53,9 @@ def most_correlated_basis_correlations(Wn: npt.NDArray[Any], X: npt.NDArray[Any]
 
 # Instruction set of the MCB correlation engine on this CPU.
 def most_correlated_basis_isa() -> str: ...
+
+# (J (k, n) int64 in correlation order, -1 padded; size (k,)): J*(x) of each point.
+def most_correlated_basis_sets(Wn: npt.NDArray[Any], X: npt.NDArray[Any], rank_tol: float, n_threads: int) -> tuple[Any, ...]: ...
 
 # (min, hits) over the points X of <x, Wn_i> for i in the most correlated basis J*(x).
 def most_correlated_basis_partial(Wn: npt.NDArray[Any], X: npt.NDArray[Any], check_rank: bool, rank_tol: float, n_threads: int, isa: str = ...) -> tuple[Any, ...]: ...

@@ -43,6 +43,12 @@ public:
     void reset() { rank_ = 0; }
     std::ptrdiff_t rank() const { return rank_; }
     bool full() const { return rank_ == n_; }
+    // Forget all but the first r accepted vectors: the state is then exactly the one after
+    // those r were accepted (try_add reads only the accepted basis vectors), so a scan can be
+    // resumed from any candidate without redoing the prefix (radial.hpp).
+    void truncate(std::ptrdiff_t r) {
+        if (r < rank_) rank_ = r < 0 ? 0 : r;
+    }
 
     // Try to add v (length n). Returns true when v raised the rank.
     template <class T>
@@ -96,6 +102,10 @@ public:
     void reset() { rank_ = 0; }
     std::ptrdiff_t rank() const { return rank_; }
     bool full() const { return rank_ == n_; }
+    // Keep only the first r accepted rows (exactly the state after accepting them).
+    void truncate(std::ptrdiff_t r) {
+        if (r < rank_) rank_ = r < 0 ? 0 : r;
+    }
 
     // Returns +1 (accepted), 0 (zero row: rejected exactly) or -1 (ambiguous).
     int try_add(std::ptrdiff_t i) {

@@ -391,3 +391,49 @@ void most_correlated_basis_correlations(const T *Wn, const T *X, std::ptrdiff_t 
 inline const char *most_correlated_basis_isa() { return isa_name(active_isa()); }
 
 }  // namespace reluinj
+
+namespace reluinj {
+
+// The most correlated basis J*(x) of every point (rows of X), exactly as
+// most_correlated_basis_partial selects it with the rank test: J_out (k, n) holds the indices
+// in correlation order (c descending, index ascending), padded with -1 when the frame is
+// numerically rank deficient at x; size_out[s] = |J*(x_s)|. Bitwise independent of n_threads.
+template <class T>
+void most_correlated_basis_sets(const T *Wn, const T *X, std::ptrdiff_t m, std::ptrdiff_t n,
+                                std::ptrdiff_t k, double rank_tol, int n_threads,
+                                std::int64_t *J_out, std::int64_t *size_out) {
+    using namespace mcb_detail;
+    require(n >= 1 && m >= n, "most_correlated_basis_sets: need m >= n >= 1");
+    clamp_threads(n_threads);
+    const CorrelationEngine<T> eng(Wn, m, n, active_isa());
+    std::vector<double> gram;
+    if (n > 1 && m <= GRAM_MAX_M) {
+        gram.resize(m * m);
+        parallel_for(m, n_threads, [&](std::ptrdiff_t i) {
+            for (std::ptrdiff_t j = 0; j < m; ++j) gram[i * m + j] = dot(Wn + i * n, Wn + j * n, n);
+        });
+    }
+    std::vector<Workspace<T>> ws;
+    ws.reserve(n_threads);
+    for (int t = 0; t < n_threads; ++t) ws.emplace_back(eng, rank_tol);
+    const std::ptrdiff_t block = eng.block_rows();
+    parallel_chunks(k, CHUNK, n_threads, [&](std::ptrdiff_t, std::ptrdiff_t b, std::ptrdiff_t e) {
+        Workspace<T> &w = ws[reluinj_thread_num()];
+        for (std::ptrdiff_t b0 = b; b0 < e; b0 += block) {
+            const std::ptrdiff_t rows = std::min(block, e - b0);
+            if (!eng.compute(X + b0 * n, rows, w.xbuf.data(), w.C.data()))
+                throw std::invalid_argument(X_ERROR);
+            for (std::ptrdiff_t s = 0; s < rows; ++s) {
+                const T *c = w.C.data() + s * eng.m_pad;
+                std::ptrdiff_t size = 0;
+                const std::int64_t *J = most_correlated_basis(
+                    eng, Wn, gram.empty() ? nullptr : gram.data(), c, m, n, w, size);
+                std::int64_t *out = J_out + (b0 + s) * n;
+                for (std::ptrdiff_t q = 0; q < n; ++q) out[q] = q < size ? J[q] : -1;
+                size_out[b0 + s] = size;
+            }
+        }
+    });
+}
+
+}  // namespace reluinj

@@ -10,7 +10,7 @@ import numpy as np
 from .. import Ball
 from .. import framebounds, icosahedron, is_omnidirectional, omnidirectional_margin, random_frame
 from .. import ReLULayer
-from .. import polytope_bias
+from .. import injectivity_radius, polytope_bias
 from .. import sampled_bias
 from ..testing import sphere_samples
 
@@ -59,6 +59,9 @@ def _section_polytope_bias(out, rng):
               file=out)
         print(f"    injective at this bias on {100 * rate:.2f}% of {N_SPHERE:,} sphere samples",
               file=out)
+        rad = injectivity_radius(W, ball.alpha, n_directions=2048, seed=0)
+        print(f"    at the ball bias: injectivity radius <= {rad.radius:.4f} (rays, upper bound), "
+              f">= {rad.lower_bound:.4f} (polytope certificate)", file=out)
         sampled = sampled_bias(W, n_samples=N_BIAS, seed=0).alpha
         print(f"    side by side with approach A ({N_BIAS:,} samples): mean alpha polytope "
               f"{est.alpha.mean():+.4f} vs sampled {sampled.mean():+.4f}; polytope <= sampled "

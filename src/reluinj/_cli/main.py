@@ -205,6 +205,22 @@ def _cmd_bias(args):
     print(f"method={est.method} domain={domain} W shape={tuple(np.shape(W))} ({dt:.3f} s)")
     print(f"alpha: min={np.min(alpha):.6g} median={np.median(alpha):.6g} max={np.max(alpha):.6g}"
           f" (+inf entries: {est.n_unbounded})")
+    if est.sampling_error is not None:
+        from .. import samples_needed
+
+        n = np.shape(W)[1]
+        try:
+            need = f"{samples_needed(0.05, n):,}"
+        except ValueError:
+            need = "more than 2^62"
+        print(f"sampling error (covering-radius estimate, N={est.n_samples:,} in R^{n}): "
+              f"{est.sampling_error:.4g}; N for 0.05: {need}")
+        ca = est.convergence_alpha
+        fin = np.isfinite(ca[-1])
+        steps = " ".join(
+            f"{k:,}:{np.max(np.abs(np.where(fin, row, np.nan) - ca[-1])[fin], initial=0):.3g}"
+            for k, row in zip(est.convergence_n, ca))
+        print(f"convergence (N: max change to the final estimate): {steps}")
     if current is not None:
         current = as_bias(current, alpha.shape[0], name="alpha")
         ok = int(np.count_nonzero(current <= alpha))

@@ -6,11 +6,15 @@ its point-wise injectivity test, both maximal-bias estimators (sampled most-corr
 polytope bias), the convex-hull facets, reconstruction, networks and their Dask scale-out.
 """
 from . import hull
+from ._basis import most_correlated_basis
+from ._coverage import samples_needed, sampling_error
 from ._domains import Annulus, Ball, Sphere
 from ._estimate import BiasEstimate
 from ._layer import ReLULayer
 from ._network import ReLUNetwork
 from ._polytope import polytope_bias
+from ._region import (InjectivityRadius, InjectivityRegion, RadialProfile, injectivity_radius,
+                      radial_profile)
 from ._reconstruct import InverseResult, StabilityEstimate, relu_inverse, stability_constant
 from ._sampled import data_bias, sampled_bias
 from ._toolkit import (
@@ -38,6 +42,8 @@ __all__ = [
     "ReLUNetwork",
     "polytope_bias",
     "sampled_bias", "data_bias",
+    "radial_profile", "RadialProfile", "injectivity_radius", "InjectivityRadius",
+    "InjectivityRegion", "most_correlated_basis", "sampling_error", "samples_needed",
     "relu_inverse", "InverseResult", "StabilityEstimate", "stability_constant",
     "frana", "frsyn", "frame_operator", "framebounds", "framedual", "framered",
     "normalize_rows", "is_omnidirectional", "omnidirectional_margin", "random_frame",

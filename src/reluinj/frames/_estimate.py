@@ -33,6 +33,17 @@ class BiasEstimate:
         ``max_F 1 / sigma_min(W_F)`` over the facets used (polytope method).
     W : ndarray of shape (m, n)
         The weights the estimate was computed for (used by :meth:`certify`).
+    sampling_error : float or None
+        Sampled method: the covering-radius estimate of the sampling error for its N points
+        (:func:`reluinj.sampling_error`, rule "sound"); an estimate, not a bound.
+    margin : float
+        Amount subtracted from the unit-sphere estimate before the domain scaling
+        (``sampled_bias(..., margin=...)``); 0 otherwise.
+    convergence_n : ndarray of int64, shape (p,), or None
+        Sampled method: sample counts N/32, N/16, ..., N at which the estimate was recorded.
+    convergence_alpha : ndarray of shape (p, m), or None
+        The unit-sphere estimate (normalized rows, no margin, no init) after each of those
+        counts: it only decreases; a last rows that still move means N is too small.
     """
 
     alpha: np.ndarray
@@ -44,6 +55,10 @@ class BiasEstimate:
     hits: Optional[np.ndarray] = field(default=None, repr=False)
     facet_vertices: Optional[list] = field(default=None, repr=False)
     stability_constant: Optional[float] = None
+    sampling_error: Optional[float] = None
+    margin: float = 0.0
+    convergence_n: Optional[np.ndarray] = field(default=None, repr=False)
+    convergence_alpha: Optional[np.ndarray] = field(default=None, repr=False)
 
     @property
     def n_unbounded(self):

@@ -22,6 +22,7 @@ thread count and in any batch order, on CPUs with the same instruction set (the 
 uses FMA on AVX2/AVX-512 machines, so last-bit values can differ from an SSE2-only machine;
 ``reluinj._core.most_correlated_basis_isa()`` names the path in use; ``RELUINJ_SIMD`` caps it).
 """
+import dataclasses
 import math
 import numbers
 import warnings
@@ -30,7 +31,8 @@ import numpy as np
 
 from .. import _core
 from .._lib.threads import effective_n_threads
-from .._lib.validation import as_points, as_weights, check_positive_int
+from .._lib.validation import as_points, as_weights, check_positive_float, check_positive_int
+from ._coverage import sampling_error
 from ._domains import Sphere, check_domain, scale_to_domain
 from ._estimate import BiasEstimate
 from .._lib.exceptions import SamplingWarning
@@ -203,6 +205,10 @@ def batch_partial_bias(Wn, X, *, check_rank=True, rank_tol=DEFAULT_RANK_TOL, n_t
     rank_tol : float, default=DEFAULT_RANK_TOL
         An element raises the rank iff its distance to the span of the elements kept before
         it exceeds `rank_tol` (unit vectors).
+    margin : float or "covering", default=0.0
+        Subtracted from every finite unit-sphere estimate before the domain scaling (a
+        safety margin: the estimate converges from above, so it is not automatically safe).
+        ``"covering"`` subtracts :func:`reluinj.sampling_error` of `n_samples` in R^n.
     n_threads : int or None, default=None
 
     Returns
@@ -280,7 +286,7 @@ def _progress_bar(total, enabled):
 
 
 def sampled_bias(W, domain=Sphere(), *, n_samples=100_000, seed=None, batch_size=None,
-                 init="none", check_rank="auto", n_threads=None, progress=False):
+                 init="none", check_rank="auto", margin=0.0, n_threads=None, progress=False):
     """Maximal-bias estimate of Approach A (most correlated bases) by uniform sampling.
 
     Draws `n_samples` points uniformly on the unit sphere of R^n (on its part in R^n_+ when
@@ -359,6 +365,12 @@ def sampled_bias(W, domain=Sphere(), *, n_samples=100_000, seed=None, batch_size
     W, Wn, norms = normalized_frame(W)
     domain = check_domain(domain)
     n_samples = check_positive_int(n_samples, "n_samples")
+    err = sampling_error(max(n_samples, 2), W.shape[1])
+    if isinstance(margin, str):
+        if margin != "covering":
+            raise ValueError(f"margin must be a float >= 0 or 'covering'; got {margin!r}")
+        margin = err
+    margin = check_positive_float(margin, "margin", allow_zero=True)
     batch_size = DEFAULT_BATCH_SIZE if batch_size is None else check_positive_int(batch_size, "batch_size")
     if init not in ("none", "authors"):
         raise ValueError(f"init must be 'none' or 'authors'; got {init!r}")
@@ -369,21 +381,40 @@ def sampled_bias(W, domain=Sphere(), *, n_samples=100_000, seed=None, batch_size
     seq = seed_sequence(seed)
     m, n = W.shape
     partial = (np.full(m, np.inf, dtype=W.dtype), np.zeros(m, dtype=np.int64))
+    # Convergence record at N/32, ..., N/2, N: a batch is cut at the checkpoints inside it
+    # (min and hit counts combine exactly, so the estimate is bitwise the same).
+    marks = sorted({max(1, n_samples >> j) for j in range(6)})
+    conv = []
+    done = 0
     bar = _progress_bar(n_samples, bool(progress))
     try:
         for b in range(math.ceil(n_samples / batch_size)):
             X = draw_batch(domain, n, seq, b, batch_size, n_samples, dtype=W.dtype)
-            partial = combine_partials(partial, batch_partial_bias(Wn, X, check_rank=check,
-                                                                   n_threads=nt))
+            cuts = [k - done for k in marks if done < k <= done + X.shape[0]]
+            start = 0
+            for cut in cuts:
+                if cut > start:
+                    partial = combine_partials(partial, batch_partial_bias(
+                        Wn, np.ascontiguousarray(X[start:cut]), check_rank=check,
+                        n_threads=nt))
+                conv.append(partial[0].astype(np.float64))
+                start = cut
+            if start < X.shape[0]:
+                partial = combine_partials(partial, batch_partial_bias(
+                    Wn, np.ascontiguousarray(X[start:]), check_rank=check, n_threads=nt))
+            done += X.shape[0]
             if bar is not None:
                 bar.update(X.shape[0])
     finally:
         if bar is not None:
             bar.close()
-    return finalize_sampled_bias(W, Wn, norms, partial, domain, init, n_samples)
+    est = finalize_sampled_bias(W, Wn, norms, partial, domain, init, n_samples, margin=margin)
+    return dataclasses.replace(est, sampling_error=err,
+                               convergence_n=np.asarray(marks, dtype=np.int64),
+                               convergence_alpha=np.vstack(conv))
 
 
-def finalize_sampled_bias(W, Wn, norms, partial, domain, init, n_samples):
+def finalize_sampled_bias(W, Wn, norms, partial, domain, init, n_samples, *, margin=0.0):
     """The :class:`BiasEstimate` of :func:`sampled_bias` from the combined partial of all batches.
 
     Shared by the local and the distributed (:mod:`reluinj.distributed`) engines, so that the
@@ -404,9 +435,12 @@ def finalize_sampled_bias(W, Wn, norms, partial, domain, init, n_samples):
     if init == "authors":
         a = np.minimum(a, authors_init(Wn))
     _warn_unbounded(hits, a, f"{n_samples} samples")
+    if margin:
+        a = np.where(np.isfinite(a), a - margin, a)
     alpha_normalized = scale_to_domain(a, domain)
     return BiasEstimate(alpha=norms * alpha_normalized, alpha_normalized=alpha_normalized,
-                        domain=domain, method="sampled", W=W, n_samples=n_samples, hits=hits)
+                        domain=domain, method="sampled", W=W, n_samples=n_samples, hits=hits,
+                        margin=float(margin))
 
 
 def data_bias(W, X, *, check_rank="auto", n_threads=None):
