@@ -59,5 +59,5 @@ for level in "${LEVELS[@]}"; do
     gcovr --root "$ROOT" --filter "$ROOT/csrc/" --object-directory "$OUT/temp" \
         --exclude "$ROOT/csrc/cython/_cykern.cpp" --gcov-ignore-parse-errors=all \
         "$OUT/temp" > "$OUT/$level.txt" 2> "$OUT/gcovr-$level.log"
-    cut -c1-64 "$OUT/$level.txt"   # file, lines, executed, percent (the full list: $level.txt)
+    cat "$OUT/$level.txt"   # per file: lines, executed, percent, missing lines
 done

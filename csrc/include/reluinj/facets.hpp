@@ -80,13 +80,21 @@ inline SigmaBounds sigma_min_bounds(const double *G, std::ptrdiff_t k, std::ptrd
             for (std::ptrdiff_t r = 0; r < k; ++r) v += G[r * n + p] * G[r * n + q];
             R[p * n + q] = v;
         }
-    if (!cholesky_factor(R, n, 1e-8, inv)) return {0.0, std::numeric_limits<double>::infinity()};
+    // n is small (a facet's dimension): the generic factor inlined here beats the dispatched
+    // one, and d_i is read off the rows of R^-T computed in place of n separate solves.
+    if (!cholesky_factor_impl<Isa::generic>(R, n, 1e-8, inv))
+        return {0.0, std::numeric_limits<double>::infinity()};
     double trace = 0.0, dmax = 0.0;
     for (std::ptrdiff_t e = 0; e < n; ++e) {
+        // z = R^-T e_e: zero above e, so the forward substitution starts at row e.
         std::fill(z, z + n, 0.0);
         z[e] = 1.0;
-        cholesky_forward(R, inv, n, z);
-        const double col2 = dot(z, z, n);
+        double col2 = 0.0;
+        for (std::ptrdiff_t k = e; k < n; ++k) {
+            const double zk = z[k] * inv[k];
+            col2 += zk * zk;
+            for (std::ptrdiff_t j = k + 1; j < n; ++j) z[j] -= R[k * n + j] * zk;
+        }
         trace += col2;
         dmax = std::max(dmax, col2);
     }
