@@ -137,6 +137,8 @@ class TrialFit:
         Data loss mean((A(f_t) − y)²) at each epoch t, evaluated before that epoch's step.
     psnr : ndarray of shape (n_epochs,)
         PSNR of f_t against `target` (NaN without a target).
+    lr : ndarray of shape (n_epochs,)
+        Learning rate of each epoch's step.
     image : ndarray of shape (H, W) or (H, W, C)
         Final iterate: the network after the last step.
     best_image : ndarray
@@ -155,6 +157,7 @@ class TrialFit:
 
     loss: np.ndarray
     psnr: np.ndarray
+    lr: np.ndarray
     image: np.ndarray
     best_image: np.ndarray
     best_epoch: int
@@ -272,6 +275,8 @@ def fit_inr(measurements, model, *, operator=None, shape=None, target=None, epoc
     y_np = as_float_array(measurements, "measurements", dtype=np.float32)
     if not np.all(np.isfinite(y_np)):
         raise ValueError("measurements must be finite (found NaN or inf)")
+    if operator is None and y_np.ndim not in (2, 3):
+        raise ValueError(f"measurements must be an image (H, W) or (H, W, C); got {y_np.shape}")
     if operator is not None and not callable(operator):
         raise TypeError(f"operator must be callable; got {type(operator).__name__}")
     if shape is None:
@@ -285,8 +290,6 @@ def fit_inr(measurements, model, *, operator=None, shape=None, target=None, epoc
     if len(shape) != 2:
         raise ValueError(f"shape must be (H, W); got {shape!r}")
     H, W = (check_positive_int(n, "shape") for n in shape)
-    if operator is None and y_np.ndim not in (2, 3):
-        raise ValueError(f"measurements must be an image (H, W) or (H, W, C); got {y_np.shape}")
     tgt = None
     if target is not None:
         tgt = as_float_array(target, "target", ndim=(2, 3), dtype=np.float64)
@@ -330,7 +333,7 @@ def fit_inr(measurements, model, *, operator=None, shape=None, target=None, epoc
         net = net.to(dev)
         opt = torch.optim.Adam(net.parameters(), lr=lr)
         sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda t: decay ** min(t / T, 1.0))
-        losses, psnrs = [], []
+        losses, psnrs, lrs = [], [], []
         best = (math.inf, None, -1)          # (key to minimise, image, epoch)
         bar = tqdm(range(epochs), disable=not progress, desc=f"fit_inr trial {k + 1}/{trials}")
         for t in bar:
@@ -347,6 +350,7 @@ def fit_inr(measurements, model, *, operator=None, shape=None, target=None, epoc
             data = torch.mean((pred - y) ** 2)
             loss = data + weight * torch_variation_norm(net) if weight > 0 else data
             loss.backward()
+            lrs.append(opt.param_groups[0]["lr"])
             opt.step()
             sched.step()
             lv = float(data.detach())
@@ -382,7 +386,8 @@ def fit_inr(measurements, model, *, operator=None, shape=None, target=None, epoc
                 s = ssim(tgt, final, data_range=1.0)
             except ImportError:
                 pass
-        runs.append(TrialFit(loss=np.asarray(losses), psnr=np.asarray(psnrs), image=final,
+        runs.append(TrialFit(loss=np.asarray(losses), psnr=np.asarray(psnrs),
+                             lr=np.asarray(lrs), image=final,
                              best_image=best[1].cpu().double().numpy(), best_epoch=best[2],
                              n_epochs=len(losses), final_psnr=final_psnr, ssim=s, model=net,
                              seed=trial_seed))

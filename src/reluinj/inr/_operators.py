@@ -195,7 +195,7 @@ class RadonTransform(_SparseOperator):
     torch tensor it is differentiable, on the tensor's device, with the adjoint as backward.
     """
 
-    def __init__(self, shape, n_angles=100, *, angles=None):
+    def __init__(self, shape, *, n_angles=100, angles=None):
         self.input_shape = self._in_shape = _check_image_shape(shape)
         if angles is None:
             n_angles = check_positive_int(n_angles, "n_angles")
@@ -230,7 +230,7 @@ class RadonTransform(_SparseOperator):
         return f"RadonTransform(shape={self.input_shape}, n_angles={self.angles.size})"
 
 
-def radon(image, n_angles=100, *, angles=None):
+def radon(image, *, n_angles=100, angles=None):
     """Parallel-beam sinogram of an image (see :class:`RadonTransform` for the convention).
 
     Parameters
@@ -246,7 +246,7 @@ def radon(image, n_angles=100, *, angles=None):
     sinogram : ndarray or torch.Tensor of shape (n_angles, W) or (n_angles, W, C)
     """
     shape = tuple(image.shape[:2]) if hasattr(image, "shape") else np.shape(image)[:2]
-    return RadonTransform(shape, n_angles, angles=angles)(image)
+    return RadonTransform(shape, n_angles=n_angles, angles=angles)(image)
 
 
 class AveragePool:
