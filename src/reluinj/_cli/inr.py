@@ -14,7 +14,7 @@ def run_inr_cli(args, out):
     torch.manual_seed(args.seed)
     model = INR(2, args.width, args.layers, 1, activation=args.activation, c=args.c)
     res = fit_image(img, model, epochs=args.epochs, lr=args.lr, decay=args.decay,
-                    progress=not args.no_progress)
+                    device=getattr(args, "device", "cpu"), progress=not args.no_progress)
     final = psnr(res.image, img)
     recon = f"{args.out}.png"
     try:

@@ -388,7 +388,7 @@ class FitResult:
     image: np.ndarray
 
 
-def fit_image(image, model, *, epochs=300, lr=4e-3, decay=0.1, progress=True):
+def fit_image(image, model, *, epochs=300, lr=4e-3, decay=0.1, device="cpu", progress=True):
     """Fit an INR to an image with full-batch Adam and the paper's exponential schedule.
 
     Parameters
@@ -403,6 +403,8 @@ def fit_image(image, model, *, epochs=300, lr=4e-3, decay=0.1, progress=True):
         Initial learning rate η₀; η(t) = η₀·decay^{t/T}.
     decay : float, default=0.1
         Ratio r of the final to the initial learning rate (0 < r ≤ 1).
+    device : str or torch.device, default="cpu"
+        Where to train (the model is moved there); "cuda" needs a CUDA build of torch.
     progress : bool, default=True
         Show a tqdm progress bar with the current PSNR.
 
@@ -421,7 +423,7 @@ def fit_image(image, model, *, epochs=300, lr=4e-3, decay=0.1, progress=True):
         raise TypeError(f"model must be a torch.nn.Module; got {type(model).__name__}")
     from ._fit import fit_inr     # the identity case of the general routine
 
-    run = fit_inr(target, model, epochs=epochs, lr=lr, decay=decay, seed=None,
+    run = fit_inr(target, model, epochs=epochs, lr=lr, decay=decay, seed=None, device=device,
                   progress=progress).trials[0]
     with np.errstate(divide="ignore"):
         curve = -10.0 * np.log10(run.loss)
