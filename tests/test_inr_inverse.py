@@ -370,3 +370,33 @@ def test_cli_inr_new_activations_and_device(tmp_path, capsys):
                      "--width", "8", "--activation", act, "--device", "cpu",
                      "--out", str(tmp_path / act), "--no-progress"])
         assert code == 0 and (tmp_path / f"{act}.png").exists()
+
+
+@pytest.mark.slow
+def test_ct_quality_bar_small_cpu():
+    """CT on the Shepp–Logan phantom, 48x48 from 30 angles, 300 epochs, width 96 (CPU size).
+
+    Measured (2-core VM, seed 40): BW-ReLU c=2, η₀=5e-3: 26.3 dB; ReLU 18.0; ReLU+PE 18.6;
+    FBP (skimage iradon, ramp) 21.8. Bars set a few dB under: BW-ReLU ≥ each baseline + 3 dB.
+    Short-budget settings (η₀ = 5e-3, c = 2), not the paper's 10 000-epoch ones.
+    """
+    pytest.importorskip("skimage")
+    from skimage.data import shepp_logan_phantom
+    from skimage.transform import iradon, resize
+
+    from reluinj import psnr
+
+    gt = resize(shepp_logan_phantom(), (48, 48), anti_aliasing=True)
+    gt = (gt - gt.min()) / (gt.max() - gt.min())
+    R = RadonTransform(48, n_angles=30)
+    y = R(gt)
+    fbp = psnr(gt, iradon(y.T, -R.angles, circle=False, output_size=48))
+
+    def run(activation, c, lr):
+        return fit_inr(y, lambda: INR(2, 96, 3, 1, activation=activation, c=c, sidelength=30),
+                       operator=R, target=gt, epochs=300, lr=lr, seed=40).psnr_mean
+
+    bw = run("bwrelu", 2.0, 5e-3)
+    assert bw >= run("relu", None, 3e-3) + 3
+    assert bw >= run("relu_pe", None, 3e-3) + 3
+    assert bw >= fbp + 3
