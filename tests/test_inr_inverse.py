@@ -401,3 +401,18 @@ def test_ct_quality_bar_small_cpu():
     assert bw >= run("relu", None, 3e-3) + 3
     assert bw >= run("relu_pe", None, 3e-3) + 3
     assert bw >= fbp + 1.5
+
+
+def test_radon_torch_sparse_path_used_off_cpu():
+    # the non-CPU branch (torch sparse CSR) cannot run on a CUDA-less machine; exercise the same
+    # autograd Function with torch's sparse CSR on the CPU against the SciPy matrix
+    from reluinj.inr import _operators as ops
+
+    R = RadonTransform((7, 6), n_angles=4)
+    A, At = R._torch_pair(torch.device("cpu"), torch.float64)
+    x = torch.tensor(RNG.standard_normal((42, 2)), requires_grad=True)
+    y = ops._sparse_function().apply(x, A, At)
+    g = torch.tensor(RNG.standard_normal((24, 2)))
+    y.backward(g)
+    np.testing.assert_allclose(y.detach().numpy(), R.matrix @ x.detach().numpy(), atol=1e-12)
+    np.testing.assert_allclose(x.grad.numpy(), R.matrix.T @ g.numpy(), atol=1e-12)

@@ -2,9 +2,9 @@
 
 Both act on NumPy arrays and on torch tensors of shape (H, W) or (H, W, C) (channel last, as the
 images of :func:`reluinj.fit_inr`) and have an exact adjoint. The Radon transform is an explicit
-sparse matrix of bilinear-interpolation weights (SciPy CSR for NumPy input, a torch sparse CSR
-tensor inside a ``torch.autograd.Function`` for tensors, on any device), so the adjoint is the
-transpose of the very matrix the forward pass applies.
+sparse matrix of bilinear-interpolation weights (SciPy CSR for NumPy input and for CPU tensors,
+a torch sparse CSR tensor on other devices, inside a ``torch.autograd.Function`` whose backward
+applies the transpose), so the adjoint is the transpose of the very matrix the forward applies.
 """
 import math
 import numbers
@@ -101,7 +101,21 @@ def _sparse_function():
         def backward(ctx, g):
             return ctx.At @ g.contiguous(), None, None
 
+    class _ScipyApply(torch.autograd.Function):
+        """The same on CPU tensors through SciPy CSR (faster than torch's CPU sparse matmul)."""
+
+        @staticmethod
+        def forward(ctx, x, A, At):
+            ctx.At = At
+            return torch.from_numpy(A @ x.detach().contiguous().numpy())
+
+        @staticmethod
+        @torch.autograd.function.once_differentiable
+        def backward(ctx, g):
+            return torch.from_numpy(ctx.At @ g.detach().contiguous().numpy()), None, None
+
     globals()["_SparseApply"] = _SparseApply
+    globals()["_ScipyApply"] = _ScipyApply
     return _SparseApply
 
 
@@ -143,18 +157,30 @@ class _SparseOperator:
             import torch
 
             dtype = x.dtype if x.dtype in (torch.float32, torch.float64) else torch.float32
-            A, At = self._torch_pair(x.device, dtype)
-            if transpose:
-                A, At = At, A
             X = x.to(dtype).reshape(n_in, C or 1)
-            if X.requires_grad or torch.is_grad_enabled():
-                Y = _sparse_function().apply(X, A, At)
+            if x.device.type == "cpu":
+                np_dtype = np.float32 if dtype == torch.float32 else np.float64
+                A = self._numpy_matrix(np_dtype, transpose)
+                At = self._numpy_matrix(np_dtype, not transpose)
+                _sparse_function()
+                Y = globals()["_ScipyApply"].apply(X, A, At)
             else:
-                Y = A @ X
+                A, At = self._torch_pair(x.device, dtype)
+                if transpose:
+                    A, At = At, A
+                Y = _sparse_function().apply(X, A, At)
         else:
-            M = self.matrix.T if transpose else self.matrix
-            Y = M @ np.asarray(x, dtype=np.float64).reshape(n_in, C or 1)
+            M = self._numpy_matrix(x.dtype, transpose)
+            Y = M @ x.reshape(n_in, C or 1)
         return Y.reshape(out_shape + ((C,) if C else ()))
+
+    def _numpy_matrix(self, dtype, transpose):
+        """The CSR matrix (or its transpose, as CSR) in the input's float dtype, cached."""
+        key = ("numpy", np.dtype(dtype).str, transpose)
+        if key not in self._cache:
+            M = self.matrix.T.tocsr() if transpose else self.matrix
+            self._cache[key] = M.astype(dtype) if M.dtype != dtype else M
+        return self._cache[key]
 
 
 class RadonTransform(_SparseOperator):
@@ -191,7 +217,8 @@ class RadonTransform(_SparseOperator):
     Notes
     -----
     Calling the operator on an array of shape (H, W) or (H, W, C) returns (n_angles, W) or
-    (n_angles, W, C); :meth:`adjoint` is the exact transpose (backprojection, no filter). On a
+    (n_angles, W, C) in the input's float dtype (float32 input uses a float32 copy of the
+    matrix); :meth:`adjoint` is the exact transpose (backprojection, no filter). On a
     torch tensor it is differentiable, on the tensor's device, with the adjoint as backward.
     """
 
