@@ -417,3 +417,40 @@ def test_radon_torch_sparse_path_used_off_cpu():
     y.backward(g)
     np.testing.assert_allclose(y.detach().numpy(), R.matrix @ x.detach().numpy(), atol=1e-12)
     np.testing.assert_allclose(x.grad.numpy(), R.matrix.T @ g.numpy(), atol=1e-12)
+
+
+@pytest.mark.parametrize("task", ["ct", "sr", "select-c", "fit"])
+def test_cli_inr_tasks(task, tmp_path, capsys):
+    pytest.importorskip("skimage")
+    import json
+
+    from reluinj._cli.main import main
+
+    out = str(tmp_path / task)
+    if task == "fit":
+        np.save(tmp_path / "ramp.npy", np.add.outer(np.arange(8.0), np.arange(8.0)))
+        argv = ["inr", "fit", str(tmp_path / "ramp.npy"), "--size", "8", "--epochs", "3",
+                "--width", "8", "--out", out, "--no-progress"]
+        assert main(argv) == 0 and (tmp_path / "fit.png").exists()
+        return
+    argv = ["inr", task, "--size", "12", "--angles", "6", "--epochs", "4", "--width", "8",
+            "--activation", "bwrelu,wire", "--c", "2,3" if task == "select-c" else "3",
+            "--out", out, "--no-progress"]
+    assert main(argv) == 0
+    data = json.loads((tmp_path / f"{task}.json").read_text())
+    methods = [r["method"] for r in data["rows"]]
+    want = {"ct": ["FBP", "bwrelu", "wire"], "sr": ["bicubic", "bwrelu", "wire"],
+            "select-c": ["FBP", "bwrelu c=2", "bwrelu c=3"]}[task]
+    assert methods == want
+    if task == "select-c":
+        assert all(r["variation_norm_eq53"] > 0 for r in data["rows"][1:])
+    assert "PSNR" in capsys.readouterr().out
+
+
+def test_cli_inr_task_errors(capsys):
+    from reluinj._cli.main import main
+
+    assert main(["inr", "ct", "--size", "8", "--activation", "gelu", "--epochs", "1"]) == 2
+    assert "--activation" in capsys.readouterr().err
+    assert main(["inr", "ct", "--image", "no_such_picture", "--epochs", "1"]) == 2
+    assert "--image" in capsys.readouterr().err

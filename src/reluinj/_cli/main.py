@@ -238,6 +238,17 @@ def build_parser():
 
 def main(argv=None):
     """Entry point of the ``reluinj`` command; returns the exit code."""
+    argv = sys.argv[1:] if argv is None else list(argv)
+    if len(argv) >= 2 and argv[0] == "inr" and argv[1] in ("fit", "ct", "sr", "select-c"):
+        if argv[1] == "fit":                       # reluinj inr fit IMAGE = reluinj inr IMAGE
+            argv = ["inr"] + argv[2:]
+        else:
+            from .inr import run_task_cli
+            try:
+                return run_task_cli(argv[1:], sys.stdout)
+            except (ValueError, TypeError, OSError, ImportError) as err:
+                print(f"reluinj inr {argv[1]}: error: {err}", file=sys.stderr)
+                return 2
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
