@@ -1,4 +1,5 @@
-"""``reluinj inr``: fit an INR to an image and write the pictures."""
+"""``reluinj inr``: fit an INR to an image (``inr [fit] IMAGE``) or solve an inverse problem
+(``inr ct|sr|select-c``), and write the pictures and numbers."""
 import numpy as np
 
 from .. import INR, fit_image, load_image, psnr
@@ -14,7 +15,7 @@ def run_inr_cli(args, out):
     torch.manual_seed(args.seed)
     model = INR(2, args.width, args.layers, 1, activation=args.activation, c=args.c)
     res = fit_image(img, model, epochs=args.epochs, lr=args.lr, decay=args.decay,
-                    progress=not args.no_progress)
+                    device=getattr(args, "device", "cpu"), progress=not args.no_progress)
     final = psnr(res.image, img)
     recon = f"{args.out}.png"
     try:
@@ -45,4 +46,162 @@ def run_inr_cli(args, out):
         plt.close(fig)
     print(f"{args.activation}: {img.shape[0]}x{img.shape[1]}, {args.epochs} epochs, "
           f"final PSNR {final:.2f} dB; wrote {recon} and {curve}", file=out)
+    return 0
+
+
+# ------------------------------------------------------------------ reluinj inr ct|sr|select-c
+
+TASKS = ("fit", "ct", "sr", "select-c")
+#: (c or ω₀, η₀) per activation, from the authors' CT and SR scripts (bwrelu-spec.md §5.4–5.5).
+_SETTINGS = {
+    "ct": {"bwrelu": (3.0, 2e-3), "siren": (25.0, 1e-3), "wire": (7.0, 5e-3),
+           "relu_pe": (None, 3e-3), "relu": (None, 3e-3)},
+    "sr": {"bwrelu": (3.0, 3e-3), "siren": (12.0, 2e-3), "wire": (8.0, 3e-3),
+           "relu_pe": (None, 4e-3), "relu": (None, 4e-3)},
+}
+
+
+def build_task_parser():
+    """Parser of ``reluinj inr ct|sr|select-c`` (``reluinj inr fit IMAGE`` = ``reluinj inr IMAGE``)."""
+    import argparse
+
+    p = argparse.ArgumentParser(prog="reluinj inr", description="INR inverse problems "
+                                "(CT, 4x super-resolution, choosing c by the variation norm)")
+    p.add_argument("task", choices=TASKS[1:])
+    p.add_argument("--image", default=None, help="scikit-image name or PNG/TIFF/NPY path "
+                   "(default: shepp_logan_phantom for ct/select-c, chelsea for sr)")
+    p.add_argument("--activation", default="bwrelu,relu_pe,relu",
+                   help="comma-separated: bwrelu, relu, siren, wire, relu_pe")
+    p.add_argument("--c", default=None, help="scale c (BW-ReLU) / omega_0; for select-c a "
+                   "comma-separated list (default 1,2,3,5)")
+    p.add_argument("--epochs", type=int, default=300)
+    p.add_argument("--trials", type=int, default=1)
+    p.add_argument("--device", default="cpu")
+    p.add_argument("--size", type=int, default=48, help="image side (default 48)")
+    p.add_argument("--angles", type=int, default=30, help="CT angles (default 30)")
+    p.add_argument("--width", type=int, default=96, help="hidden width (default 96)")
+    p.add_argument("--stop-loss", type=float, default=None, help="select-c stopping loss "
+                   "(default 1e-3 * mean(y^2))")
+    p.add_argument("--seed", type=int, default=40)
+    p.add_argument("--out", default="inr", help="output prefix: OUT.png, OUT.json")
+    p.add_argument("--no-progress", action="store_true")
+    return p
+
+
+def _load_task_image(name, size, rgb):
+    import os
+
+    from skimage import data
+    from skimage.transform import resize
+
+    if os.path.exists(name):
+        img = load_image(name, size=size) if not rgb else None
+        if img is not None:
+            return img
+        from skimage import io
+        img = io.imread(name)
+    else:
+        if not hasattr(data, name):
+            raise ValueError(f"--image must be a file or a scikit-image picture; got {name!r}")
+        img = getattr(data, name)()
+    img = np.asarray(img, dtype=float)
+    if not rgb and img.ndim == 3:
+        img = img[..., :3].mean(axis=2)
+    if rgb and img.ndim == 2:
+        img = np.stack([img] * 3, axis=2)
+    img = resize(img[..., :3] if rgb else img, (size, size), anti_aliasing=True)
+    return (img - img.min()) / (img.max() - img.min())
+
+
+def _save_panels(path, panels, out):
+    try:
+        import matplotlib
+    except ImportError:
+        print("matplotlib is not installed: no PNG written", file=out)
+        return None
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(1, len(panels), figsize=(2.6 * len(panels), 2.9))
+    for ax, (title, img) in zip(np.atleast_1d(axes), panels):
+        ax.imshow(np.clip(img, 0, 1), cmap="gray", vmin=0, vmax=1)
+        ax.set_title(title, fontsize=8)
+        ax.axis("off")
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+    return path
+
+
+def run_task_cli(argv, out):
+    """Body of ``reluinj inr ct|sr|select-c``: fit, print the table, write OUT.json / OUT.png."""
+    import json
+
+    from .. import AveragePool, RadonTransform, fit_inr, select_c, ssim
+
+    args = build_task_parser().parse_args(argv)
+    rgb = args.task == "sr"
+    name = args.image or ("chelsea" if rgb else "shepp_logan_phantom")
+    gt = _load_task_image(name, args.size, rgb)
+    rows, panels = [], [("ground truth", gt)]
+    if args.task == "sr":
+        from skimage.transform import resize
+
+        size = args.size - args.size % 4
+        gt = gt[:size, :size]
+        low = resize(gt, (size // 4, size // 4), anti_aliasing=True)
+        op, y = AveragePool((size, size), 4), low
+        base = np.clip(resize(low, gt.shape, order=3), 0, 1)
+        rows.append({"method": "bicubic", "psnr": psnr(gt, base), "psnr_sem": 0.0,
+                     "ssim": ssim(gt, base)})
+        panels += [("low resolution", low), ("bicubic", base)]
+    else:
+        from skimage.transform import iradon
+
+        op = RadonTransform(gt.shape, n_angles=args.angles)
+        y = op(gt)
+        base = iradon(y.T, -op.angles, circle=False, output_size=args.size)
+        rows.append({"method": "FBP", "psnr": psnr(gt, base), "psnr_sem": 0.0,
+                     "ssim": ssim(gt, np.clip(base, 0, 1))})
+        panels += [("sinogram", y / y.max()), ("FBP", base)]
+    channels = 3 if rgb else 1
+    if args.task == "select-c":
+        cs = [float(v) for v in (args.c or "1,2,3,5").split(",")]
+        stop = args.stop_loss or 1e-3 * float(np.mean(y ** 2))
+        sel = select_c(y, lambda c: INR(2, args.width, 3, 1, c=c), cs, operator=op,
+                       stop_loss=stop, target=gt, epochs=args.epochs, lr=3e-3, seed=args.seed,
+                       device=args.device, progress=not args.no_progress)
+        for k, c in enumerate(sel.c):
+            rows.append({"method": f"bwrelu c={c:g}", "c": float(c), "psnr": float(sel.psnr[k]),
+                         "epochs": int(sel.n_epochs[k]), "reached": bool(sel.reached[k]),
+                         "variation_norm_eq53": float(sel.variation_norm[k]),
+                         "code_norm": float(sel.code_norm[k])})
+            panels.append((f"c={c:g}", sel.fits[k].image))
+        print(f"stopping loss {stop:.3g}; smallest eq. 53 norm: c = {sel.best_c:g}", file=out)
+    else:
+        for act in args.activation.split(","):
+            if act not in _SETTINGS[args.task]:
+                raise ValueError(f"--activation must list names from "
+                                 f"{tuple(_SETTINGS[args.task])}; got {act!r}")
+            c, lr = _SETTINGS[args.task][act]
+            if args.c is not None and c is not None:
+                c = float(args.c)
+            side = args.angles if args.task == "ct" else args.size
+            fit = fit_inr(y, lambda act=act, c=c: INR(2, args.width, 3, channels,
+                                                      activation=act, c=c, sidelength=side),
+                          operator=op, target=gt, epochs=args.epochs, lr=lr, trials=args.trials,
+                          seed=args.seed, device=args.device, progress=not args.no_progress,
+                          decay=0.2 if rgb else 0.1)
+            rows.append({"method": act, "psnr": fit.psnr_mean, "psnr_sem": fit.psnr_sem,
+                         "ssim": float(np.mean([t.ssim for t in fit.trials]))})
+            panels.append((f"{act} {fit.psnr_mean:.1f} dB", fit.image))
+    for r in rows:
+        extra = "".join(f"  {k}={v:.4g}" if isinstance(v, float) else f"  {k}={v}"
+                        for k, v in r.items() if k not in ("method", "psnr"))
+        print(f"{r['method']:16s} PSNR {r['psnr']:7.2f} dB{extra}", file=out)
+    with open(f"{args.out}.json", "w") as fh:
+        json.dump({"task": args.task, "size": args.size, "epochs": args.epochs,
+                   "device": args.device, "rows": rows}, fh, indent=1)
+    png = _save_panels(f"{args.out}.png", panels, out)
+    print(f"wrote {args.out}.json" + (f" and {png}" if png else ""), file=out)
     return 0

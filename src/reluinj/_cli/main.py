@@ -280,9 +280,11 @@ def build_parser():
     p.add_argument("image", help="PNG/TIFF/NPY file, or 'camera' (scikit-image's cameraman)")
     p.add_argument("--size", type=int, default=128, help="resize to SIZE x SIZE (default 128)")
     p.add_argument("--epochs", type=int, default=300, help="full-batch Adam steps (default 300)")
-    p.add_argument("--activation", choices=["bwrelu", "relu", "siren"], default="bwrelu")
+    p.add_argument("--activation", choices=["bwrelu", "relu", "siren", "wire", "relu_pe"],
+                   default="bwrelu")
     p.add_argument("--c", type=float, default=None,
-                   help="BW-ReLU scale c (default 9) or SIREN omega_0 (default 30)")
+                   help="BW-ReLU scale c (default 9) or SIREN/WIRE omega_0 (default 30/20)")
+    p.add_argument("--device", default="cpu", help="torch device (default cpu; e.g. cuda)")
     p.add_argument("--width", type=int, default=128, help="hidden width (default 128)")
     p.add_argument("--layers", type=int, default=3, help="hidden layers (default 3)")
     p.add_argument("--lr", type=float, default=4e-3, help="initial learning rate (default 4e-3)")
@@ -317,6 +319,17 @@ def build_parser():
 
 def main(argv=None):
     """Entry point of the ``reluinj`` command; returns the exit code."""
+    argv = sys.argv[1:] if argv is None else list(argv)
+    if len(argv) >= 2 and argv[0] == "inr" and argv[1] in ("fit", "ct", "sr", "select-c"):
+        if argv[1] == "fit":                       # reluinj inr fit IMAGE = reluinj inr IMAGE
+            argv = ["inr"] + argv[2:]
+        else:
+            from .inr import run_task_cli
+            try:
+                return run_task_cli(argv[1:], sys.stdout)
+            except (ValueError, TypeError, OSError, ImportError) as err:
+                print(f"reluinj inr {argv[1]}: error: {err}", file=sys.stderr)
+                return 2
     parser = build_parser()
     args = parser.parse_args(argv)
     try:

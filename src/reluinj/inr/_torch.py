@@ -29,9 +29,9 @@ __all__ = [
 
 _LAZY_CLASSES = ("BWReLU", "INR")
 _KERNEL_DTYPES = ("torch.float32", "torch.float64")
-_INR_ACTIVATIONS = ("bwrelu", "relu", "siren")
-#: Default scale c (BW-ReLU) and frequency ω₀ (SIREN) of :class:`INR`.
-DEFAULT_SCALE = {"bwrelu": 1.0, "siren": 30.0}
+_INR_ACTIVATIONS = ("bwrelu", "relu", "siren", "wire", "relu_pe")
+#: Default scale c (BW-ReLU) and frequency ω₀ (SIREN, WIRE) of :class:`INR`.
+DEFAULT_SCALE = {"bwrelu": 1.0, "siren": 30.0, "wire": 20.0}
 
 
 def _torch():
@@ -172,6 +172,32 @@ def _build_classes():
         def forward(self, x):
             return torch.sin(self.omega * x)
 
+    class _Gabor(nn.Module):
+        """WIRE's complex Gabor wavelet exp(j·ω₀·z − |σ₀·z|²)."""
+
+        def __init__(self, omega, sigma):
+            super().__init__()
+            self.omega, self.sigma = omega, sigma
+
+        def forward(self, z):
+            return torch.exp(1j * self.omega * z - (self.sigma * z).abs().square())
+
+    class _PosEncoding(nn.Module):
+        """NeRF features [x, sin(2^i·π·x), cos(2^i·π·x)]_{i<F}, as WIRE's PosEncodingNeRF."""
+
+        def __init__(self, in_features, n_frequencies):
+            super().__init__()
+            self.n_frequencies = n_frequencies
+            self.out_features = in_features * (1 + 2 * n_frequencies)
+
+        def forward(self, x):
+            feats = [x]
+            for i in range(self.n_frequencies):
+                z = (2.0 ** i) * math.pi * x
+                # WIRE order: for each frequency, for each coordinate, (sin, cos)
+                feats.append(torch.stack([torch.sin(z), torch.cos(z)], dim=-1).flatten(-2))
+            return torch.cat(feats, dim=-1)
+
     class INR(nn.Module):
         """Implicit neural representation: an MLP from coordinates to signal values.
 
@@ -192,12 +218,17 @@ def _build_classes():
             Number of hidden (activated) layers.
         out_features : int
             Number of channels.
-        activation : {"bwrelu", "relu", "siren"}, default="bwrelu"
+        activation : {"bwrelu", "relu", "siren", "wire", "relu_pe"}, default="bwrelu"
         c : float, optional
-            Scale c of ψ(c·z) (default 1) or SIREN frequency ω₀ (default 30); must be None
-            for ``"relu"``.
+            Scale c of ψ(c·z) (default 1) or the frequency ω₀ of SIREN (default 30) and WIRE
+            (default 20); must be None for ``"relu"`` and ``"relu_pe"``.
         learn_c : bool, default=False
             Learn the shared BW-ReLU scale.
+        sigma : float, default=10.0
+            WIRE's spread σ₀ (``"wire"`` only).
+        sidelength : int, default=512
+            Sets F = ⌊log2(sidelength / 4)⌋ for ``"relu_pe"`` (the authors' default 512 gives
+            F = 7; CT passes the number of angles, SR the larger high-resolution side).
 
         Attributes
         ----------
@@ -207,7 +238,7 @@ def _build_classes():
         """
 
         def __init__(self, in_features, hidden_features, hidden_layers, out_features,
-                     *, activation="bwrelu", c=None, learn_c=False):
+                     *, activation="bwrelu", c=None, learn_c=False, sigma=10.0, sidelength=512):
             super().__init__()
             sizes = [check_positive_int(v, name) for v, name in (
                 (in_features, "in_features"), (hidden_features, "hidden_features"),
@@ -216,28 +247,44 @@ def _build_classes():
             if activation not in _INR_ACTIVATIONS:
                 raise ValueError(f"activation must be one of {_INR_ACTIVATIONS}; "
                                  f"got {activation!r}")
-            if activation == "relu" and c is not None:
-                raise ValueError("c must be None for activation='relu'")
+            if activation in ("relu", "relu_pe") and c is not None:
+                raise ValueError(f"c must be None for activation={activation!r}")
             if learn_c and activation != "bwrelu":
                 raise ValueError("learn_c=True needs activation='bwrelu'")
             self.activation = activation
+            first_in = n_in
+            layers = []
             if activation == "bwrelu":
                 self.act = BWReLU(DEFAULT_SCALE["bwrelu"] if c is None else c, learn_c=learn_c)
             elif activation == "siren":
                 self.act = _Sine(_check_scale(DEFAULT_SCALE["siren"] if c is None else c))
+            elif activation == "wire":
+                self.act = _Gabor(_check_scale(DEFAULT_SCALE["wire"] if c is None else c),
+                                  check_positive_float(sigma, "sigma"))
             else:
                 self.act = nn.ReLU()
-            layers = []
-            for i in range(depth):
-                layers += [nn.Linear(n_in if i == 0 else width, width), self.act]
-            layers.append(nn.Linear(width, n_out))
+            if activation == "relu_pe":
+                sidelength = check_positive_int(sidelength, "sidelength")
+                pe = _PosEncoding(n_in, max(int(math.floor(math.log2(sidelength / 4))), 0))
+                layers.append(pe)
+                first_in = pe.out_features
+            if activation == "wire":
+                width = int(width / math.sqrt(2))
+                layers += [nn.Linear(first_in, width), self.act]
+                for _ in range(depth - 1):
+                    layers += [nn.Linear(width, width, dtype=torch.cfloat), self.act]
+                layers.append(nn.Linear(width, n_out, dtype=torch.cfloat))
+            else:
+                for i in range(depth):
+                    layers += [nn.Linear(first_in if i == 0 else width, width), self.act]
+                layers.append(nn.Linear(width, n_out))
             self.net = nn.Sequential(*layers)
             if activation == "siren":
                 self._siren_init(n_in, width)
 
         @property
         def c(self):
-            """The shared scale c (BW-ReLU) or ω₀ (SIREN); 1.0 for ReLU."""
+            """The shared scale c (BW-ReLU) or ω₀ (SIREN, WIRE); 1.0 for ReLU."""
             return getattr(self.act, "c", getattr(self.act, "omega", 1.0))
 
         def _siren_init(self, n_in, width):
@@ -249,6 +296,8 @@ def _build_classes():
                     lin.weight.uniform_(-bound, bound)
 
         def forward(self, coords):
+            if self.activation == "wire":
+                return self.net(coords.to(self.net[0].weight.dtype)).real
             return self.net(coords)
 
     return {"BWReLU": BWReLU, "INR": INR}
@@ -339,7 +388,7 @@ class FitResult:
     image: np.ndarray
 
 
-def fit_image(image, model, *, epochs=300, lr=4e-3, decay=0.1, progress=True):
+def fit_image(image, model, *, epochs=300, lr=4e-3, decay=0.1, device="cpu", progress=True):
     """Fit an INR to an image with full-batch Adam and the paper's exponential schedule.
 
     Parameters
@@ -354,6 +403,8 @@ def fit_image(image, model, *, epochs=300, lr=4e-3, decay=0.1, progress=True):
         Initial learning rate η₀; η(t) = η₀·decay^{t/T}.
     decay : float, default=0.1
         Ratio r of the final to the initial learning rate (0 < r ≤ 1).
+    device : str or torch.device, default="cpu"
+        Where to train (the model is moved there); "cuda" needs a CUDA build of torch.
     progress : bool, default=True
         Show a tqdm progress bar with the current PSNR.
 
@@ -361,39 +412,22 @@ def fit_image(image, model, *, epochs=300, lr=4e-3, decay=0.1, progress=True):
     -------
     result : FitResult
         Loss and PSNR per epoch and the final reconstruction.
+
+    See Also
+    --------
+    fit_inr : the general routine (forward operators, trials, device, stopping loss, ...).
     """
     torch = _torch()
     target = as_float_array(image, "image", ndim=(2, 3), dtype=np.float32)
     if not isinstance(model, torch.nn.Module):
         raise TypeError(f"model must be a torch.nn.Module; got {type(model).__name__}")
-    epochs = check_positive_int(epochs, "epochs")
-    lr = check_positive_float(lr, "lr")
-    decay = check_positive_float(decay, "decay")
-    if decay > 1:
-        raise ValueError(f"decay must be in (0, 1]; got {decay}")
-    from tqdm import tqdm
+    from ._fit import fit_inr     # the identity case of the general routine
 
-    channels = 1 if target.ndim == 2 else target.shape[2]
-    coords = torch.from_numpy(coordinate_grid(target.shape[:2]))
-    y = torch.from_numpy(target.reshape(-1, channels))
-    opt = torch.optim.Adam(model.parameters(), lr=lr)
-    sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda t: decay ** (t / epochs))
-    losses = np.empty(epochs)
-    bar = tqdm(range(epochs), disable=not progress, desc="fit_image")
-    for t in bar:
-        opt.zero_grad(set_to_none=True)
-        loss = torch.mean((model(coords) - y) ** 2)
-        loss.backward()
-        opt.step()
-        sched.step()
-        losses[t] = loss.item()
-        if progress and (t % 10 == 0 or t == epochs - 1):
-            bar.set_postfix(psnr=f"{-10 * math.log10(max(losses[t], 1e-300)):.2f} dB")
-    with torch.no_grad():
-        out = model(coords).double().numpy().reshape(target.shape)
+    run = fit_inr(target, model, epochs=epochs, lr=lr, decay=decay, seed=None, device=device,
+                  progress=progress).trials[0]
     with np.errstate(divide="ignore"):
-        curve = -10.0 * np.log10(losses)
-    return FitResult(loss=losses, psnr=curve, image=out)
+        curve = -10.0 * np.log10(run.loss)
+    return FitResult(loss=run.loss, psnr=curve, image=run.image)
 
 
 def load_image(source, *, size=None):
