@@ -16,7 +16,7 @@ from scipy.sparse.linalg import LinearOperator
 
 from .. import _core
 from .._lib.threads import effective_n_threads
-from .._lib.validation import as_float_array, check_positive_int, check_rng
+from .._lib.validation import as_float_array, check_float_dtype, check_positive_int, check_rng
 
 __all__ = ["ConvOperator", "ConvOperator2D"]
 
@@ -38,9 +38,7 @@ def _output_length(size, ell, stride, allow_truncation, what):
 def _random_filters(shape, normalize, seed, dtype):
     if normalize not in _NORMALIZE:
         raise ValueError(f"normalize must be one of {_NORMALIZE}; got {normalize!r}")
-    dtype = np.dtype(dtype)
-    if dtype not in (np.dtype(np.float32), np.dtype(np.float64)):
-        raise TypeError(f"dtype must be float32 or float64; got {dtype}")
+    dtype = check_float_dtype(dtype)
     w = check_rng(seed).standard_normal(shape)
     fan_in = int(np.prod(shape[1:]))
     if normalize == "fan_in":
@@ -67,7 +65,7 @@ class _ConvBase(LinearOperator):
     # -- input checks ----------------------------------------------------------------------
     def _as_own_dtype(self, a, name):
         a = np.asarray(a)
-        if a.dtype.kind == "f" and a.dtype != self.dtype:
+        if a.dtype in (np.dtype(np.float32), np.dtype(np.float64)) and a.dtype != self.dtype:
             raise TypeError(
                 f"{name} has dtype {a.dtype} but the operator has dtype {self.dtype}; "
                 f"convert explicitly (e.g. {name}.astype(np.{self.dtype.name})) or build the "

@@ -11,6 +11,7 @@ from .._lib.validation import (
     as_float_array,
     as_points,
     as_weights,
+    check_positive_float,
     check_positive_int,
     check_rng,
     frame_rank,
@@ -220,6 +221,7 @@ def is_omnidirectional(W, *, tol=1e-9):
     omni : bool
         The margin itself is :func:`omnidirectional_margin`.
     """
+    tol = check_positive_float(tol, "tol", allow_zero=True)
     W = as_weights(W, require_frame=False)
     full_rank, margin = _omni_lp(W)
     return bool(full_rank and margin > tol)

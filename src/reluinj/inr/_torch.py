@@ -267,6 +267,10 @@ def __getattr__(name):
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
+MAX_GRID_ENTRIES = 2**34
+"""Largest ``prod(shape) * len(shape)`` of :func:`coordinate_grid` (64 GiB of float32)."""
+
+
 def coordinate_grid(shape, *, dtype=np.float32):
     """Pixel coordinates on [−1, 1]^d in the order of ``signal.reshape(-1)``.
 
@@ -287,6 +291,9 @@ def coordinate_grid(shape, *, dtype=np.float32):
     shape = tuple(check_positive_int(n, "shape") for n in shape)
     if not shape:
         raise ValueError("shape must have at least one dimension")
+    if math.prod(shape) * len(shape) > MAX_GRID_ENTRIES:
+        raise ValueError(f"shape {shape} has {math.prod(shape)} pixels, too many for a "
+                         f"coordinate array (at most {MAX_GRID_ENTRIES} entries)")
     axes = [np.linspace(-1.0, 1.0, n) for n in shape]
     grids = np.meshgrid(*axes, indexing="ij")
     return np.stack([g.reshape(-1) for g in grids[::-1]], axis=1).astype(dtype)
@@ -317,7 +324,8 @@ def psnr(a, b, *, data_range=1.0):
         raise ValueError(f"a and b must have the same shape; got {a.shape} and {b.shape}")
     data_range = check_positive_float(data_range, "data_range")
     mse = float(np.mean((a - b) ** 2))
-    return math.inf if mse == 0 else 10.0 * math.log10(data_range**2 / mse)
+    # 20 log10(range) - 10 log10(mse): no underflow of range**2 for a tiny data_range.
+    return math.inf if mse == 0 else 20.0 * math.log10(data_range) - 10.0 * math.log10(mse)
 
 
 @dataclass(frozen=True)
