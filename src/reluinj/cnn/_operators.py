@@ -16,7 +16,13 @@ from scipy.sparse.linalg import LinearOperator
 
 from .. import _core
 from .._lib.threads import effective_n_threads
-from .._lib.validation import as_float_array, check_float_dtype, check_positive_int, check_rng
+from .._lib.validation import (
+    as_float_array,
+    check_bool,
+    check_float_dtype,
+    check_positive_int,
+    check_rng,
+)
 
 __all__ = ["ConvOperator", "ConvOperator2D"]
 
@@ -115,6 +121,23 @@ class _ConvBase(LinearOperator):
         return self.n_threads if n_threads is None else n_threads
 
     # -- LinearOperator interface ------------------------------------------------------------
+    def matvec(self, x):
+        """``W x`` for x of shape (N,) or (N, 1) (scipy's LinearOperator interface)."""
+        self._check_vector_shape(x, self.shape[1], "x")
+        return super().matvec(x)
+
+    def rmatvec(self, x):
+        """``W^T z`` for z of shape (M,) or (M, 1) (scipy's LinearOperator interface)."""
+        self._check_vector_shape(x, self.shape[0], "z")
+        return super().rmatvec(x)
+
+    @staticmethod
+    def _check_vector_shape(v, length, name):
+        shape = np.shape(v)
+        if shape not in ((length,), (length, 1)):
+            raise ValueError(f"{name} must have shape ({length},) or ({length}, 1); "
+                             f"got shape {shape}")
+
     def _matvec(self, x):
         x = self._as_vector(x, self.shape[1], "x")
         return self._fwd(x.reshape((1,) + tuple(self.dims)), self.n_threads).reshape(-1)
@@ -253,7 +276,7 @@ class ConvOperator(_ConvBase):
         w.flags.writeable = False
         self.filters = w
         self.K, self.M, self.ell, self.D, self.n, self.stride = K, M, ell, D, n, t
-        self.allow_truncation = bool(allow_truncation)
+        self.allow_truncation = check_bool(allow_truncation, "allow_truncation")
         self._setup(w[:, :, None, :], 1, D, 1, t, (M, D), (K, n), n_threads)
 
     @classmethod
@@ -360,7 +383,7 @@ class ConvOperator2D(_ConvBase):
         self.K, self.M = K, M
         self.kernel_size, self.input_shape = (kh, kw), (H, W)
         self.output_shape, self.stride = (OH, OW), (sh, sw)
-        self.allow_truncation = bool(allow_truncation)
+        self.allow_truncation = check_bool(allow_truncation, "allow_truncation")
         self._setup(w, H, W, sh, sw, (M, H, W), (K, OH, OW), n_threads)
 
     @classmethod

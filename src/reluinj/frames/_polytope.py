@@ -59,7 +59,7 @@ def polytope_bias(W, domain=Sphere(), *, facet_mode="true", variant="vertex",
           facets containing i: ``min_{j in N(i)} <φ̃_i, φ̃_j>`` if that is >= 0, else
           ``min_{k in N(i)} min{<x, φ̃_k> : x in cone(N(i)), ||x|| <= 1}`` (valid, very
           conservative; for compatibility only).
-    max_facets : int or None, default=reluinj.hull.MAX_FACETS (2e6)
+    max_facets : int or None, default=reluinj.hull.MAX_FACETS (1e6)
         Refuse to start when the facet count estimated by
         :func:`reluinj.hull.estimate_facet_count` exceeds this (the error points to
         :func:`reluinj.sampled_bias`); ``None`` removes the limit.

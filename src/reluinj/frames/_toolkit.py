@@ -11,6 +11,7 @@ from .._lib.validation import (
     as_float_array,
     as_points,
     as_weights,
+    check_bool,
     check_positive_float,
     check_positive_int,
     check_rng,
@@ -278,6 +279,7 @@ def random_frame(m, n, *, seed=None, normalize=True):
     """
     m = check_positive_int(m, "m")
     n = check_positive_int(n, "n")
+    normalize = check_bool(normalize, "normalize")
     if m < n:
         raise ValueError(f"a frame needs m >= n rows; got m={m}, n={n}")
     W = check_rng(seed).standard_normal((m, n))

@@ -12,7 +12,7 @@ import numpy as np
 
 from .. import _cykern
 from .._lib.threads import effective_n_threads
-from .._lib.validation import as_float_array, check_positive_float, check_positive_int
+from .._lib.validation import as_float_array, check_bool, check_positive_float, check_positive_int
 from ._activation import PSI_COEFFICIENTS, PSI_KNOTS, _check_scale
 
 __all__ = [
@@ -59,7 +59,13 @@ def bwrelu_relu_composition(x, c=1.0):
     -------
     y : torch.Tensor of the shape of `x`
     """
-    F = _torch().nn.functional
+    torch = _torch()
+    if not isinstance(x, torch.Tensor):
+        raise TypeError(f"x must be a torch.Tensor (use reluinj.bwrelu for arrays); got "
+                        f"{type(x).__name__}")
+    if not isinstance(c, torch.Tensor):
+        c = _check_scale(c)
+    F = torch.nn.functional
     z = c * x
     y = PSI_COEFFICIENTS[0] * F.relu(z - PSI_KNOTS[0])
     for t, a in zip(PSI_KNOTS[1:], PSI_COEFFICIENTS[1:]):
@@ -151,6 +157,7 @@ def _build_classes():
         """
 
         def __init__(self, c=1.0, *, learn_c=False):
+            learn_c = check_bool(learn_c, "learn_c")
             super().__init__()
             c = _check_scale(c)
             if learn_c:
@@ -208,6 +215,7 @@ def _build_classes():
 
         def __init__(self, in_features, hidden_features, hidden_layers, out_features,
                      *, activation="bwrelu", c=None, learn_c=False):
+            learn_c = check_bool(learn_c, "learn_c")
             super().__init__()
             sizes = [check_positive_int(v, name) for v, name in (
                 (in_features, "in_features"), (hidden_features, "hidden_features"),
@@ -374,6 +382,7 @@ def fit_image(image, model, *, epochs=300, lr=4e-3, decay=0.1, progress=True):
     target = as_float_array(image, "image", ndim=(2, 3), dtype=np.float32)
     if not isinstance(model, torch.nn.Module):
         raise TypeError(f"model must be a torch.nn.Module; got {type(model).__name__}")
+    progress = check_bool(progress, "progress")
     epochs = check_positive_int(epochs, "epochs")
     lr = check_positive_float(lr, "lr")
     decay = check_positive_float(decay, "decay")
@@ -433,9 +442,10 @@ def load_image(source, *, size=None):
             from skimage import io
 
             img = io.imread(name)
+        img = as_float_array(img, f"image read from source {name!r}", ndim=(2, 3),
+                             dtype=np.float64)
     else:
-        img = source
-    img = as_float_array(img, "image", ndim=(2, 3), dtype=np.float64)
+        img = as_float_array(source, "source", ndim=(2, 3), dtype=np.float64)
     if img.ndim == 3:
         img = img[..., :3].mean(axis=2)
     if size is not None:
@@ -445,5 +455,5 @@ def load_image(source, *, size=None):
         img = transform.resize(img, (size, size), anti_aliasing=True)
     span = img.max() - img.min()
     if span == 0:
-        raise ValueError("image is constant; nothing to fit")
+        raise ValueError("the image given as source is constant; nothing to fit")
     return (img - img.min()) / span
