@@ -7,7 +7,8 @@
 // free columns and to b (O(M N)); a column leaving it costs one Givens rotation per later
 // passive column, each applied to rows (k, k+1) of the columns not yet triangular (O(N)).
 // The passive sub-problem is then a back substitution (O(p^2)) and the gradient
-// w = A^T (b - A x) is read off the transformed system in O((M - p) N). The whole solve is
+// w = A^T (b - A x) is read off the transformed system in O((M - p) N), fused into the
+// reflection's pass over the free columns when no column left the passive set. The whole solve is
 // O(M N^2) (against O(M N^4) when every sub-problem is re-factorised), as in SciPy's
 // translation of the original NNLS routine.
 // A Nnls object owns its scratch buffers; use one per thread.
@@ -30,9 +31,10 @@ public:
     static constexpr double kRankTol = 1e-12;
 
     Nnls(std::ptrdiff_t M, std::ptrdiff_t N)
-        : M_(M), N_(N), w_(N), s_(N), z_(M), v_(M), aw_(M * N), colnorm_(N), passive_(N),
+        : M_(M), N_(N), w_(N), wnext_(N), s_(N), z_(M), v_(M), aw_(M * N), colnorm_(N), passive_(N),
           ineligible_(N) {
         pos_.reserve(N);
+        free_.reserve(N);
     }
 
     std::ptrdiff_t rows() const { return M_; }
@@ -86,6 +88,7 @@ public:
                 continue;
             }
             back_substitute();
+            bool fresh = true;  // wnext_ is the gradient at the passive solution
             for (;;) {
                 double step = 2.0;
                 std::ptrdiff_t blocking = -1;
@@ -111,12 +114,16 @@ public:
                     if (x[j] <= 0.0) {
                         x[j] = 0.0;
                         remove_position(k);
+                        fresh = false;
                     }
                 }
                 back_substitute();
             }
             for (std::ptrdiff_t j : pos_) x[j] = s_[j];
-            gradient();
+            if (fresh)
+                w_.swap(wnext_);
+            else
+                gradient();
             std::fill(ineligible_.begin(), ineligible_.end(), 0);
         }
         // Residual from the original data (not the transformed system).
@@ -168,12 +175,32 @@ private:
         for (std::ptrdiff_t i = p; i < M; ++i) z_[i] -= fz * v_[i];
         col[p] = alpha;
         for (std::ptrdiff_t i = p + 1; i < M; ++i) col[i] = 0.0;
+        // The gradient of the next outer step, w_j = (Q^T a_j)[p+1:] . (Q^T b)[p+1:], is
+        // accumulated while column j is in cache (valid unless a column leaves the set).
+        free_.clear();
         for (std::ptrdiff_t j = 0; j < N; ++j) {
-            if (passive_[j] || j == t) continue;
-            double *other = &aw_[j * M + p];
-            const double f = 2.0 * dot(v, other, len) / vtv;
-            if (f != 0.0)
-                for (std::ptrdiff_t i = 0; i < len; ++i) other[i] -= f * v[i];
+            wnext_[j] = 0.0;
+            if (!passive_[j] && j != t) free_.push_back(j);
+        }
+        const double *zt = z_.data() + p + 1;
+        const std::ptrdiff_t nf = static_cast<std::ptrdiff_t>(free_.size());
+        std::ptrdiff_t q = 0;
+        // Two columns per pass over v (one read of v for both); same arithmetic as one at a time.
+        for (; q + 2 <= nf; q += 2) {
+            double *c0 = &aw_[free_[q] * M + p], *c1 = &aw_[free_[q + 1] * M + p];
+            const double f0 = 2.0 * dot(v, c0, len) / vtv, f1 = 2.0 * dot(v, c1, len) / vtv;
+            for (std::ptrdiff_t i = 0; i < len; ++i) {
+                c0[i] -= f0 * v[i];
+                c1[i] -= f1 * v[i];
+            }
+            wnext_[free_[q]] = dot(c0 + 1, zt, len - 1);
+            wnext_[free_[q + 1]] = dot(c1 + 1, zt, len - 1);
+        }
+        for (; q < nf; ++q) {
+            double *c0 = &aw_[free_[q] * M + p];
+            const double f0 = 2.0 * dot(v, c0, len) / vtv;
+            for (std::ptrdiff_t i = 0; i < len; ++i) c0[i] -= f0 * v[i];
+            wnext_[free_[q]] = dot(c0 + 1, zt, len - 1);
         }
         passive_[t] = 1;
         pos_.push_back(t);
@@ -224,9 +251,9 @@ private:
     }
 
     std::ptrdiff_t M_, N_;
-    std::vector<double> w_, s_, z_, v_, aw_, colnorm_;
+    std::vector<double> w_, wnext_, s_, z_, v_, aw_, colnorm_;
     std::vector<unsigned char> passive_, ineligible_;
-    std::vector<std::ptrdiff_t> pos_;
+    std::vector<std::ptrdiff_t> pos_, free_;
 };
 
 }  // namespace reluinj

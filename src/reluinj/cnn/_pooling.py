@@ -389,17 +389,19 @@ def iht(op, x, k, *, pool=None, relu=False, max_iter=50, step="auto", tol=1e-10,
     history = []
     converged = False
     for it in range(max_iter):
-        b = z + op.dtype.type(step) * op.forward(d, n_threads=n_threads)
+        with np.errstate(over="ignore", invalid="ignore"):  # overflow is checked just below
+            b = z + op.dtype.type(step) * op.forward(d, n_threads=n_threads)
         if not np.isfinite(b).all():
-            raise ValueError(f"step={step:.3g} is too large: IHT diverged (the iterate overflowed "
-                             f"at iteration {it}); use step='auto' or a step below "
-                             "2 / ||W||_2^2")
+            raise _diverged(step, it)
         if relu:
             np.maximum(b, 0, out=b)
         z = model_project(_blocks(op, b, pool), k, pool=pool).reshape(b.shape)
         x_hat = op.adjoint(z, n_threads=n_threads)
-        d = X - x_hat
-        res = np.linalg.norm(d.reshape(B, -1).astype(np.float64), axis=1) / xnorm
+        with np.errstate(over="ignore", invalid="ignore"):
+            d = X - x_hat
+            res = np.linalg.norm(d.reshape(B, -1).astype(np.float64), axis=1) / xnorm
+        if not np.isfinite(res).all():
+            raise _diverged(step, it)
         history.append(res)
         if callback is not None:
             callback(it, restore(x_hat), _restore_code(op, z, x))
@@ -410,6 +412,11 @@ def iht(op, x, k, *, pool=None, relu=False, max_iter=50, step="auto", tol=1e-10,
     residuals = np.array(history).reshape((len(history),) + tuple(batch_shape))
     return IHTResult(x=restore(x_hat), z=_restore_code(op, z, x), residuals=residuals,
                      n_iter=len(history), converged=converged)
+
+
+def _diverged(step, it):
+    return ValueError(f"step={step:.3g} is too large: IHT diverged (the iterate overflowed at "
+                      f"iteration {it}); use step='auto' or a step below 2 / ||W||_2^2")
 
 
 def _restore_code(op, z, x):
