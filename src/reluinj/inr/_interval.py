@@ -31,7 +31,7 @@ class Interval:
         for name in ("lo", "hi"):
             v = getattr(self, name)
             if isinstance(v, (bool, np.bool_)) or not isinstance(v, numbers.Real):
-                raise TypeError(f"Interval endpoint {name} must be a real number; got {v!r}")
+                raise TypeError(f"Interval endpoints must be real numbers; got {name}={v!r}")
         lo, hi = float(self.lo), float(self.hi)
         if not (np.isfinite(lo) and np.isfinite(hi)) or not lo < hi:
             raise ValueError(f"domain must be a finite interval with lo < hi; got "

@@ -455,5 +455,5 @@ def load_image(source, *, size=None):
         img = transform.resize(img, (size, size), anti_aliasing=True)
     span = img.max() - img.min()
     if span == 0:
-        raise ValueError("the image given as source is constant; nothing to fit")
+        raise ValueError("image is constant; nothing to fit (source has one value)")
     return (img - img.min()) / span
