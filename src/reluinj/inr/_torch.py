@@ -445,7 +445,7 @@ def load_image(source, *, size=None):
         img = as_float_array(img, f"image read from source {name!r}", ndim=(2, 3),
                              dtype=np.float64)
     else:
-        img = as_float_array(source, "source", ndim=(2, 3), dtype=np.float64)
+        img = as_float_array(source, "source image", ndim=(2, 3), dtype=np.float64)
     if img.ndim == 3:
         img = img[..., :3].mean(axis=2)
     if size is not None:
