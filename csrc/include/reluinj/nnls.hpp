@@ -1,9 +1,16 @@
 // Non-negative least squares, min ||A x - b||_2 subject to x >= 0, by the Lawson–Hanson
 // active-set method (Lawson & Hanson, "Solving Least Squares Problems", 1974, ch. 23).
 //
-// Intended for the small dense problems of the polytope bias (A has n <= ~12 rows and a
-// few dozen columns): every unconstrained sub-problem on the passive set is re-solved from
-// scratch with Householder QR, which is exact up to rounding and cheap at these sizes.
+// The QR factorisation of the passive columns is updated, never recomputed: a working copy
+// of A (column-major) and of b holds Q^T A and Q^T b for the orthogonal Q accumulated so far.
+// A column entering the passive set costs one Householder reflection applied to the other
+// free columns and to b (O(M N)); a column leaving it costs one Givens rotation per later
+// passive column, each applied to rows (k, k+1) of the columns not yet triangular (O(N)).
+// The passive sub-problem is then a back substitution (O(p^2)) and the gradient
+// w = A^T (b - A x) is read off the transformed system in O((M - p) N), fused into the
+// reflection's pass over the free columns when no column left the passive set. The whole solve is
+// O(M N^2) (against O(M N^4) when every sub-problem is re-factorised), as in SciPy's
+// translation of the original NNLS routine.
 // A Nnls object owns its scratch buffers; use one per thread.
 #pragma once
 #include <algorithm>
@@ -12,6 +19,8 @@
 #include <limits>
 #include <stdexcept>
 #include <vector>
+
+#include "reluinj/linalg.hpp"
 
 namespace reluinj {
 
@@ -22,9 +31,10 @@ public:
     static constexpr double kRankTol = 1e-12;
 
     Nnls(std::ptrdiff_t M, std::ptrdiff_t N)
-        : M_(M), N_(N), w_(N), s_(N), r_(M), qr_(M * std::max<std::ptrdiff_t>(N, 1)),
-          qb_(M), passive_(N), ineligible_(N) {
-        passive_list_.reserve(N);
+        : M_(M), N_(N), w_(N), wnext_(N), s_(N), z_(M), v_(M), aw_(M * N), colnorm_(N), passive_(N),
+          ineligible_(N) {
+        pos_.reserve(N);
+        free_.reserve(N);
     }
 
     std::ptrdiff_t rows() const { return M_; }
@@ -36,19 +46,29 @@ public:
         const std::ptrdiff_t M = M_, N = N_;
         std::fill(x, x + N, 0.0);
         std::fill(passive_.begin(), passive_.end(), 0);
-        passive_list_.clear();
+        pos_.clear();
         double norm_a1 = 0.0, norm_b = 0.0;
         for (std::ptrdiff_t j = 0; j < N; ++j) {
-            double col = 0.0;
-            for (std::ptrdiff_t i = 0; i < M; ++i) col += std::abs(A[i * N + j]);
+            double col = 0.0, col2 = 0.0;
+            double *c = &aw_[j * M];
+            for (std::ptrdiff_t i = 0; i < M; ++i) {
+                const double v = A[i * N + j];
+                c[i] = v;
+                col += std::abs(v);
+                col2 += v * v;
+            }
             norm_a1 = std::max(norm_a1, col);
+            colnorm_[j] = std::sqrt(col2);
         }
-        for (std::ptrdiff_t i = 0; i < M; ++i) norm_b += b[i] * b[i];
+        for (std::ptrdiff_t i = 0; i < M; ++i) {
+            z_[i] = b[i];
+            norm_b += b[i] * b[i];
+        }
         norm_b = std::sqrt(norm_b);
         const double tol = 10.0 * std::numeric_limits<double>::epsilon() *
                            double(std::max(M, N)) * norm_a1 * norm_b;
         int iterations = 0;
-        gradient(A, b, x);
+        gradient();
         std::fill(ineligible_.begin(), ineligible_.end(), 0);
         for (;;) {
             std::ptrdiff_t t = -1;
@@ -61,20 +81,18 @@ public:
             }
             if (t < 0) break;
             if (++iterations > maxiter) throw std::runtime_error("nnls: iteration limit reached");
-            passive_[t] = 1;
-            passive_list_.push_back(t);
             // The new column must be independent of the passive ones and enter with a
             // positive coefficient; otherwise (a rounding artefact in w) it is skipped.
-            if (!passive_solve(A, b) || s_[t] <= 0.0) {
-                passive_[t] = 0;
-                passive_list_.pop_back();
+            if (!add_column(t)) {
                 ineligible_[t] = 1;
                 continue;
             }
+            back_substitute();
+            bool fresh = true;  // wnext_ is the gradient at the passive solution
             for (;;) {
                 double step = 2.0;
                 std::ptrdiff_t blocking = -1;
-                for (std::ptrdiff_t j : passive_list_) {
+                for (std::ptrdiff_t j : pos_) {
                     if (s_[j] <= 0.0) {
                         const double q = x[j] / (x[j] - s_[j]);
                         if (q < step) {
@@ -86,101 +104,156 @@ public:
                 if (blocking < 0) break;
                 if (++iterations > maxiter)
                     throw std::runtime_error("nnls: iteration limit reached");
-                for (std::ptrdiff_t j : passive_list_) x[j] += step * (s_[j] - x[j]);
+                for (std::ptrdiff_t j : pos_) x[j] += step * (s_[j] - x[j]);
                 x[blocking] = 0.0;
-                std::ptrdiff_t keep = 0;
-                for (std::ptrdiff_t j : passive_list_) {
+                // Remove every passive column whose coefficient reached 0, last one first
+                // (a removal shifts the later positions down by one).
+                for (std::ptrdiff_t k = static_cast<std::ptrdiff_t>(pos_.size()) - 1; k >= 0;
+                     --k) {
+                    const std::ptrdiff_t j = pos_[k];
                     if (x[j] <= 0.0) {
                         x[j] = 0.0;
-                        passive_[j] = 0;
-                    } else {
-                        passive_list_[keep++] = j;
+                        remove_position(k);
+                        fresh = false;
                     }
                 }
-                passive_list_.resize(keep);
-                passive_solve(A, b);
+                back_substitute();
             }
-            for (std::ptrdiff_t j : passive_list_) x[j] = s_[j];
-            gradient(A, b, x);
+            for (std::ptrdiff_t j : pos_) x[j] = s_[j];
+            if (fresh)
+                w_.swap(wnext_);
+            else
+                gradient();
             std::fill(ineligible_.begin(), ineligible_.end(), 0);
         }
+        // Residual from the original data (not the transformed system).
         double rn = 0.0;
-        for (std::ptrdiff_t i = 0; i < M; ++i) rn += r_[i] * r_[i];
+        for (std::ptrdiff_t i = 0; i < M; ++i) {
+            double v = b[i];
+            for (std::ptrdiff_t j : pos_) v -= A[i * N + j] * x[j];
+            rn += v * v;
+        }
         return std::sqrt(rn);
     }
 
 private:
-    // r = b - A x and w = A^T r.
-    void gradient(const double *A, const double *b, const double *x) {
+    // w_j = (Q^T a_j)[p:] . (Q^T b)[p:] for the free columns: A^T (b - A x) at the passive
+    // least-squares solution x (the residual is Q [0; (Q^T b)[p:]]).
+    void gradient() {
         const std::ptrdiff_t M = M_, N = N_;
-        for (std::ptrdiff_t i = 0; i < M; ++i) {
-            double v = b[i];
-            for (std::ptrdiff_t j = 0; j < N; ++j) v -= A[i * N + j] * x[j];
-            r_[i] = v;
-        }
+        const std::ptrdiff_t p = static_cast<std::ptrdiff_t>(pos_.size());
         for (std::ptrdiff_t j = 0; j < N; ++j) {
-            double v = 0.0;
-            for (std::ptrdiff_t i = 0; i < M; ++i) v += A[i * N + j] * r_[i];
-            w_[j] = v;
+            if (passive_[j]) {
+                w_[j] = 0.0;
+                continue;
+            }
+            w_[j] = dot(&aw_[j * M + p], &z_[p], M - p);
         }
     }
 
-    // Least squares on the passive columns (in passive_list_ order) by Householder QR;
-    // writes s_[j] for passive j. Returns false if the last passive column is numerically
-    // dependent on the others (then s_ is not meaningful).
-    bool passive_solve(const double *A, const double *b) {
+    // Try to make free column t passive at position p: a Householder reflection on rows
+    // p..M-1 zeroes its entries below row p. The reflection is applied to the other free
+    // columns and to z only if the column is independent of the passive ones and its new
+    // coefficient (z_p / R_pp, the last step of the back substitution) is positive.
+    bool add_column(std::ptrdiff_t t) {
         const std::ptrdiff_t M = M_, N = N_;
-        const std::ptrdiff_t p = static_cast<std::ptrdiff_t>(passive_list_.size());
-        if (p > M) return false;
-        // qr_ holds the passive columns, column-major (M, p).
-        for (std::ptrdiff_t k = 0; k < p; ++k) {
-            const std::ptrdiff_t j = passive_list_[k];
-            for (std::ptrdiff_t i = 0; i < M; ++i) qr_[k * M + i] = A[i * N + j];
+        const std::ptrdiff_t p = static_cast<std::ptrdiff_t>(pos_.size());
+        if (p >= M) return false;
+        double *col = &aw_[t * M];
+        const double norm = std::sqrt(dot(col + p, col + p, M - p));
+        if (!(norm > kRankTol * colnorm_[t])) return false;
+        const double alpha = col[p] > 0.0 ? -norm : norm;
+        // v = col[p:] - alpha e_p; H = I - 2 v v^T / v^T v maps col[p:] to alpha e_p.
+        for (std::ptrdiff_t i = p; i < M; ++i) v_[i] = col[i];
+        v_[p] -= alpha;
+        const double *v = &v_[p];
+        const std::ptrdiff_t len = M - p;
+        const double vtv = dot(v, v, len);
+        const double fz = 2.0 * dot(v, &z_[p], len) / vtv;
+        const double zp = z_[p] - fz * v_[p];
+        if (!(zp / alpha > 0.0)) return false;
+        for (std::ptrdiff_t i = p; i < M; ++i) z_[i] -= fz * v_[i];
+        col[p] = alpha;
+        for (std::ptrdiff_t i = p + 1; i < M; ++i) col[i] = 0.0;
+        // The gradient of the next outer step, w_j = (Q^T a_j)[p+1:] . (Q^T b)[p+1:], is
+        // accumulated while column j is in cache (valid unless a column leaves the set).
+        free_.clear();
+        for (std::ptrdiff_t j = 0; j < N; ++j) {
+            wnext_[j] = 0.0;
+            if (!passive_[j] && j != t) free_.push_back(j);
         }
-        for (std::ptrdiff_t i = 0; i < M; ++i) qb_[i] = b[i];
-        for (std::ptrdiff_t k = 0; k < p; ++k) {
-            double *col = &qr_[k * M];
-            double norm2 = 0.0, orig2 = 0.0;
-            for (std::ptrdiff_t i = k; i < M; ++i) norm2 += col[i] * col[i];
-            for (std::ptrdiff_t i = 0; i < M; ++i) orig2 += col[i] * col[i];
-            const double norm = std::sqrt(norm2);
-            if (!(norm > kRankTol * std::sqrt(orig2))) return false;
-            const double alpha = col[k] > 0.0 ? -norm : norm;
-            // Householder vector v = col[k:] - alpha e_k, stored in place; H = I - 2 v v^T / v^T v.
-            col[k] -= alpha;
-            double vtv = 0.0;
-            for (std::ptrdiff_t i = k; i < M; ++i) vtv += col[i] * col[i];
-            for (std::ptrdiff_t c = k + 1; c < p; ++c) {
-                double *other = &qr_[c * M];
-                double d = 0.0;
-                for (std::ptrdiff_t i = k; i < M; ++i) d += col[i] * other[i];
-                const double f = 2.0 * d / vtv;
-                for (std::ptrdiff_t i = k; i < M; ++i) other[i] -= f * col[i];
+        const double *zt = z_.data() + p + 1;
+        const std::ptrdiff_t nf = static_cast<std::ptrdiff_t>(free_.size());
+        std::ptrdiff_t q = 0;
+        // Two columns per pass over v (one read of v for both); same arithmetic as one at a time.
+        for (; q + 2 <= nf; q += 2) {
+            double *c0 = &aw_[free_[q] * M + p], *c1 = &aw_[free_[q + 1] * M + p];
+            const double f0 = 2.0 * dot(v, c0, len) / vtv, f1 = 2.0 * dot(v, c1, len) / vtv;
+            for (std::ptrdiff_t i = 0; i < len; ++i) {
+                c0[i] -= f0 * v[i];
+                c1[i] -= f1 * v[i];
             }
-            double d = 0.0;
-            for (std::ptrdiff_t i = k; i < M; ++i) d += col[i] * qb_[i];
-            const double f = 2.0 * d / vtv;
-            for (std::ptrdiff_t i = k; i < M; ++i) qb_[i] -= f * col[i];
-            diag_store(k, alpha);
+            wnext_[free_[q]] = dot(c0 + 1, zt, len - 1);
+            wnext_[free_[q + 1]] = dot(c1 + 1, zt, len - 1);
         }
-        // Back substitution R s = (Q^T b)[:p]; R's diagonal is in diag_, above it in qr_.
-        for (std::ptrdiff_t k = p - 1; k >= 0; --k) {
-            double v = qb_[k];
-            for (std::ptrdiff_t c = k + 1; c < p; ++c) v -= qr_[c * M + k] * s_[passive_list_[c]];
-            s_[passive_list_[k]] = v / diag_[k];
+        for (; q < nf; ++q) {
+            double *c0 = &aw_[free_[q] * M + p];
+            const double f0 = 2.0 * dot(v, c0, len) / vtv;
+            for (std::ptrdiff_t i = 0; i < len; ++i) c0[i] -= f0 * v[i];
+            wnext_[free_[q]] = dot(c0 + 1, zt, len - 1);
         }
+        passive_[t] = 1;
+        pos_.push_back(t);
         return true;
     }
 
-    void diag_store(std::ptrdiff_t k, double value) {
-        if (static_cast<std::ptrdiff_t>(diag_.size()) <= k) diag_.resize(k + 1);
-        diag_[k] = value;
+    // Drop the passive column at position k: the later passive columns shift down one
+    // position and become upper Hessenberg; Givens rotations of rows (i, i+1) restore the
+    // triangle, applied to every column not yet triangular there and to z.
+    void remove_position(std::ptrdiff_t k) {
+        const std::ptrdiff_t M = M_, N = N_;
+        const std::ptrdiff_t p = static_cast<std::ptrdiff_t>(pos_.size());
+        const std::ptrdiff_t gone = pos_[k];
+        passive_[gone] = 0;
+        pos_.erase(pos_.begin() + k);
+        for (std::ptrdiff_t i = k; i < p - 1; ++i) {
+            double *piv = &aw_[pos_[i] * M];
+            const double a = piv[i], bb = piv[i + 1];
+            const double r = std::hypot(a, bb);
+            if (r == 0.0) continue;
+            const double c = a / r, s = bb / r;
+            piv[i] = r;
+            piv[i + 1] = 0.0;
+            for (std::ptrdiff_t q = i + 1; q < p - 1; ++q) rotate(&aw_[pos_[q] * M], i, c, s);
+            for (std::ptrdiff_t j = 0; j < N; ++j)
+                if (!passive_[j]) rotate(&aw_[j * M], i, c, s);
+            rotate(z_.data(), i, c, s);
+        }
+    }
+
+    static void rotate(double *v, std::ptrdiff_t i, double c, double s) {
+        const double a = v[i], b = v[i + 1];
+        v[i] = c * a + s * b;
+        v[i + 1] = -s * a + c * b;
+    }
+
+    // R s = (Q^T b)[:p]; R column k is aw_ column pos_[k], rows 0..k.
+    void back_substitute() {
+        const std::ptrdiff_t M = M_;
+        const std::ptrdiff_t p = static_cast<std::ptrdiff_t>(pos_.size());
+        for (std::ptrdiff_t k = 0; k < p; ++k) v_[k] = z_[k];
+        for (std::ptrdiff_t k = p - 1; k >= 0; --k) {
+            const double *col = &aw_[pos_[k] * M];
+            const double sk = v_[k] / col[k];
+            s_[pos_[k]] = sk;
+            for (std::ptrdiff_t i = 0; i < k; ++i) v_[i] -= col[i] * sk;
+        }
     }
 
     std::ptrdiff_t M_, N_;
-    std::vector<double> w_, s_, r_, qr_, qb_, diag_;
+    std::vector<double> w_, wnext_, s_, z_, v_, aw_, colnorm_;
     std::vector<unsigned char> passive_, ineligible_;
-    std::vector<std::ptrdiff_t> passive_list_;
+    std::vector<std::ptrdiff_t> pos_, free_;
 };
 
 }  // namespace reluinj

@@ -20,7 +20,18 @@ __all__ = [
     "check_positive_float",
     "result_dtype",
     "check_rank_tol",
+    "check_float_dtype",
+    "check_bool",
+    "MAX_COUNT",
+    "INT32_MAX",
 ]
+
+INT32_MAX = 2**31 - 1
+"""Largest iteration limit the compiled kernels take (a C ``int``)."""
+
+MAX_COUNT = 2**40
+"""Upper bound of sample/iteration counts (``n_samples``, ``max_iter``, ...): larger counts would
+run for years, and Python ints this large would overflow the compiled kernels' int64."""
 
 _KEPT = (np.dtype(np.float32), np.dtype(np.float64))
 
@@ -110,6 +121,13 @@ def as_weights(W, name="W", *, dtype=None, require_frame=True):
     """
     W = as_float_array(W, name, ndim=2, dtype=dtype)
     m, n = W.shape
+    big = float(np.max(np.abs(W))) if W.size else 0.0
+    limit = np.sqrt(np.finfo(W.dtype).max) / max(m, n)
+    if big > limit:
+        raise ValueError(
+            f"{name} has entries up to {big:.3g}, too large for {W.dtype} arithmetic (W^T W would "
+            f"overflow above {limit:.3g}); rescale {name}"
+        )
     if require_frame:
         if m < n:
             raise NotAFrameError(
@@ -158,8 +176,14 @@ def check_rng(seed):
     )
 
 
-def check_positive_int(value, name, *, minimum=1):
-    """Validate an integer >= minimum (accepts integral floats such as 1e6)."""
+def check_positive_int(value, name, *, minimum=1, maximum=None):
+    """Validate an integer in ``[minimum, maximum]`` (accepts integral floats such as 1e6).
+
+    `maximum` defaults to :data:`MAX_COUNT` (2**40): every size, count and iteration limit of
+    the library is checked here before it reaches a compiled kernel, so that a Python int too
+    large for C++ (``2**63``) or a count that would run for years (``1e30``) is a ValueError
+    naming the argument.
+    """
     if isinstance(value, bool):
         raise TypeError(f"{name} must be an int; got bool")
     if isinstance(value, numbers.Integral):
@@ -170,6 +194,9 @@ def check_positive_int(value, name, *, minimum=1):
         raise TypeError(f"{name} must be an int; got {value!r}")
     if out < minimum:
         raise ValueError(f"{name} must be >= {minimum}; got {out}")
+    maximum = MAX_COUNT if maximum is None else maximum
+    if out > maximum:
+        raise ValueError(f"{name} must be <= {maximum}; got {out}")
     return out
 
 
@@ -190,3 +217,22 @@ def check_rank_tol(rank_tol):
     if rank_tol >= 1:
         raise ValueError(f"rank_tol must be in (0, 1); got {rank_tol}")
     return rank_tol
+
+
+def check_float_dtype(dtype, name="dtype"):
+    """Validate a requested result dtype: float32 or float64 (the same rule in every constructor)."""
+    try:
+        dt = np.dtype(dtype)
+    except TypeError:
+        raise TypeError(f"{name} must be float32 or float64; got {dtype!r}") from None
+    if dt not in _KEPT:
+        raise TypeError(f"{name} must be float32 or float64; got {dt}")
+    return dt
+
+
+def check_bool(value, name):
+    """Validate a flag: a Python or NumPy bool (strings such as ``"x"`` are a TypeError)."""
+    if isinstance(value, (bool, np.bool_)):
+        return bool(value)
+    raise TypeError(f"{name} must be True or False; got {value!r}")
+

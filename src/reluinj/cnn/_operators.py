@@ -17,7 +17,13 @@ from scipy.sparse.linalg import LinearOperator
 
 from .. import _core
 from .._lib.threads import effective_n_threads
-from .._lib.validation import as_float_array, check_positive_int, check_rng
+from .._lib.validation import (
+    as_float_array,
+    check_bool,
+    check_float_dtype,
+    check_positive_int,
+    check_rng,
+)
 
 __all__ = ["ConvOperator", "ConvOperator2D"]
 
@@ -107,9 +113,7 @@ def _torch_conv_params(module, ndim):
 def _random_filters(shape, normalize, seed, dtype):
     if normalize not in _NORMALIZE:
         raise ValueError(f"normalize must be one of {_NORMALIZE}; got {normalize!r}")
-    dtype = np.dtype(dtype)
-    if dtype not in (np.dtype(np.float32), np.dtype(np.float64)):
-        raise TypeError(f"dtype must be float32 or float64; got {dtype}")
+    dtype = check_float_dtype(dtype)
     w = check_rng(seed).standard_normal(shape)
     fan_in = int(np.prod(shape[1:]))
     if normalize == "fan_in":
@@ -143,7 +147,7 @@ class _ConvBase(LinearOperator):
     # -- input checks ----------------------------------------------------------------------
     def _as_own_dtype(self, a, name):
         a = np.asarray(a)
-        if a.dtype.kind == "f" and a.dtype != self.dtype:
+        if a.dtype in (np.dtype(np.float32), np.dtype(np.float64)) and a.dtype != self.dtype:
             raise TypeError(
                 f"{name} has dtype {a.dtype} but the operator has dtype {self.dtype}; "
                 f"convert explicitly (e.g. {name}.astype(np.{self.dtype.name})) or build the "
@@ -198,6 +202,23 @@ class _ConvBase(LinearOperator):
         return self.n_threads if n_threads is None else n_threads
 
     # -- LinearOperator interface ------------------------------------------------------------
+    def matvec(self, x):
+        """``W x`` for x of shape (N,) or (N, 1) (scipy's LinearOperator interface)."""
+        self._check_vector_shape(x, self.shape[1], "x")
+        return super().matvec(x)
+
+    def rmatvec(self, x):
+        """``W^T z`` for z of shape (M,) or (M, 1) (scipy's LinearOperator interface)."""
+        self._check_vector_shape(x, self.shape[0], "z")
+        return super().rmatvec(x)
+
+    @staticmethod
+    def _check_vector_shape(v, length, name):
+        shape = np.shape(v)
+        if shape not in ((length,), (length, 1)):
+            raise ValueError(f"{name} must have shape ({length},) or ({length}, 1); "
+                             f"got shape {shape}")
+
     def _matvec(self, x):
         x = self._as_vector(x, self.shape[1], "x")
         return self._fwd(x.reshape((1,) + tuple(self.dims)), self.n_threads).reshape(-1)
@@ -380,7 +401,7 @@ class ConvOperator(_ConvBase):
         self.filters = w
         self.K, self.M, self.ell, self.D, self.n, self.stride = K, M, ell, D, n, t
         self.dilation, self.padding = dil, (left, right)
-        self.allow_truncation = bool(allow_truncation)
+        self.allow_truncation = check_bool(allow_truncation, "allow_truncation")
         self._setup(w[:, :, None, :], 1, D, 1, t, (M, D), (K, n), n_threads,
                     dilation=(1, dil), pads=(0, 0, left, right), groups=G,
                     bias=_as_filter_bias(bias, K, w.dtype))
@@ -590,7 +611,7 @@ class ConvOperator2D(_ConvBase):
         self.kernel_size, self.input_shape = (kh, kw), (H, W)
         self.output_shape, self.stride = (OH, OW), (sh, sw)
         self.dilation, self.padding = (dh, dw), (pt, pb, pl, pr)
-        self.allow_truncation = bool(allow_truncation)
+        self.allow_truncation = check_bool(allow_truncation, "allow_truncation")
         self._setup(w, H, W, sh, sw, (M, H, W), (K, OH, OW), n_threads, dilation=(dh, dw),
                     pads=(pt, pb, pl, pr), groups=G, bias=_as_filter_bias(bias, K, w.dtype))
 

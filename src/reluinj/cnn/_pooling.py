@@ -19,7 +19,14 @@ from typing import Tuple, Union
 import numpy as np
 from scipy.sparse.linalg import svds
 
-from .._lib.validation import as_float_array, check_positive_float, check_positive_int, check_rng
+from .._lib.validation import (
+    as_float_array,
+    check_bool,
+    check_float_dtype,
+    check_positive_float,
+    check_positive_int,
+    check_rng,
+)
 from ._operators import _ConvBase
 
 __all__ = [
@@ -193,6 +200,7 @@ def sample_model_sparse(K, n, k, *, pool=None, size=None, seed=None, dtype=np.fl
     -------
     z : ndarray of shape (K, *n), or (size, K, *n)
     """
+    dtype = check_float_dtype(dtype)
     K = check_positive_int(K, "K")
     shape = tuple(check_positive_int(d, "n") for d in (n if _pool_windows(n) else (n,)))
     k, _, table = _regions(K, shape, k, pool)
@@ -275,6 +283,7 @@ def one_shot_reconstruct(op, x, k, *, pool=None, relu=False, n_threads=None):
     :func:`theorem_3_3_bound`; a generic (off-model) input gives a relative error near 1.
     """
     _check_op(op)
+    relu = check_bool(relu, "relu")
     X, restore = _as_signal(op, x)
     h = op.forward(X, n_threads=n_threads)
     if relu:
@@ -359,6 +368,7 @@ def iht(op, x, k, *, pool=None, relu=False, max_iter=50, step="auto", tol=1e-10,
         ``result.converged``.
     """
     _check_op(op)
+    relu = check_bool(relu, "relu")
     X, restore = _as_signal(op, x)
     max_iter = check_positive_int(max_iter, "max_iter")
     tol = check_positive_float(tol, "tol", allow_zero=True)
@@ -379,13 +389,19 @@ def iht(op, x, k, *, pool=None, relu=False, max_iter=50, step="auto", tol=1e-10,
     history = []
     converged = False
     for it in range(max_iter):
-        b = z + op.dtype.type(step) * op.forward(d, n_threads=n_threads)
+        with np.errstate(over="ignore", invalid="ignore"):  # overflow is checked just below
+            b = z + op.dtype.type(step) * op.forward(d, n_threads=n_threads)
+        if not np.isfinite(b).all():
+            raise _diverged(step, it)
         if relu:
             np.maximum(b, 0, out=b)
         z = model_project(_blocks(op, b, pool), k, pool=pool).reshape(b.shape)
         x_hat = op.adjoint(z, n_threads=n_threads)
-        d = X - x_hat
-        res = np.linalg.norm(d.reshape(B, -1).astype(np.float64), axis=1) / xnorm
+        with np.errstate(over="ignore", invalid="ignore"):
+            d = X - x_hat
+            res = np.linalg.norm(d.reshape(B, -1).astype(np.float64), axis=1) / xnorm
+        if not np.isfinite(res).all():
+            raise _diverged(step, it)
         history.append(res)
         if callback is not None:
             callback(it, restore(x_hat), _restore_code(op, z, x))
@@ -396,6 +412,11 @@ def iht(op, x, k, *, pool=None, relu=False, max_iter=50, step="auto", tol=1e-10,
     residuals = np.array(history).reshape((len(history),) + tuple(batch_shape))
     return IHTResult(x=restore(x_hat), z=_restore_code(op, z, x), residuals=residuals,
                      n_iter=len(history), converged=converged)
+
+
+def _diverged(step, it):
+    return ValueError(f"step={step:.3g} is too large: IHT diverged (the iterate overflowed at "
+                      f"iteration {it}); use step='auto' or a step below 2 / ||W||_2^2")
 
 
 def _restore_code(op, z, x):

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .._lib.validation import check_positive_float
+from .._lib.validation import check_bool, check_positive_float
 
 __all__ = ["Sphere", "Ball", "Annulus", "Domain", "scale_to_domain"]
 
@@ -30,7 +30,7 @@ class _RadialDomain:
 
     def __post_init__(self):
         object.__setattr__(self, "radius", check_positive_float(self.radius, "radius"))
-        object.__setattr__(self, "nonnegative", bool(self.nonnegative))
+        object.__setattr__(self, "nonnegative", check_bool(self.nonnegative, "nonnegative"))
 
 
 @dataclass(frozen=True)
@@ -66,7 +66,7 @@ class Annulus:
             raise ValueError(f"Annulus needs inner <= outer; got inner={inner}, outer={outer}")
         object.__setattr__(self, "inner", inner)
         object.__setattr__(self, "outer", outer)
-        object.__setattr__(self, "nonnegative", bool(self.nonnegative))
+        object.__setattr__(self, "nonnegative", check_bool(self.nonnegative, "nonnegative"))
 
 
 Domain = (Sphere, Ball, Annulus)

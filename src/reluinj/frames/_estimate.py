@@ -72,7 +72,7 @@ class BiasEstimate:
         ----------
         X : array_like of shape (k, n)
         margin : float, default=0.0
-            Subtracted from every finite entry of alpha first (a safety margin).
+            Subtracted from every finite entry of alpha first (a safety margin; finite, >= 0).
         n_threads : int or None, default=None
 
         Returns
@@ -81,5 +81,8 @@ class BiasEstimate:
         """
         from ._layer import ReLULayer
 
-        alpha = np.where(np.isfinite(self.alpha), self.alpha - float(margin), self.alpha)
+        from .._lib.validation import check_positive_float
+
+        margin = check_positive_float(margin, "margin", allow_zero=True)
+        alpha = np.where(np.isfinite(self.alpha), self.alpha - margin, self.alpha)
         return ReLULayer(self.W, alpha).is_injective_at(X, n_threads=n_threads)

@@ -17,6 +17,7 @@ from .._lib.validation import (
     as_float_array,
     as_points,
     as_weights,
+    check_bool,
     check_positive_float,
     check_rank_tol,
     frame_rank,
@@ -206,6 +207,7 @@ class ReLUNetwork:
             The last pair is a linear stage ``W h + b`` without ReLU (inverted by least
             squares when W has full column rank).
         """
+        final_linear = check_bool(final_linear, "final_linear")
         params = list(params)
         stages = []
         for k, pair in enumerate(params):
@@ -213,9 +215,9 @@ class ReLUNetwork:
                 W, b = pair
             except (TypeError, ValueError):
                 raise TypeError(f"params[{k}] must be a pair (W, b)") from None
-            W = np.ascontiguousarray(as_weights(W, name=f"W{k}", require_frame=False),
+            W = np.ascontiguousarray(as_weights(W, name=f"params[{k}] W", require_frame=False),
                                      dtype=np.float64)
-            b = np.ascontiguousarray(as_bias(b, W.shape[0], name=f"b{k}"), dtype=np.float64)
+            b = np.ascontiguousarray(as_bias(b, W.shape[0], name=f"params[{k}] b"), dtype=np.float64)
             relu = not (final_linear and k == len(params) - 1)
             stages.append(NetworkStage(W, -b, relu, bool(_is_frame(W))))
         net = cls.__new__(cls)
@@ -309,6 +311,7 @@ class ReLUNetwork:
         analysis : NetworkAnalysis
             ``analysis.layers[k]`` is a :class:`LayerReport`; ``analysis.summary()`` is a table.
         """
+        with_data_bias = check_bool(with_data_bias, "with_data_bias")
         X2, _ = as_points(X, self.n_in)
         if X2.shape[0] == 0:
             raise ValueError("X must contain at least one point")

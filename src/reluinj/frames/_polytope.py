@@ -11,8 +11,8 @@ from ._domains import Sphere, check_domain, scale_to_domain
 from ._estimate import BiasEstimate
 from .._lib.exceptions import HullError
 from .._lib.validation import as_weights
-from .hull import (DUPLICATE_TOL, INTERIOR_TOL, MERGE_TOL, _hull_facets, _normalized_frame,
-                   _not_omnidirectional)
+from .hull import (DUPLICATE_TOL, INTERIOR_TOL, MAX_FACETS, MERGE_TOL, _check_facet_budget,
+                   _hull_facets, _normalized_frame, _not_omnidirectional)
 from ._toolkit import is_omnidirectional
 
 __all__ = ["polytope_bias", "POLYTOPE_VARIANTS", "ORTHANT_TOL"]
@@ -26,7 +26,8 @@ ORTHANT_TOL = 1e-10
 _FACET_MODES = {"true": True, "triangulated": False}
 
 
-def polytope_bias(W, domain=Sphere(), *, facet_mode="true", variant="vertex", n_threads=None):
+def polytope_bias(W, domain=Sphere(), *, facet_mode="true", variant="vertex",
+                  max_facets=MAX_FACETS, n_threads=None):
     """Bias bound making ``x -> ReLU(W x - alpha)`` injective on `domain`, from the facets
     of the polytope inscribed by the normalized frame (approach B).
 
@@ -60,6 +61,10 @@ def polytope_bias(W, domain=Sphere(), *, facet_mode="true", variant="vertex", n_
           facets containing i: ``min_{j in N(i)} <φ̃_i, φ̃_j>`` if that is >= 0, else
           ``min_{k in N(i)} min{<x, φ̃_k> : x in cone(N(i)), ||x|| <= 1}`` (valid, very
           conservative; for compatibility only).
+    max_facets : int or None, default=reluinj.hull.MAX_FACETS (1e6)
+        Refuse to start when the facet count estimated by
+        :func:`reluinj.hull.estimate_facet_count` exceeds this (the error points to
+        :func:`reluinj.sampled_bias`); ``None`` removes the limit.
     n_threads : int or None, default=None
         OpenMP threads of the facet traversal; None follows OMP_NUM_THREADS /
         RELUINJ_NUM_THREADS / threadpoolctl, -1 = all cores. Results do not depend on it.
@@ -80,7 +85,8 @@ def polytope_bias(W, domain=Sphere(), *, facet_mode="true", variant="vertex", n_
     ------
     ValueError
         Bad `W` (see :func:`reluinj.hull.facets`), not omnidirectional (the message
-        reports the margin), or an unknown `facet_mode` / `variant`.
+        reports the margin), an unknown `facet_mode` / `variant`, or more than `max_facets`
+        facets (estimated).
     TypeError
         If `domain` is not a Sphere, Ball or Annulus.
     NotAFrameError
@@ -127,6 +133,7 @@ def polytope_bias(W, domain=Sphere(), *, facet_mode="true", variant="vertex", n_
     if domain.nonnegative:
         return _polytope_bias_nonnegative(W, domain, facet_mode, variant)
     W, Wn, norms = _normalized_frame(W)
+    _check_facet_budget(Wn, max_facets)
     fac = _hull_facets(Wn, _FACET_MODES[facet_mode])
     if not fac.inradius > INTERIOR_TOL:
         raise _not_omnidirectional(W)

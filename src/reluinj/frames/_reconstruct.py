@@ -14,6 +14,7 @@ import numpy as np
 from .. import _core
 from .._lib.threads import effective_n_threads
 from .._lib.validation import (
+    INT32_MAX,
     as_bias,
     as_float_array,
     as_points,
@@ -121,7 +122,20 @@ def _check_output_values(Y2):
             raise ValueError("Y has negative entries; it is not the output of a ReLU layer")
 
 
-def _facets_csr(facet_vertices, m):
+def _check_infinite_bias(a, Y2):
+    """``alpha_i = +inf`` switches row i off for good: reject outputs with ``Y[:, i] > 0``."""
+    off = np.flatnonzero(np.isposinf(a))
+    if off.size and Y2.size:
+        hit = np.nonzero(Y2[:, off] > 0)
+        if hit[0].size:
+            b, i = int(hit[0][0]), int(off[hit[1][0]])
+            raise ValueError(
+                f"alpha[{i}] = +inf (row {i} is never active) but Y[{b}, {i}] = {Y2[b, i]:.6g} > 0: "
+                f"Y is not an output of this layer (+inf in alpha is allowed only where Y == 0)"
+            )
+
+
+def _facets_csr(facet_vertices, m, n):
     from .hull import Facets
 
     if isinstance(facet_vertices, Facets):
@@ -142,7 +156,14 @@ def _facets_csr(facet_vertices, m):
             raise ValueError(f"facet_vertices[{k}] must be a non-empty 1-D array of integer "
                              f"indices; got dtype {f.dtype}, shape {f.shape}")
         if f.min() < 0 or f.max() >= m:
-            raise ValueError(f"facet_vertices[{k}] has indices outside [0, {m})")
+            raise ValueError(f"facet_vertices[{k}] has indices outside [0, {m}): "
+                             f"min {int(f.min())}, max {int(f.max())}")
+        distinct = np.unique(f)
+        if distinct.size != f.size:
+            raise ValueError(f"facet_vertices[{k}] has repeated indices: {f.tolist()[:12]}")
+        if f.size < n:
+            raise ValueError(f"facet_vertices[{k}] has {f.size} indices; a facet of a frame in "
+                             f"R^{n} needs at least n={n} distinct rows")
     indptr = np.zeros(len(parts) + 1, dtype=np.int64)
     np.cumsum([f.size for f in parts], out=indptr[1:])
     indices = np.concatenate(parts).astype(np.int64)
@@ -194,6 +215,7 @@ def _relu_inverse(W, alpha, Y, *, method, options, rank_tol, n_threads, require_
     W64 = np.ascontiguousarray(W, dtype=np.float64)
     a = _check_layer_bias(alpha, m)
     Y2, was_1d = _check_outputs(Y, m, check_values=method != "dual")
+    _check_infinite_bias(a, Y2)
     rank_tol = check_rank_tol(rank_tol)
     nt = effective_n_threads(n_threads)
     n_iter = facet_index = None
@@ -208,11 +230,11 @@ def _relu_inverse(W, alpha, Y, *, method, options, rank_tol, n_threads, require_
             from .hull import facets as hull_facets
 
             facet_vertices = hull_facets(W64, merge=True)
-        indptr, indices = _facets_csr(facet_vertices, m)
+        indptr, indices = _facets_csr(facet_vertices, m, n)
         X, inj, res, facet_index = _core.facet_inverse(W64, a, Y2, indptr, indices, rank_tol, nt)
     else:
         tol = check_positive_float(opts["tol"], "tol", allow_zero=True)
-        max_iter = check_positive_int(opts["max_iter"], "max_iter")
+        max_iter = check_positive_int(opts["max_iter"], "max_iter", maximum=INT32_MAX)
         if method == "frame":
             variant, step = opts["variant"], opts["step"]
             if variant not in ("relu", "naive"):
@@ -230,6 +252,12 @@ def _relu_inverse(W, alpha, Y, *, method, options, rank_tol, n_threads, require_
             warnings.warn(f"relu_inverse(method={method!r}) reached max_iter={max_iter} on "
                           f"{stuck} of {Y2.shape[0]} samples before tol={tol}",
                           ConvergenceWarning, stacklevel=3)
+    # A non-finite reconstruction or misfit (e.g. an overflow for outputs near the float
+    # range) is never reported as the unique preimage.
+    bad = ~(np.isfinite(res) & np.isfinite(X).all(axis=1))
+    if bad.any() and inj[bad].any():
+        inj = np.array(inj, copy=True)
+        inj[bad] = False
     if was_1d:
         X, inj, res = X[0], inj[0], res[0]
         n_iter = None if n_iter is None else n_iter[0]

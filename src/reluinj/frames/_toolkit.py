@@ -11,6 +11,8 @@ from .._lib.validation import (
     as_float_array,
     as_points,
     as_weights,
+    check_bool,
+    check_positive_float,
     check_positive_int,
     check_rng,
     frame_rank,
@@ -220,6 +222,7 @@ def is_omnidirectional(W, *, tol=1e-9):
     omni : bool
         The margin itself is :func:`omnidirectional_margin`.
     """
+    tol = check_positive_float(tol, "tol", allow_zero=True)
     W = as_weights(W, require_frame=False)
     full_rank, margin = _omni_lp(W)
     return bool(full_rank and margin > tol)
@@ -276,6 +279,7 @@ def random_frame(m, n, *, seed=None, normalize=True):
     """
     m = check_positive_int(m, "m")
     n = check_positive_int(n, "n")
+    normalize = check_bool(normalize, "normalize")
     if m < n:
         raise ValueError(f"a frame needs m >= n rows; got m={m}, n={n}")
     W = check_rng(seed).standard_normal((m, n))

@@ -8,6 +8,7 @@ Qhull always triangulates (option ``Qt``): a non-simplicial facet (a square of t
 comes back as several simplices sharing one hyperplane. :func:`facets` merges them back into
 true facets by default (``merge=True``).
 """
+import math
 from dataclasses import dataclass, field
 from functools import cached_property
 
@@ -17,11 +18,18 @@ from scipy.sparse.csgraph import connected_components
 from scipy.spatial import ConvexHull, QhullError
 
 from .. import _core
-from .._lib.validation import as_float_array, as_weights, check_positive_int
+from .._lib.validation import as_float_array, as_weights, INT32_MAX, check_bool, check_positive_int
 from .._lib.exceptions import HullError
 from ._toolkit import is_omnidirectional, omnidirectional_margin
 
-__all__ = ["Facets", "facets", "nnls", "MERGE_TOL", "DUPLICATE_TOL", "INTERIOR_TOL"]
+__all__ = ["Facets", "facets", "nnls", "max_facet_count", "estimate_facet_count", "MERGE_TOL",
+           "DUPLICATE_TOL", "INTERIOR_TOL", "MAX_FACETS"]
+
+MAX_FACETS = 1_000_000
+"""Default ``max_facets`` of :func:`facets` and :func:`reluinj.polytope_bias`: above this many
+(estimated) facets Qhull would need gigabytes and minutes, so the polytope method refuses to start
+(measured for random frames: 1.2e5 facets of a 120x8 frame take 1.9 s; in dimension 10 Qhull
+needs about 40 µs and 1 kB per facet)."""
 
 MERGE_TOL = 1e-9
 """Adjacent Qhull simplices whose hyperplanes (unit normal and offset) differ by at most
@@ -199,7 +207,113 @@ def _hull_facets(Wn, merge):
                   merged=bool(merge), inradius=float(np.min(-equations[:, -1])))
 
 
-def facets(W, *, merge=True):
+def max_facet_count(m, n):
+    """Upper bound theorem: the most facets a polytope with m vertices in R^n can have.
+
+    McMullen's bound, attained by the cyclic polytope:
+    ``C(m - ceil(n/2), floor(n/2)) + C(m - floor(n/2) - 1, ceil(n/2) - 1)``.
+
+    Parameters
+    ----------
+    m, n : int
+        Number of vertices (``m >= n + 1``) and dimension (``n >= 2``).
+
+    Returns
+    -------
+    int
+    """
+    m = check_positive_int(m, "m", minimum=1)
+    n = check_positive_int(n, "n", minimum=2)
+    if m < n + 1:
+        raise ValueError(f"m must be >= n + 1 = {n + 1}; got m={m}")
+    lo, hi = n // 2, (n + 1) // 2
+    return math.comb(m - hi, lo) + math.comb(m - lo - 1, hi - 1)
+
+
+_SAMPLE_GROWTH = 1.5  # subset sizes 2n, 3n, 4.5n, ...
+
+
+def estimate_facet_count(W, *, limit=None):
+    """Cheap estimate of the number of facets of ``conv{φ_i / ||φ_i||}`` before Qhull runs on it.
+
+    Qhull is run on nested random subsets of 2n, 3n, 4.5n, ... rows (fixed seed). The facet
+    count f(s) of s points grows at least linearly in s (linearly for many points spread over
+    the sphere) and at most like ``s ** (n // 2)`` (upper bound theorem); between two subset
+    sizes it is fitted by a power law ``f(s) ~ s**e``, whose extrapolation to all m rows
+    over-estimates (the exponent falls as s grows). Sampling stops as soon as the answer
+    relative to `limit` is known: the linear extrapolation ``f(s) m / s`` (an under-estimate)
+    already exceeds `limit`, or the power-law one is below it, or the next subset would cost
+    more than ``limit / 4`` facets itself (then the power-law estimate is returned).
+
+    Parameters
+    ----------
+    W : array_like of shape (m, n)
+        Weight matrix; its rows are the frame vectors.
+    limit : int or None, default=None
+        The facet budget to decide against (None: sample up to all rows, which costs more
+        than the full hull; meant for diagnostics).
+
+    Returns
+    -------
+    int
+        The estimated facet count, never above the upper bound theorem's
+        (:func:`max_facet_count`), which is returned at once when it is at most `limit`.
+    """
+    W = as_float_array(W, "W", ndim=2)
+    m, n = W.shape
+    if n < 2 or m < n + 1:
+        raise ValueError(f"W must have n >= 2 columns and m >= n + 1 rows; got shape {W.shape}")
+    bound = max_facet_count(m, n)
+    if limit is not None:
+        limit = check_positive_int(limit, "limit")
+        if bound <= limit:
+            return bound
+    norms = np.linalg.norm(W.astype(np.float64), axis=1, keepdims=True)
+    Wn = W / np.where(norms > 0, norms, 1.0)
+    order = np.random.default_rng(0).permutation(m)
+    prev = None
+    s = 2 * n
+    while True:
+        s = min(s, m)
+        try:
+            f = len(ConvexHull(Wn[order[:s]]).simplices)
+        except QhullError:  # a flat subset: try a larger one
+            if s == m:
+                return 1
+            s = int(np.ceil(s * _SAMPLE_GROWTH))
+            continue
+        if s == m:
+            return f
+        linear = f * m / s
+        if limit is not None and linear > limit:
+            return min(bound, int(linear))
+        e = n // 2
+        if prev is not None:
+            e = float(np.clip(np.log(f / prev[1]) / np.log(s / prev[0]), 1.0, n // 2))
+        power = min(float(bound), f * (m / s) ** e)
+        if limit is not None and (power <= limit or f * _SAMPLE_GROWTH**e > limit / 4):
+            return int(power)
+        prev = (s, f)
+        s = int(np.ceil(s * _SAMPLE_GROWTH))
+
+
+def _check_facet_budget(Wn, max_facets):
+    """Refuse a hull whose estimated facet count exceeds max_facets (None: no limit)."""
+    if max_facets is None:
+        return
+    max_facets = check_positive_int(max_facets, "max_facets")
+    est = estimate_facet_count(Wn, limit=max_facets)
+    if est > max_facets:
+        m, n = Wn.shape
+        raise ValueError(
+            f"the polytope of W (shape {Wn.shape}) has an estimated {est:.3g} facets, more than "
+            f"max_facets={max_facets}: Qhull would need about {est * 1e-6 * n / 10:.3g} GB and "
+            "minutes or more. Use the sampled method (reluinj.sampled_bias, or "
+            "`reluinj bias --method sampled`), or pass a larger max_facets (None: no limit)"
+        )
+
+
+def facets(W, *, merge=True, max_facets=MAX_FACETS):
     """Facets of the polytope ``P = conv{φ_i / ||φ_i||}`` inscribed in the unit sphere.
 
     Parameters
@@ -212,6 +326,9 @@ def facets(W, *, merge=True):
         Merge the coplanar simplices of Qhull's triangulation into the true facets of P.
         With False every Qhull simplex is a facet (the result then depends on how Qhull
         triangulates non-simplicial facets).
+    max_facets : int or None, default=MAX_FACETS (1e6)
+        Refuse to start Qhull when :func:`estimate_facet_count` exceeds this (``None``: no
+        limit). The estimate runs only when the upper bound theorem allows more facets.
 
     Returns
     -------
@@ -225,7 +342,8 @@ def facets(W, *, merge=True):
     ValueError
         If `W` is not 2-D or not finite, has n < 2 or m < n + 1 rows, a zero row, two rows
         with the same direction, or is not omnidirectional (the message reports the margin
-        of :func:`reluinj.omnidirectional_margin`).
+        of :func:`reluinj.omnidirectional_margin`), or has more than `max_facets` facets
+        (estimated).
     NotAFrameError
         If the rows of `W` do not span R^n.
     HullError
@@ -244,7 +362,9 @@ def facets(W, *, merge=True):
     >>> reluinj.hull.facets(reluinj.cube(), merge=False).n_facets
     12
     """
+    merge = check_bool(merge, "merge")
     _, Wn, _ = _normalized_frame(W)
+    _check_facet_budget(Wn, max_facets)
     fac = _hull_facets(Wn, merge)
     if not fac.inradius > INTERIOR_TOL:
         raise _not_omnidirectional(W)
@@ -282,6 +402,7 @@ def nnls(A, b, *, max_iter=None):
     b = as_float_array(b, "b", ndim=1, dtype=np.float64)
     if b.shape[0] != A.shape[0]:
         raise ValueError(f"b must have shape ({A.shape[0]},) to match A; got {b.shape}")
-    max_iter = 3 * A.shape[1] + 10 if max_iter is None else check_positive_int(max_iter, "max_iter")
+    max_iter = (3 * A.shape[1] + 10 if max_iter is None
+                else check_positive_int(max_iter, "max_iter", maximum=INT32_MAX))
     x, rnorm = _core.nnls(A, b, max_iter)
     return x, float(rnorm)

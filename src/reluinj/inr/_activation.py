@@ -52,6 +52,10 @@ def _elementwise_input(x, out):
         raise ValueError(f"out must have dtype {x.dtype} (the dtype of x); got {out.dtype}")
     if not out.flags.c_contiguous or not out.flags.writeable:
         raise ValueError("out must be a writeable C-contiguous array")
+    same = out.ctypes.data == x.ctypes.data  # same shape, dtype and layout: element-wise in place
+    if not same and np.shares_memory(out, x):
+        raise ValueError("out partly overlaps x; pass out=x for an in-place update or a "
+                         "separate array")
     return x, out
 
 
@@ -67,7 +71,7 @@ def bwrelu(x, c=1.0, *, out=None, n_threads=None):
         Scale (> 0, finite); the support of ψ(c·x) is x ∈ [0, 3/c].
     out : ndarray, optional
         C-contiguous array of the shape and (converted) dtype of `x` receiving the result;
-        may be `x` itself for an in-place update.
+        may be `x` itself for an in-place update, but must not otherwise overlap `x`.
     n_threads : int or None, default=None
         OpenMP threads; None follows OMP_NUM_THREADS / RELUINJ_NUM_THREADS / threadpoolctl,
         -1 = all cores. The result does not depend on it.
@@ -82,7 +86,8 @@ def bwrelu(x, c=1.0, *, out=None, n_threads=None):
     TypeError
         If `x` is complex or non-numeric, or `c` is not a real number.
     ValueError
-        If `c` ≤ 0 or is not finite, or `out` has the wrong shape/dtype/layout.
+        If `c` ≤ 0 or is not finite, or `out` has the wrong shape/dtype/layout or partly
+        overlaps `x`.
 
     See Also
     --------

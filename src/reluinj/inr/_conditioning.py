@@ -245,7 +245,8 @@ def variation_norm(input_weights, output_weights=None, c=1.0, *, activation="bwr
         return deep_variation_norm(input_weights)
     if output_weights is None:
         raise ValueError("output_weights is required when input_weights is an array")
-    return deep_variation_norm([input_weights, output_weights], c, activation=activation)
+    return _deep_norm([input_weights, output_weights], c, activation,
+                      names=("input_weights", "output_weights"))
 
 
 def _is_torch_module(obj):
@@ -291,6 +292,11 @@ def deep_variation_norm(weights, c=1.0, *, activation="bwrelu"):
     """
     if _is_torch_module(weights):
         weights, c, activation = _module_weights(weights)
+    return _deep_norm(weights, c, activation)
+
+
+def _deep_norm(weights, c, activation, names=None):
+    """deep_variation_norm of a list of arrays; `names` overrides ``weights[i]`` in errors."""
     factor = _activation_factor(activation)
     c = _check_scale(c) if activation == "bwrelu" else 1.0
     if isinstance(weights, (np.ndarray, str)) or not hasattr(weights, "__len__"):
@@ -300,10 +306,12 @@ def deep_variation_norm(weights, c=1.0, *, activation="bwrelu"):
     mats = []
     for i, W in enumerate(weights):
         ndim = (1, 2) if i in (0, len(weights) - 1) else 2
-        W = as_float_array(W, f"weights[{i}]", ndim=ndim, dtype=np.float64)
+        W = as_float_array(W, names[i] if names else f"weights[{i}]", ndim=ndim,
+                           dtype=np.float64)
         mats.append(W[:, None] if (W.ndim == 1 and i == 0) else W)
     if mats[1].shape[-1] != mats[0].shape[0]:
-        raise ValueError(f"weights[1] must have {mats[0].shape[0]} columns (one per neuron); "
+        raise ValueError(f"{names[1] if names else 'weights[1]'} must have {mats[0].shape[0]} "
+                         "columns (one per neuron); "
                          f"got shape {mats[1].shape}")
     col_norm = [np.abs(W) if W.ndim == 1 else np.linalg.norm(W, axis=0) for W in mats]
     total = float(np.dot(col_norm[1], np.linalg.norm(mats[0], axis=1)))

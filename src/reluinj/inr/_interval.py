@@ -1,6 +1,8 @@
 """The 1-D input domain of univariate features: a closed interval ``[lo, hi]``."""
 from dataclasses import dataclass
 
+import numbers
+
 import numpy as np
 
 __all__ = ["Interval"]
@@ -26,11 +28,11 @@ class Interval:
     hi: float = 1.0
 
     def __post_init__(self):
-        try:
-            lo, hi = float(self.lo), float(self.hi)
-        except (TypeError, ValueError):
-            raise TypeError(f"Interval endpoints must be real numbers; got lo={self.lo!r}, "
-                            f"hi={self.hi!r}") from None
+        for name in ("lo", "hi"):
+            v = getattr(self, name)
+            if isinstance(v, (bool, np.bool_)) or not isinstance(v, numbers.Real):
+                raise TypeError(f"Interval endpoints must be real numbers; got {name}={v!r}")
+        lo, hi = float(self.lo), float(self.hi)
         if not (np.isfinite(lo) and np.isfinite(hi)) or not lo < hi:
             raise ValueError(f"domain must be a finite interval with lo < hi; got "
                              f"Interval(lo={lo}, hi={hi})")

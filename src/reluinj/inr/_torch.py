@@ -12,7 +12,7 @@ import numpy as np
 
 from .. import _cykern
 from .._lib.threads import effective_n_threads
-from .._lib.validation import as_float_array, check_positive_float, check_positive_int
+from .._lib.validation import as_float_array, check_bool, check_positive_float, check_positive_int
 from ._activation import PSI_COEFFICIENTS, PSI_KNOTS, _check_scale
 
 __all__ = [
@@ -59,7 +59,13 @@ def bwrelu_relu_composition(x, c=1.0):
     -------
     y : torch.Tensor of the shape of `x`
     """
-    F = _torch().nn.functional
+    torch = _torch()
+    if not isinstance(x, torch.Tensor):
+        raise TypeError(f"x must be a torch.Tensor (use reluinj.bwrelu for arrays); got "
+                        f"{type(x).__name__}")
+    if not isinstance(c, torch.Tensor):
+        c = _check_scale(c)
+    F = torch.nn.functional
     z = c * x
     y = PSI_COEFFICIENTS[0] * F.relu(z - PSI_KNOTS[0])
     for t, a in zip(PSI_KNOTS[1:], PSI_COEFFICIENTS[1:]):
@@ -151,6 +157,7 @@ def _build_classes():
         """
 
         def __init__(self, c=1.0, *, learn_c=False):
+            learn_c = check_bool(learn_c, "learn_c")
             super().__init__()
             c = _check_scale(c)
             if learn_c:
@@ -239,6 +246,7 @@ def _build_classes():
 
         def __init__(self, in_features, hidden_features, hidden_layers, out_features,
                      *, activation="bwrelu", c=None, learn_c=False, sigma=10.0, sidelength=512):
+            learn_c = check_bool(learn_c, "learn_c")
             super().__init__()
             sizes = [check_positive_int(v, name) for v, name in (
                 (in_features, "in_features"), (hidden_features, "hidden_features"),
@@ -316,6 +324,10 @@ def __getattr__(name):
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
+MAX_GRID_ENTRIES = 2**34
+"""Largest ``prod(shape) * len(shape)`` of :func:`coordinate_grid` (64 GiB of float32)."""
+
+
 def coordinate_grid(shape, *, dtype=np.float32):
     """Pixel coordinates on [−1, 1]^d in the order of ``signal.reshape(-1)``.
 
@@ -336,6 +348,9 @@ def coordinate_grid(shape, *, dtype=np.float32):
     shape = tuple(check_positive_int(n, "shape") for n in shape)
     if not shape:
         raise ValueError("shape must have at least one dimension")
+    if math.prod(shape) * len(shape) > MAX_GRID_ENTRIES:
+        raise ValueError(f"shape {shape} has {math.prod(shape)} pixels, too many for a "
+                         f"coordinate array (at most {MAX_GRID_ENTRIES} entries)")
     axes = [np.linspace(-1.0, 1.0, n) for n in shape]
     grids = np.meshgrid(*axes, indexing="ij")
     return np.stack([g.reshape(-1) for g in grids[::-1]], axis=1).astype(dtype)
@@ -366,7 +381,8 @@ def psnr(a, b, *, data_range=1.0):
         raise ValueError(f"a and b must have the same shape; got {a.shape} and {b.shape}")
     data_range = check_positive_float(data_range, "data_range")
     mse = float(np.mean((a - b) ** 2))
-    return math.inf if mse == 0 else 10.0 * math.log10(data_range**2 / mse)
+    # 20 log10(range) - 10 log10(mse): no underflow of range**2 for a tiny data_range.
+    return math.inf if mse == 0 else 20.0 * math.log10(data_range) - 10.0 * math.log10(mse)
 
 
 @dataclass(frozen=True)
@@ -421,6 +437,12 @@ def fit_image(image, model, *, epochs=300, lr=4e-3, decay=0.1, device="cpu", pro
     target = as_float_array(image, "image", ndim=(2, 3), dtype=np.float32)
     if not isinstance(model, torch.nn.Module):
         raise TypeError(f"model must be a torch.nn.Module; got {type(model).__name__}")
+    progress = check_bool(progress, "progress")
+    epochs = check_positive_int(epochs, "epochs")
+    lr = check_positive_float(lr, "lr")
+    decay = check_positive_float(decay, "decay")
+    if decay > 1:
+        raise ValueError(f"decay must be in (0, 1]; got {decay}")
     from ._fit import fit_inr     # the identity case of the general routine
 
     run = fit_inr(target, model, epochs=epochs, lr=lr, decay=decay, seed=None, device=device,
@@ -459,9 +481,10 @@ def load_image(source, *, size=None):
             from skimage import io
 
             img = io.imread(name)
+        img = as_float_array(img, f"image read from source {name!r}", ndim=(2, 3),
+                             dtype=np.float64)
     else:
-        img = source
-    img = as_float_array(img, "image", ndim=(2, 3), dtype=np.float64)
+        img = as_float_array(source, "source image", ndim=(2, 3), dtype=np.float64)
     if img.ndim == 3:
         img = img[..., :3].mean(axis=2)
     if size is not None:
@@ -471,5 +494,5 @@ def load_image(source, *, size=None):
         img = transform.resize(img, (size, size), anti_aliasing=True)
     span = img.max() - img.min()
     if span == 0:
-        raise ValueError("image is constant; nothing to fit")
+        raise ValueError("image is constant; nothing to fit (source has one value)")
     return (img - img.min()) / span
