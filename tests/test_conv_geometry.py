@@ -192,7 +192,10 @@ def test_bad_geometry():
     with pytest.raises(ValueError, match="bias contains NaN"):
         reluinj.ConvOperator(np.ones((4, 2, 3)), 8, bias=np.full(4, np.nan))
     op = reluinj.ConvOperator2D(w.astype(np.float32), (8, 8), padding=1)
-    with pytest.raises(TypeError, match="X has dtype float16"):
-        op.forward(np.ones((2, 8, 8), dtype=np.float16))
+    # float16 (like integers) is converted, per the package's dtype policy; float64 is refused.
+    x16 = np.ones((2, 8, 8), dtype=np.float16)
+    np.testing.assert_array_equal(op.forward(x16), op.forward(x16.astype(np.float32)))
+    with pytest.raises(TypeError, match="X has dtype float64"):
+        op.forward(np.ones((2, 8, 8)))
     with pytest.raises(ValueError, match="X contains NaN"):
         op.forward(np.full((2, 8, 8), np.nan, dtype=np.float32))
