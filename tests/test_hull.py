@@ -4,6 +4,7 @@ import dataclasses
 import numpy as np
 import pytest
 import scipy.optimize
+import scipy.spatial
 from hypothesis import assume, given
 from hypothesis import strategies as st
 from scipy.spatial import QhullError
@@ -144,7 +145,8 @@ def test_facets_wraps_qhull_error(monkeypatch):
     def failing(points):
         raise QhullError("QH6154 Qhull precision error: initial simplex is flat")
 
-    monkeypatch.setattr(reluinj.frames.hull, "ConvexHull", failing)  # on an omnidirectional frame
+    # reluinj.frames.hull imports ConvexHull when it is called (lazy SciPy): patch it at the source.
+    monkeypatch.setattr(scipy.spatial, "ConvexHull", failing)  # on an omnidirectional frame
     with pytest.raises(HullError, match="Qhull failed.*QH6154") as info:
         hull.facets(reluinj.icosahedron())
     assert isinstance(info.value.__cause__, QhullError)

@@ -201,9 +201,29 @@ def test_cli_inr_writes_outputs(tmp_path, capsys):
     assert (tmp_path / "fit_psnr.png").exists() or (tmp_path / "fit_psnr.csv").exists()
     assert "final PSNR" in capsys.readouterr().out
     assert main(["inr", str(tmp_path / "missing.png"), "--no-progress"]) == 2
-    np.save(tmp_path / "flat.npy", np.ones((4, 4)))
+    np.save(tmp_path / "flat.npy", np.ones((16, 16)))
     assert main(["inr", str(tmp_path / "flat.npy"), "--no-progress"]) == 2
     assert "image is constant" in capsys.readouterr().err
+
+
+def test_cli_inr_refuses_non_images_and_existing_outputs(tmp_path, capsys):
+    from reluinj._cli.main import main
+
+    np.save(tmp_path / "W.npy", np.random.default_rng(0).standard_normal((50, 6)))
+    assert main(["inr", str(tmp_path / "W.npy"), "--no-progress"]) == 2
+    assert "is this a weight matrix?" in capsys.readouterr().err
+    np.save(tmp_path / "neg.npy", np.random.default_rng(0).standard_normal((32, 32)))
+    assert main(["inr", str(tmp_path / "neg.npy"), "--no-progress"]) == 2
+    assert "pixel values must lie in [0, 1] or [0, 255]" in capsys.readouterr().err
+    np.save(tmp_path / "ramp.npy", np.outer(np.linspace(0, 1, 12), np.ones(12)))
+    (tmp_path / "fit.png").write_bytes(b"keep me")
+    argv = ["inr", str(tmp_path / "ramp.npy"), "--size", "8", "--epochs", "2", "--width", "4",
+            "--no-progress", "--out", str(tmp_path / "fit")]
+    assert main(argv) == 2
+    assert "fit.png already exists; pass --force" in capsys.readouterr().err
+    assert (tmp_path / "fit.png").read_bytes() == b"keep me"
+    assert main(argv + ["--force"]) == 0
+    assert (tmp_path / "fit.png").read_bytes() != b"keep me"
 
 
 def test_load_image_gray_and_range():

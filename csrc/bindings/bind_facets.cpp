@@ -54,12 +54,14 @@ py::tuple facet_traversal_py(carray<double> Wn, i64array indptr, i64array indice
     const double *w = Wn.data();
     const std::int64_t *ip = indptr.data(), *ix = indices.data();
     double *bp = beta.mutable_data(), *ap = alpha.mutable_data();
+    bool completed;
     {
         py::gil_scoped_release nogil;
         require(ip[n_facets] == nnz, "indptr[-1] must equal len(indices)");
-        facet_traversal(w, m, n, ip, ix, n_facets, used, static_cast<Variant>(variant), bp,
-                        &sigma, ap, n_threads);
+        completed = facet_traversal(w, m, n, ip, ix, n_facets, used, static_cast<Variant>(variant),
+                                    bp, &sigma, ap, n_threads, PythonSignals{});
     }
+    throw_if_interrupted(completed);
     return py::make_tuple(alpha, beta, sigma);
 }
 
@@ -73,11 +75,14 @@ py::array_t<bool> facets_meeting_orthant_py(carray<double> Wn, i64array indptr,
     const double *w = Wn.data();
     const std::int64_t *ip = indptr.data(), *ix = indices.data();
     auto *o = reinterpret_cast<std::uint8_t *>(out.mutable_data());
+    bool completed;
     {
         py::gil_scoped_release nogil;
         require(ip[n_facets] == nnz, "indptr[-1] must equal len(indices)");
-        facets_meeting_orthant(w, m, n, ip, ix, n_facets, o, tol, n_threads);
+        completed = facets_meeting_orthant(w, m, n, ip, ix, n_facets, o, tol, n_threads,
+                                           PythonSignals{});
     }
+    throw_if_interrupted(completed);
     return out;
 }
 

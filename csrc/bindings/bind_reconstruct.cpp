@@ -67,10 +67,13 @@ py::tuple facet_inverse_py(carray<double> W, carray<double> alpha, carray<T> Y, 
     T *x = X.mutable_data();
     double *r = res.mutable_data();
     std::int64_t *fc = facet.mutable_data();
+    bool completed;
     {
         py::gil_scoped_release nogil;
-        facet_inverse(w, a, y, ip, ix, n_facets, x, o, r, fc, m, n, B, rank_tol, n_threads);
+        completed = facet_inverse(w, a, y, ip, ix, n_facets, x, o, r, fc, m, n, B, rank_tol,
+                                  n_threads, PythonSignals{});
     }
+    throw_if_interrupted(completed);
     return py::make_tuple(X, inj, res, facet);
 }
 

@@ -34,6 +34,22 @@ inline void check_dim(const py::array &a, int axis, std::ptrdiff_t expected, con
     }
 }
 
+// The `poll` of the interruptible kernels (run_blocks in parallel.hpp): called between blocks
+// on the thread that released the GIL, it takes the GIL for the signal check only. True when a
+// signal handler raised (Ctrl-C: KeyboardInterrupt), whose error then stays set for
+// throw_if_interrupted.
+struct PythonSignals {
+    bool operator()() const {
+        py::gil_scoped_acquire gil;
+        return PyErr_CheckSignals() != 0;
+    }
+};
+
+// With the GIL held again after an interrupted kernel: raise the pending Python error.
+inline void throw_if_interrupted(bool completed) {
+    if (!completed) throw py::error_already_set();
+}
+
 void bind_injectivity(py::module_ &m);
 void bind_facets(py::module_ &m);
 void bind_conv(py::module_ &m);

@@ -5,6 +5,7 @@ Frame vectors are the **rows** of a weight matrix ``W`` of shape ``(m, n)``; a R
 """
 __version__ = "0.1.0"
 
+from importlib import import_module as _import_module
 from importlib.util import find_spec as _find_spec
 
 try:
@@ -21,26 +22,6 @@ from ._lib.config import show_config
 from ._lib.constants import DEFAULT_RANK_TOL
 from ._lib.exceptions import ConvergenceWarning, HullError, NotAFrameError, SamplingWarning
 from ._lib.threads import effective_n_threads, openmp_enabled
-from .cnn import (
-    DENSE_RANK_LIMIT,
-    ConvNetwork,
-    ConvNetworkAnalysis,
-    ConvNetworkInverseResult,
-    ConvNetworkStage,
-    ConvOperator,
-    ConvOperator2D,
-    StageReport,
-    IHTResult,
-    ModelRIPEstimate,
-    estimate_model_rip,
-    filter_coherence,
-    iht,
-    model_project,
-    model_support,
-    one_shot_reconstruct,
-    sample_model_sparse,
-    theorem_3_3_bound,
-)
 from . import hull  # public home of reluinj.frames.hull
 from .frames import (
     Annulus,
@@ -224,9 +205,42 @@ if _find_spec("torch") is not None:
     __all__ += list(_TORCH_CLASSES)
 
 
+# The CNN part (paper 3) subclasses scipy.sparse.linalg.LinearOperator, whose import costs
+# more than all of NumPy: ``reluinj.cnn`` and its names are imported on first access (the lazy
+# loading of scikit-image and SciPy), so that ``import reluinj`` stays fast.
+_CNN_NAMES = (
+    "DENSE_RANK_LIMIT",
+    "ConvNetwork",
+    "ConvNetworkAnalysis",
+    "ConvNetworkInverseResult",
+    "ConvNetworkStage",
+    "StageReport",
+    "ConvOperator",
+    "ConvOperator2D",
+    "IHTResult",
+    "ModelRIPEstimate",
+    "estimate_model_rip",
+    "filter_coherence",
+    "iht",
+    "model_project",
+    "model_support",
+    "one_shot_reconstruct",
+    "sample_model_sparse",
+    "theorem_3_3_bound",
+)
+
+
 def __getattr__(name):
     if name in _TORCH_CLASSES:
         from . import inr
 
         return getattr(inr, name)
+    if name == "cnn" or name in _CNN_NAMES:
+        # import_module, not ``from . import cnn``: the latter asks this __getattr__ for "cnn".
+        cnn = _import_module(".cnn", __name__)
+        return cnn if name == "cnn" else getattr(cnn, name)
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def __dir__():
+    return sorted(set(globals()) | set(__all__))

@@ -174,18 +174,21 @@ inline void check_facet_csr(const std::int64_t *indptr, const std::int64_t *indi
 // Which facet cones meet the non-negative orthant outside 0: cone(F) ∩ R^n_+ != {0} iff
 // min_{c >= 0, y >= 0} ||G^T c - y||^2 + (1^T c - 1)^2 is 0 (an NNLS problem); facets with
 // a residual <= tol count as meeting it (including a facet that only touches the orthant
-// is conservative, never unsafe). out: (n_facets,) of 0/1.
-inline void facets_meeting_orthant(const double *Wn, std::ptrdiff_t m, std::ptrdiff_t n,
-                                   const std::int64_t *indptr, const std::int64_t *indices,
-                                   std::ptrdiff_t n_facets, std::uint8_t *out, double tol,
-                                   int n_threads) {
+// is conservative, never unsafe). out: (n_facets,) of 0/1. Returns false when `poll`
+// interrupted the work (out is then incomplete), true otherwise.
+template <class Poll = NoInterrupt>
+bool facets_meeting_orthant(const double *Wn, std::ptrdiff_t m, std::ptrdiff_t n,
+                            const std::int64_t *indptr, const std::int64_t *indices,
+                            std::ptrdiff_t n_facets, std::uint8_t *out, double tol,
+                            int n_threads, Poll &&poll = Poll{}) {
     check_facet_csr(indptr, indices, n_facets, indptr[n_facets], m, n);
     n_threads = useful_threads(n_facets, n_threads);
-    parallel_chunks(n_facets, kFacetChunk, n_threads,
+    return run_blocks(n_facets, kFacetChunk * n_threads, [&](std::ptrdiff_t b0, std::ptrdiff_t e0) {
+    parallel_chunks(e0 - b0, kFacetChunk, n_threads,
                     [&](std::ptrdiff_t, std::ptrdiff_t begin, std::ptrdiff_t end) {
         std::vector<double> A, b(n + 1, 0.0), x;
         b[n] = 1.0;
-        for (std::ptrdiff_t f = begin; f < end; ++f) {
+        for (std::ptrdiff_t f = b0 + begin; f < b0 + end; ++f) {
             const std::int64_t *idx = indices + indptr[f];
             const std::ptrdiff_t k = indptr[f + 1] - indptr[f], cols = k + n;
             bool vertex_inside = false;
@@ -211,6 +214,7 @@ inline void facets_meeting_orthant(const double *Wn, std::ptrdiff_t m, std::ptrd
             out[f] = rnorm <= tol;
         }
     });
+    }, poll);
 }
 
 // The traversal. `used` (n_facets,) selects the facets taken into account (nullptr = all).
@@ -218,21 +222,27 @@ inline void facets_meeting_orthant(const double *Wn, std::ptrdiff_t m, std::ptrd
 // an element in no used facet) and *sigma_min = min over the used facets of sigma_min(Wn[F])
 // (+inf if none). The exact (Jacobi) sigma_min is computed only for the facets whose cheap
 // lower bound does not exceed the smallest cheap upper bound: the minimum is still exact and
-// independent of n_threads, at a fraction of the cost.
-inline void facet_traversal(const double *Wn, std::ptrdiff_t m, std::ptrdiff_t n,
-                            const std::int64_t *indptr, const std::int64_t *indices,
-                            std::ptrdiff_t n_facets, const std::uint8_t *used, Variant variant,
-                            double *beta, double *sigma_min, double *alpha, int n_threads) {
+// independent of n_threads, at a fraction of the cost. `poll` is called between blocks of
+// facets (see run_blocks); returns false when it interrupted the traversal (the outputs are
+// then incomplete and must be discarded), true otherwise.
+template <class Poll = NoInterrupt>
+bool facet_traversal(const double *Wn, std::ptrdiff_t m, std::ptrdiff_t n,
+                     const std::int64_t *indptr, const std::int64_t *indices,
+                     std::ptrdiff_t n_facets, const std::uint8_t *used, Variant variant,
+                     double *beta, double *sigma_min, double *alpha, int n_threads,
+                     Poll &&poll = Poll{}) {
     const std::ptrdiff_t nnz = indptr[n_facets];
     check_facet_csr(indptr, indices, n_facets, nnz, m, n);
     n_threads = useful_threads(n_facets, n_threads);
     const double inf = std::numeric_limits<double>::infinity();
     std::vector<double> lower2(n_facets, inf), upper2(n_facets, inf);
+    const std::ptrdiff_t first_block = kFacetChunk * n_threads;
 
-    parallel_chunks(n_facets, kFacetChunk, n_threads,
+    const bool done = run_blocks(n_facets, first_block, [&](std::ptrdiff_t b0, std::ptrdiff_t e0) {
+    parallel_chunks(e0 - b0, kFacetChunk, n_threads,
                     [&](std::ptrdiff_t, std::ptrdiff_t begin, std::ptrdiff_t end) {
         ConeWorkspace ws(n);
-        for (std::ptrdiff_t f = begin; f < end; ++f) {
+        for (std::ptrdiff_t f = b0 + begin; f < b0 + end; ++f) {
             const std::int64_t *idx = indices + indptr[f];
             const std::ptrdiff_t k = indptr[f + 1] - indptr[f];
             double *bf = beta + indptr[f];
@@ -247,6 +257,8 @@ inline void facet_traversal(const double *Wn, std::ptrdiff_t m, std::ptrdiff_t n
             for (std::ptrdiff_t c = 0; c < k; ++c) bf[c] = ws.min_on_cone_sphere(Wn + idx[c] * n);
         }
     });
+    }, poll);
+    if (!done) return false;
 
     // Exact sigma_min only for the facets that can attain the minimum (with a relative
     // slack far above the rounding error of the bounds).
@@ -256,22 +268,25 @@ inline void facet_traversal(const double *Wn, std::ptrdiff_t m, std::ptrdiff_t n
         if (lower2[f] <= best_upper2) candidates.push_back(f);
     const std::ptrdiff_t n_cand = static_cast<std::ptrdiff_t>(candidates.size());
     std::vector<double> exact(n_cand);
-    parallel_chunks(n_cand, kFacetChunk, n_threads,
+    const bool exact_done = run_blocks(n_cand, first_block, [&](std::ptrdiff_t b0, std::ptrdiff_t e0) {
+    parallel_chunks(e0 - b0, kFacetChunk, n_threads,
                     [&](std::ptrdiff_t, std::ptrdiff_t begin, std::ptrdiff_t end) {
         ConeWorkspace ws(n);
-        for (std::ptrdiff_t c = begin; c < end; ++c) {
+        for (std::ptrdiff_t c = b0 + begin; c < b0 + end; ++c) {
             const std::ptrdiff_t f = candidates[c];
             ws.load(Wn, indices + indptr[f], indptr[f + 1] - indptr[f]);
             exact[c] = ws.sigma_min();
         }
     });
+    }, poll);
+    if (!exact_done) return false;
     *sigma_min = n_cand ? *std::min_element(exact.begin(), exact.end()) : inf;
 
     std::fill(alpha, alpha + m, inf);
     if (variant == Variant::vertex) {
         for (std::ptrdiff_t e = 0; e < nnz; ++e)
             alpha[indices[e]] = std::min(alpha[indices[e]], beta[e]);
-        return;
+        return true;
     }
     if (variant == Variant::facet) {
         for (std::ptrdiff_t f = 0; f < n_facets; ++f) {
@@ -279,7 +294,7 @@ inline void facet_traversal(const double *Wn, std::ptrdiff_t m, std::ptrdiff_t n
             for (std::ptrdiff_t e = indptr[f]; e < indptr[f + 1]; ++e)
                 alpha[indices[e]] = std::min(alpha[indices[e]], af);
         }
-        return;
+        return true;
     }
     require(variant == Variant::authors, "variant must be 0 (vertex), 1 (facet) or 2 (authors)");
     // Neighbourhood N(i): the union of the vertex sets of the used facets containing i.
@@ -291,7 +306,9 @@ inline void facet_traversal(const double *Wn, std::ptrdiff_t m, std::ptrdiff_t n
             h.insert(h.end(), indices + indptr[f], indices + indptr[f + 1]);
         }
     }
-    parallel_for(m, n_threads, [&](std::ptrdiff_t i) {
+    return run_blocks(m, n_threads, [&](std::ptrdiff_t b0, std::ptrdiff_t e0) {
+    parallel_for(e0 - b0, n_threads, [&](std::ptrdiff_t i0) {
+        const std::ptrdiff_t i = b0 + i0;
         auto &h = hood[i];
         if (h.empty()) return;
         std::sort(h.begin(), h.end());
@@ -309,6 +326,7 @@ inline void facet_traversal(const double *Wn, std::ptrdiff_t m, std::ptrdiff_t n
         for (std::int64_t j : h) a = std::min(a, ws.min_on_cone_ball(Wn + j * n));
         alpha[i] = a;
     });
+    }, poll);
 }
 
 }  // namespace reluinj

@@ -6,10 +6,12 @@
 // * Work is split so that every item's result depends only on the item, never on the
 //   thread that computed it: results are bitwise independent of n_threads.
 #pragma once
+#include <chrono>
 #include <cstddef>
 #include <exception>
 #include <stdexcept>
 #include <string>
+#include <type_traits>
 
 #include "reluinj/omp_compat.hpp"
 
@@ -67,6 +69,43 @@ void parallel_chunks(std::ptrdiff_t n, std::ptrdiff_t chunk, int n_threads, F &&
         const std::ptrdiff_t end = begin + chunk < n ? begin + chunk : n;
         body(c, begin, end);
     });
+}
+
+// Interruptible long loops. A kernel that can run for seconds takes a `poll` functor and
+// splits its item range into consecutive blocks with run_blocks: poll() is called between
+// blocks on the calling thread, outside any parallel region (the bindings' poll takes the GIL
+// for the signal check only: Ctrl-C), and the kernel stops early when it returns true. The
+// block length adapts so that a block lasts about kPollSeconds; since every item's result
+// depends only on the item, the blocks decide when poll() runs, never what is computed.
+struct NoInterrupt {
+    bool operator()() const noexcept { return false; }
+};
+
+constexpr double kPollSeconds = 0.05;
+
+// body(begin, end) over [0, n) in blocks starting at `first` items. Returns false when
+// poll() asked to stop (the remaining items are not computed), true when all were run.
+template <class Body, class Poll>
+bool run_blocks(std::ptrdiff_t n, std::ptrdiff_t first, Body &&body, Poll &&poll) {
+    if (n <= 0) return true;
+    if constexpr (std::is_same_v<std::decay_t<Poll>, NoInterrupt>) {
+        body(std::ptrdiff_t(0), n);
+        return true;
+    } else {
+        using clock = std::chrono::steady_clock;
+        std::ptrdiff_t block = first > 0 ? first : 1;
+        for (std::ptrdiff_t begin = 0; begin < n;) {
+            const std::ptrdiff_t end = block < n - begin ? begin + block : n;
+            const auto t0 = clock::now();
+            body(begin, end);
+            const double dt = std::chrono::duration<double>(clock::now() - t0).count();
+            begin = end;
+            if (poll()) return false;
+            if (dt < 0.5 * kPollSeconds && block < (std::ptrdiff_t(1) << 40)) block *= 2;
+            else if (dt > 2.0 * kPollSeconds && block > 1) block /= 2;
+        }
+        return true;
+    }
 }
 
 inline void require(bool cond, const std::string &msg) {

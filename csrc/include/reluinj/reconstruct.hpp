@@ -514,17 +514,21 @@ bool dual_inverse(const double *W, const double *alpha, const T *Y, T *X, std::u
     return std::all_of(chunk_valid.begin(), chunk_valid.end(), [](std::uint8_t v) { return v != 0; });
 }
 
-// Facets in CSR form: the vertices of facet f are indices[indptr[f]:indptr[f+1]].
-template <class T>
-void facet_inverse(const double *W, const double *alpha, const T *Y, const std::int64_t *indptr,
+// Facets in CSR form: the vertices of facet f are indices[indptr[f]:indptr[f+1]]. The scan
+// over the facets costs O(n_facets) per sample: `poll` is called between blocks of samples
+// (see run_blocks); returns false when it interrupted the work (outputs incomplete).
+template <class T, class Poll = NoInterrupt>
+bool facet_inverse(const double *W, const double *alpha, const T *Y, const std::int64_t *indptr,
                    const std::int64_t *indices, std::ptrdiff_t n_facets, T *X,
                    std::uint8_t *injective, double *residual, std::int64_t *facet,
-                   std::ptrdiff_t m, std::ptrdiff_t n, std::ptrdiff_t B, double rank_tol, int n_threads) {
+                   std::ptrdiff_t m, std::ptrdiff_t n, std::ptrdiff_t B, double rank_tol, int n_threads,
+                   Poll &&poll = Poll{}) {
     const std::vector<double> Wt = transpose(W, m, n);
-    parallel_chunks(B, sample_chunk(B, n_threads), n_threads, [&](std::ptrdiff_t, std::ptrdiff_t b, std::ptrdiff_t e) {
+    return run_blocks(B, n_threads, [&](std::ptrdiff_t b0, std::ptrdiff_t e0) {
+    parallel_chunks(e0 - b0, sample_chunk(e0 - b0, n_threads), n_threads, [&](std::ptrdiff_t, std::ptrdiff_t b, std::ptrdiff_t e) {
         ActiveSolver solver(W, Wt.data(), nullptr, m, n, rank_tol);
         std::vector<double> x(n);
-        for (std::ptrdiff_t s = b; s < e; ++s) {
+        for (std::ptrdiff_t s = b0 + b; s < b0 + e; ++s) {
             const T *y = Y + s * m;
             std::int64_t found = -1;
             for (std::ptrdiff_t f = 0; f < n_facets && found < 0; ++f) {
@@ -546,6 +550,7 @@ void facet_inverse(const double *W, const double *alpha, const T *Y, const std::
             for (std::ptrdiff_t j = 0; j < n; ++j) X[s * n + j] = T(x[j]);
         }
     });
+    }, poll);
 }
 
 // The ReLU frame algorithm. step: lambda_full > 0 uses that step for every sample; otherwise

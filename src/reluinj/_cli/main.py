@@ -1,9 +1,115 @@
-"""Command-line interface of reluinj: ``reluinj demo|info|bias|invert|rip|inr``."""
+"""Command-line interface of reluinj: ``reluinj demo|info|bias|invert|rip|inr``.
+
+One grammar for every subcommand: ``--n-threads`` (``--threads`` is accepted as a hidden
+alias), ``--seed``, ``--out``, ``--progress``, ``--domain``; errors name the CLI flag and exit
+with status 2 without a traceback; Ctrl-C exits with status 130 and one line; outputs that exist
+are only overwritten with ``--force``.
+"""
 import argparse
 import os
+import re
 import sys
 
 __all__ = ["main", "build_parser"]
+
+EXIT_USAGE = 2          # bad input (argparse's own status for usage errors)
+EXIT_INTERRUPTED = 130  # 128 + SIGINT, what a shell reports for a command stopped by Ctrl-C
+
+# Python argument names that library errors may mention -> the CLI flag that sets them.
+_FLAG_OF_ARGUMENT = {
+    "allow_truncation": "--allow-truncation",
+    "n_threads": "--n-threads",
+    "n_samples": "--samples",
+    "input_length": "--input-length",
+    "input_shape": "--input-length",
+    "stride": "--stride",
+    "pool": "--pool",
+    "seed": "--seed",
+    "epochs": "--epochs",
+    "size": "--size",
+    "width": "--width",
+    "layers": "--layers",
+    "lr": "--lr",
+    "decay": "--decay",
+}
+
+
+def _cli_message(message):
+    """A library error message with Python argument names replaced by the CLI flags.
+
+    ``allow_truncation=True`` becomes ``--allow-truncation``, ``n_threads=0`` becomes
+    ``--n-threads 0``; a bare name is replaced only when it cannot be an ordinary word (it has
+    an underscore), so "input size" stays as it is.
+    """
+    names = "|".join(sorted(_FLAG_OF_ARGUMENT, key=len, reverse=True))
+
+    def flag(match):
+        name, value = match.group(1), match.group(2)
+        if not value and "_" not in name:
+            return match.group(0)
+        cli = _FLAG_OF_ARGUMENT[name]
+        if not value or value == "=True":
+            return cli
+        return f"{cli} {value[1:]}"
+    return re.sub(rf"(?<![-\w])({names})\b(=True\b|=[^\s,;:)]+)?", flag, str(message))
+
+
+def _n_threads_arg(text):
+    """argparse type of --n-threads: a positive int, or -1 (all cores), -2 (all but one)..."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"expected an integer, got {text!r}; omit --n-threads to use every core") from None
+    if value == 0:
+        raise argparse.ArgumentTypeError(
+            "0 threads cannot run anything: give a positive count, -1 for all cores (-2 for "
+            "all but one), or omit --n-threads for the default (all usable cores)")
+    return value
+
+
+def _positive_int_arg(option):
+    def parse(text):
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
+        if value < 1:
+            raise argparse.ArgumentTypeError(f"must be >= 1; got {value}")
+        return value
+    parse.__name__ = option
+    return parse
+
+
+def _count_arg(text):
+    """argparse type of --samples: a positive integer, also written as 1e5 or 100_000."""
+    try:
+        value = float(text.replace("_", ""))
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"expected a positive integer such as 100000 or 1e5; got {text!r}") from None
+    if not (value >= 1 and value == int(value)):
+        raise argparse.ArgumentTypeError(
+            f"expected a positive integer such as 100000 or 1e5; got {text!r}")
+    return int(value)
+
+
+class CLIError(ValueError):
+    """A bad command-line input, reported as ``reluinj CMD: error: ...`` with exit status 2."""
+
+
+def _npy_path(path):
+    """The file that np.save(path, ...) writes: it appends .npy when missing."""
+    path = os.fspath(path)
+    return path if path.endswith(".npy") else path + ".npy"
+
+
+def _check_writable(paths, force, flag="--out"):
+    """Refuse to overwrite existing outputs unless --force (checked before any work)."""
+    existing = [p for p in paths if os.path.exists(p)]
+    if existing and not force:
+        raise CLIError(f"{', '.join(existing)} already exists; pass --force to overwrite it "
+                       f"or choose another {flag}")
 
 
 def _cmd_demo(args):
@@ -35,27 +141,32 @@ def _int_or_pair(option):
     return parse
 
 
+# Filters drawn as ConvOperator.random does (N(0, 1) / sqrt(M * ell), "fan_in") have a
+# Frobenius norm close to 1; far outside this band the sampled constants mostly measure scale.
+_FILTER_NORM_BAND = (0.5, 2.0)
+
+
 def _cmd_rip(args):
     import numpy as np
 
     from .. import estimate_model_rip, filter_coherence, theorem_3_3_bound
     from .. import ConvOperator, ConvOperator2D
 
-    filters = np.load(args.filters, allow_pickle=False)
+    filters = _load_array(args.filters, "--filters")
     if filters.ndim == 3:
         if len(args.input_length) != 1:
-            raise ValueError("--input-length must be a single int D for 3-D (K, M, ell) filters")
+            raise CLIError("--input-length must be a single int D for 3-D (K, M, ell) filters")
         op = ConvOperator(filters, args.input_length[0], args.stride,
                           allow_truncation=args.allow_truncation)
     elif filters.ndim == 4:
         shape = args.input_length * (3 - len(args.input_length))
         op = ConvOperator2D(filters, shape, args.stride, allow_truncation=args.allow_truncation)
     else:
-        raise ValueError(f"filters in {args.filters} must be 3-D (K, M, ell) or 4-D "
-                         f"(K, M, kh, kw); got shape {filters.shape}")
+        raise CLIError(f"--filters {args.filters}: filters must be 3-D (K, M, ell) or 4-D "
+                       f"(K, M, kh, kw); got shape {filters.shape}")
     pool = args.pool[0] if args.pool is not None and len(args.pool) == 1 else args.pool
     est = [estimate_model_rip(op, args.k, order=order, n_samples=args.samples, pool=pool,
-                              seed=args.seed) for order in (1, 2)]
+                              seed=args.seed, n_threads=args.n_threads) for order in (1, 2)]
     print(f"operator: {op!r}, W of shape {op.shape}")
     if op.K >= 2:
         print(f"filter coherence (max |cos| between filters): {filter_coherence(filters):.4f}")
@@ -69,6 +180,16 @@ def _cmd_rip(args):
               " (evaluated at the sampled delta_k and max(delta_k, delta_2k))")
     else:
         print("Theorem 3.3 does not apply: sampled delta_2k >= 1")
+    norms = np.linalg.norm(filters.reshape(filters.shape[0], -1), axis=1)
+    median = float(np.median(norms))
+    lo, hi = _FILTER_NORM_BAND
+    if not lo <= median <= hi:
+        ell = int(np.prod(filters.shape[2:]))
+        print(f"hint: the filters are not normalised (median Frobenius norm {median:.3g}). "
+              "delta_k measures how far ||W^T z||^2/||z||^2 strays from 1, so it grows with the "
+              "squared filter norm; filters are normally scaled to norm about 1, e.g. Gaussian "
+              f"entries divided by sqrt(M * ell) = {np.sqrt(filters.shape[1] * ell):.3g} "
+              "(ConvOperator.random's 'fan_in') or each filter divided by its norm.")
     return 0
 
 
@@ -78,25 +199,80 @@ def _cmd_inr(args):
     return run_inr_cli(args, sys.stdout)
 
 
-def _load_layer_file(path):
-    """(W, alpha) from a .npy file (W; alpha None) or a .npz file holding "W" and optionally
-    "alpha" (the layer convention ReLU(W x - alpha)) or "b" (ReLU(W x + b), alpha = -b)."""
+def _load_array(path, flag):
+    """np.load of a .npy file, with the CLI flag or argument named in the errors."""
     import numpy as np
 
-    data = np.load(path, allow_pickle=False)
+    try:
+        data = np.load(path, allow_pickle=False)
+    except FileNotFoundError:
+        raise CLIError(f"{flag} {path}: no such file") from None
+    except (OSError, ValueError) as err:
+        raise CLIError(f"{flag} {path}: not a NumPy .npy/.npz file ({err})") from None
+    if not isinstance(data, np.ndarray):
+        data.close()
+        raise CLIError(f"{flag} {path}: expected a .npy array, got a .npz archive")
+    if not np.issubdtype(data.dtype, np.number) or np.issubdtype(data.dtype, np.complexfloating):
+        raise CLIError(f"{flag} {path}: expected a real numeric array; got dtype {data.dtype}")
+    return data
+
+
+def _load_layer_file(path):
+    """(W, alpha) from a .npy file (W; alpha None) or a .npz file holding "W" and optionally
+    "alpha" (the layer convention ReLU(W x - alpha)) or "b" (ReLU(W x + b), alpha = -b).
+
+    Everything is checked here, before any work: W is a finite real 2-D array, and alpha / b
+    is a scalar or has one entry per row of W."""
+    import numpy as np
+
+    try:
+        data = np.load(path, allow_pickle=False)
+    except FileNotFoundError:
+        raise CLIError(f"WEIGHTS {path}: no such file") from None
+    except (OSError, ValueError) as err:
+        raise CLIError(f"WEIGHTS {path}: not a NumPy .npy/.npz file ({err})") from None
     if isinstance(data, np.ndarray):
-        return data, None
-    with data:
-        if "W" not in data:
-            raise ValueError(f"{path}: the .npz must hold an array 'W' (and optionally 'alpha' "
-                             f"or 'b'); found {sorted(data.files)}")
-        if "alpha" in data and "b" in data:
-            raise ValueError(f"{path}: give either 'alpha' or 'b', not both")
-        if "alpha" in data:
-            return data["W"], data["alpha"]
-        if "b" in data:
-            return data["W"], -data["b"]
-        return data["W"], None
+        W, bias, key = data, None, None
+    else:
+        with data:
+            if "W" not in data:
+                raise CLIError(f"WEIGHTS {path}: the .npz must hold an array 'W' (and optionally "
+                               f"'alpha' or 'b'); found {sorted(data.files)}")
+            if "alpha" in data and "b" in data:
+                raise CLIError(f"WEIGHTS {path}: give either 'alpha' or 'b', not both")
+            key = "alpha" if "alpha" in data else "b" if "b" in data else None
+            W = data["W"]
+            bias = None if key is None else data[key]
+    what = f"WEIGHTS {path}" + ("" if key is None and not path.endswith(".npz") else ": 'W'")
+    if not np.issubdtype(W.dtype, np.number) or np.issubdtype(W.dtype, np.complexfloating):
+        raise CLIError(f"{what} must be a real numeric array; got dtype {W.dtype}")
+    if W.ndim != 2 or 0 in W.shape:
+        raise CLIError(f"{what} must be a 2-D matrix (m, n) with m, n >= 1; got shape {W.shape}")
+    if not np.isfinite(W).all():
+        raise CLIError(f"{what} has NaN or inf entries")
+    if bias is None:
+        return W, None
+    m = W.shape[0]
+    if not np.issubdtype(bias.dtype, np.number) or np.issubdtype(bias.dtype, np.complexfloating):
+        raise CLIError(f"WEIGHTS {path}: {key!r} must be a real numeric array; got dtype "
+                       f"{bias.dtype}")
+    if bias.ndim > 1 or (bias.ndim == 1 and bias.shape[0] != m):
+        raise CLIError(f"WEIGHTS {path}: {key!r} must be a scalar or have one entry per row of "
+                       f"W, shape ({m},); got shape {bias.shape}")
+    if not np.isfinite(bias).all():
+        raise CLIError(f"WEIGHTS {path}: {key!r} has NaN or inf entries")
+    alpha = bias if key == "alpha" else -bias
+    return W, np.broadcast_to(np.asarray(alpha, dtype=np.float64), (m,)).copy()
+
+
+def _warn_if_long_polytope(W, out=sys.stderr):
+    """Say before the hull is built that the polytope method can take very long."""
+    m, n = W.shape
+    rough = float(m) ** (n // 2)
+    if n >= 9 or rough > 1e6:
+        print(f"note: the polytope of {m} rows in R^{n} may have on the order of "
+              f"m^(n/2) = {rough:.1e} facets; this can take minutes or more (Ctrl-C stops it). "
+              "--method sampled scales to any n.", file=out)
 
 
 def _cmd_invert(args):
@@ -105,13 +281,27 @@ def _cmd_invert(args):
     from .. import relu_inverse
 
     W, alpha = _load_layer_file(args.weights)
-    Y = np.load(args.outputs, allow_pickle=False)
+    m = W.shape[0]
+    Y = _load_array(args.outputs, "OUTPUTS")
+    if Y.ndim not in (1, 2) or Y.shape[-1] != m:
+        raise CLIError(f"OUTPUTS {args.outputs}: expected shape ({m},) or (B, {m}) for a W with "
+                       f"{m} rows; got shape {Y.shape}")
+    if not np.isfinite(Y).all():
+        raise CLIError(f"OUTPUTS {args.outputs}: Y has NaN or inf entries")
+    if (Y < 0).any():
+        raise CLIError(f"OUTPUTS {args.outputs}: Y has negative entries (ReLU outputs are >= 0)")
+    out = None
+    if args.out:
+        out = _npy_path(args.out)
+        _check_writable([out], args.force)
+    if args.method == "facet":
+        _warn_if_long_polytope(W)
     res = relu_inverse(W, 0.0 if alpha is None else alpha, Y, method=args.method,
                        n_threads=args.n_threads)
     total = np.atleast_1d(res.injective).size
-    if args.out:
-        np.save(args.out, res.x)
-        print(f"reconstructed {total} inputs -> {args.out}")
+    if out:
+        np.save(out, res.x)
+        print(f"reconstructed {total} inputs -> {out}")
     else:
         np.savetxt(sys.stdout, np.atleast_2d(res.x), fmt="%.17g")
     print(f"non-injective samples: {res.n_failed} of {total}; "
@@ -176,33 +366,52 @@ def _cmd_bias(args):
 
     import numpy as np
 
-    from .._lib.validation import as_bias, check_positive_int
     from .domains import parse_domain
     from .. import polytope_bias
     from .. import sampled_bias
 
     W, current = _load_layer_file(args.weights)
-    domain = parse_domain(args.domain)
-    t0 = time.perf_counter()
+    try:
+        domain = parse_domain(args.domain)
+    except ValueError as err:
+        raise CLIError(f"--domain: {err}") from None
     if args.scheduler and args.method != "sampled":
-        raise ValueError("--scheduler works with --method sampled only")
+        raise CLIError("--scheduler works with --method sampled only")
+    out = None
+    if args.out:
+        out = _npy_path(args.out)
+        _check_writable([out], args.force)
+    m, n = W.shape
+    if args.progress and args.method != "sampled":
+        raise CLIError("--progress shows the sampled method's progress; --method polytope has "
+                       "no progress bar")
+    if args.progress:
+        from importlib.util import find_spec
+
+        if find_spec("tqdm") is None:
+            print("note: --progress needs tqdm (pip install tqdm); running without a bar",
+                  file=sys.stderr)
+    t0 = time.perf_counter()
+    if args.method == "sampled":
+        print(f"sampling {args.samples:,} points of {domain} for W of shape ({m}, {n})",
+              file=sys.stderr)
     if args.scheduler:
         from .. import distributed
 
-        samples = check_positive_int(float(args.samples), "--samples")
         with distributed.connect(args.scheduler, timeout=args.connect_timeout) as client:
             print(f"scheduler: {args.scheduler} ({len(client.scheduler_info()['workers'])} "
                   "workers)")
-            est = distributed.sampled_bias(W, domain, n_samples=samples, seed=args.seed,
+            est = distributed.sampled_bias(W, domain, n_samples=args.samples, seed=args.seed,
                                            client=client, progress=args.progress)
     elif args.method == "sampled":
-        samples = check_positive_int(float(args.samples), "--samples")
-        est = sampled_bias(W, domain, n_samples=samples, seed=args.seed, n_threads=args.threads)
+        est = sampled_bias(W, domain, n_samples=args.samples, seed=args.seed,
+                           n_threads=args.n_threads, progress=args.progress)
     else:
-        est = polytope_bias(W, domain, n_threads=args.threads)
+        _warn_if_long_polytope(W)
+        est = polytope_bias(W, domain, n_threads=args.n_threads)
     dt = time.perf_counter() - t0
     alpha = est.alpha
-    print(f"method={est.method} domain={domain} W shape={tuple(np.shape(W))} ({dt:.3f} s)")
+    print(f"method={est.method} domain={domain} W shape={(m, n)} ({dt:.3f} s)")
     print(f"alpha: min={np.min(alpha):.6g} median={np.median(alpha):.6g} max={np.max(alpha):.6g}"
           f" (+inf entries: {est.n_unbounded})")
     if est.sampling_error is not None:
@@ -222,41 +431,88 @@ def _cmd_bias(args):
             for k, row in zip(est.convergence_n, ca))
         print(f"convergence (N: max change to the final estimate): {steps}")
     if current is not None:
-        current = as_bias(current, alpha.shape[0], name="alpha")
         ok = int(np.count_nonzero(current <= alpha))
-        print(f"current bias: {ok} of {alpha.shape[0]} entries certified (alpha_current <= alpha)")
-    if args.out:
-        np.save(args.out, alpha)
-        print(f"alpha written to {args.out}")
+        print(f"current bias: {ok} of {m} entries certified (alpha_current <= alpha)")
+    if isinstance(domain, _ball_type()) and np.all(alpha <= 0):
+        print("(on a ball every admissible bias is <= 0: the centre x = 0 gives W x = 0, so it "
+              "keeps its n active rows only when alpha_i <= 0)")
+    if out:
+        np.save(out, alpha)
+        print(f"alpha written to {out}")
     return 0
+
+
+def _ball_type():
+    from .. import Ball
+
+    return Ball
+
+
+_BIAS_METHODS = {
+    "sampled": "most-correlated-basis estimate from --samples random points: any size, an "
+               "estimate from above (default)",
+    "polytope": "exact bias over the facets of the polytope of the normalised rows: a proof, "
+                "but the facet count grows like m^(n/2) (practical up to n of about 8)",
+}
+_INVERT_METHODS = {
+    "dual": "least squares on the active rows (dual frame): direct and fastest (default)",
+    "facet": "least squares on the first fully active facet of the polytope: needs the "
+             "convex hull, so small n only",
+    "frame": "the ReLU frame algorithm (iterative)",
+    "cg": "conjugate gradients on the active normal equations (iterative)",
+}
+
+
+def _choices_help(intro, choices):
+    return intro + "; ".join(f"{name}: {text}" for name, text in choices.items())
+
+
+def _add_threads(p):
+    p.add_argument("--n-threads", type=_n_threads_arg, default=None, dest="n_threads",
+                   metavar="N", help="OpenMP threads: a positive count, -1 for all cores, -2 "
+                   "for all but one (default: all usable cores, honouring OMP_NUM_THREADS)")
+    p.add_argument("--threads", type=_n_threads_arg, dest="n_threads", help=argparse.SUPPRESS)
+
+
+def _add_force(p):
+    p.add_argument("--force", action="store_true", help="overwrite existing output files")
 
 
 def build_parser():
     """The argparse parser of the ``reluinj`` command."""
+    from .. import __version__
+
     parser = argparse.ArgumentParser(
         prog="reluinj",
         description="Injectivity, maximal bias and inversion of ReLU layers.",
     )
+    parser.add_argument("--version", action="version", version=f"reluinj {__version__}")
     sub = parser.add_subparsers(dest="command", required=True)
-    p = sub.add_parser("demo", help="run the built-in examples and print a report")
-    p.add_argument("--seed", type=int, default=0, help="seed of the demo's samples")
+    p = sub.add_parser("demo", help="a short guided tour: a layer, its bias, its inverse")
+    p.add_argument("--seed", type=int, default=0, help="seed of the demo's samples (default 0)")
     p.set_defaults(func=_cmd_demo)
     p = sub.add_parser("bias", help="maximal bias of a ReLU layer ReLU(W x - alpha)")
     p.add_argument("weights", metavar="WEIGHTS",
-                   help=".npy file with W (m, n), or .npz with 'W' and optional 'b' (layer ReLU(W x + b))")
-    p.add_argument("--method", choices=["sampled", "polytope"], default="sampled")
+                   help=".npy file with W (m, n), or .npz with 'W' and optional 'alpha' (layer "
+                   "ReLU(W x - alpha)) or 'b' (layer ReLU(W x + b)) to check against the result")
+    p.add_argument("--method", choices=list(_BIAS_METHODS), default="sampled",
+                   help=_choices_help("", _BIAS_METHODS))
     p.add_argument("--domain", default="sphere:1",
-                   help="'sphere[:r]', 'ball[:r]' or 'annulus:r1:r2', optional ':+' (default sphere:1)")
-    p.add_argument("--samples", default="1e5", help="samples of the sampled method (default 1e5)")
+                   help="'sphere[:r]', 'ball[:r]' or 'annulus:r1:r2', optional ':+' for the "
+                   "non-negative part (default sphere:1)")
+    p.add_argument("--samples", type=_count_arg, default=100_000, metavar="N",
+                   help="points of the sampled method, e.g. 1e6 (default 1e5)")
     p.add_argument("--seed", type=int, default=0, help="seed of the samples (default 0)")
-    p.add_argument("--threads", type=int, default=None, help="OpenMP threads (default: all)")
+    _add_threads(p)
     p.add_argument("--out", default=None, help="write alpha (m,) to this .npy file")
+    _add_force(p)
     p.add_argument("--scheduler", default=None,
                    help="run the sampled method on Dask: tcp://HOST:PORT of a running scheduler, "
                    "or local:N for a local cluster of N worker processes (needs the 'dask' extra)")
     p.add_argument("--connect-timeout", type=float, default=10.0,
                    help="seconds to wait for the scheduler (default 10)")
-    p.add_argument("--progress", action="store_true", help="show a progress bar (with --scheduler)")
+    p.add_argument("--progress", action="store_true",
+                   help="show a progress bar of the sampled method (needs tqdm)")
     p.set_defaults(func=_cmd_bias)
     p = sub.add_parser("info", help="print build and thread configuration")
     p.set_defaults(func=_cmd_info)
@@ -265,41 +521,58 @@ def build_parser():
                    help=".npy file of filters, (K, M, ell) or (K, M, kh, kw) (torch layout)")
     p.add_argument("--input-length", required=True, type=_int_or_pair("--input-length"),
                    help="input length D (1-D) or H,W (2-D)")
-    p.add_argument("--k", required=True, type=int, help="model sparsity k")
-    p.add_argument("--stride", type=int, default=1, help="stride (default 1)")
-    p.add_argument("--samples", type=int, default=2000, help="samples per constant (2000)")
+    p.add_argument("--k", required=True, type=_positive_int_arg("--k"), help="model sparsity k")
+    p.add_argument("--stride", type=_positive_int_arg("--stride"), default=1,
+                   help="stride (default 1)")
+    p.add_argument("--samples", type=_count_arg, default=2000, metavar="N",
+                   help="samples per constant (default 2000)")
     p.add_argument("--pool", type=_int_or_pair("--pool"), default=None,
                    help="pooling-region length along the shifts, or PH,PW max-pooling windows "
                         "on the output maps of 4-D filters (default: all shifts)")
     p.add_argument("--allow-truncation", action="store_true",
                    help="accept (D - ell) not divisible by the stride (PyTorch floor rule)")
-    p.add_argument("--seed", type=int, default=0, help="seed of the samples")
+    p.add_argument("--seed", type=int, default=0, help="seed of the samples (default 0)")
+    _add_threads(p)
     p.set_defaults(func=_cmd_rip)
     p = sub.add_parser("inr", help="fit an implicit neural representation to an image "
                        "(needs the 'torch' extra)")
-    p.add_argument("image", help="PNG/TIFF/NPY file, or 'camera' (scikit-image's cameraman)")
-    p.add_argument("--size", type=int, default=128, help="resize to SIZE x SIZE (default 128)")
-    p.add_argument("--epochs", type=int, default=300, help="full-batch Adam steps (default 300)")
+    p.add_argument("image", help="PNG/TIFF file, .npy of a (H, W) or (H, W, 3) image with values "
+                   "in [0, 1] or [0, 255], or 'camera' (scikit-image's cameraman)")
+    p.add_argument("--size", type=_positive_int_arg("--size"), default=128,
+                   help="resize to SIZE x SIZE (default 128)")
+    p.add_argument("--epochs", type=_positive_int_arg("--epochs"), default=300,
+                   help="full-batch Adam steps (default 300)")
     p.add_argument("--activation", choices=["bwrelu", "relu", "siren", "wire", "relu_pe"],
-                   default="bwrelu")
+                   default="bwrelu",
+                   help="bwrelu: the B-spline wavelet written as 7 ReLUs (the paper's); relu: "
+                   "plain ReLU (the baseline); siren: sin(omega_0 x); wire: Gabor wavelet; "
+                   "relu_pe: ReLU with positional encoding (default bwrelu)")
     p.add_argument("--c", type=float, default=None,
                    help="BW-ReLU scale c (default 9) or SIREN/WIRE omega_0 (default 30/20)")
     p.add_argument("--device", default="cpu", help="torch device (default cpu; e.g. cuda)")
-    p.add_argument("--width", type=int, default=128, help="hidden width (default 128)")
-    p.add_argument("--layers", type=int, default=3, help="hidden layers (default 3)")
+    p.add_argument("--width", type=_positive_int_arg("--width"), default=128,
+                   help="hidden width (default 128)")
+    p.add_argument("--layers", type=_positive_int_arg("--layers"), default=3,
+                   help="hidden layers (default 3)")
     p.add_argument("--lr", type=float, default=4e-3, help="initial learning rate (default 4e-3)")
     p.add_argument("--decay", type=float, default=0.1, help="final/initial lr ratio (default 0.1)")
     p.add_argument("--seed", type=int, default=40, help="torch seed of the initialisation")
     p.add_argument("--out", default="inr", help="output prefix: OUT.png, OUT_psnr.png (or .csv)")
-    p.add_argument("--no-progress", action="store_true", help="hide the progress bar")
+    _add_force(p)
+    p.add_argument("--progress", action=argparse.BooleanOptionalAction, default=True,
+                   help="show the training progress bar (default on)")
     p.set_defaults(func=_cmd_inr)
     p = sub.add_parser("invert", help="reconstruct layer inputs from ReLU outputs",
                        description="Reconstruct x from y = ReLU(W x - alpha).")
-    p.add_argument("weights", help=".npy with W, or .npz with W and alpha (or b = -alpha)")
-    p.add_argument("outputs", help=".npy with outputs Y of shape (m,) or (B, m)")
-    p.add_argument("--method", default="dual", choices=["dual", "facet", "frame", "cg"])
+    p.add_argument("weights", metavar="WEIGHTS",
+                   help=".npy with W, or .npz with W and alpha (or b = -alpha)")
+    p.add_argument("outputs", metavar="OUTPUTS",
+                   help=".npy with outputs Y of shape (m,) or (B, m)")
+    p.add_argument("--method", default="dual", choices=list(_INVERT_METHODS),
+                   help=_choices_help("", _INVERT_METHODS))
     p.add_argument("--out", help="save the inputs (B, n) to this .npy instead of printing them")
-    p.add_argument("--n-threads", type=int, default=None, dest="n_threads")
+    _add_force(p)
+    _add_threads(p)
     p.set_defaults(func=_cmd_invert)
     p = sub.add_parser("analyze", help="per-stage injectivity of a trained torch CNN on data",
                        description="Analyse a torch nn.Sequential (Conv, Linear, ReLU, pooling, "
@@ -318,7 +591,14 @@ def build_parser():
 
 
 def main(argv=None):
-    """Entry point of the ``reluinj`` command; returns the exit code."""
+    """Entry point of the ``reluinj`` command; returns the exit code.
+
+    Called as the command (`argv` None), Ctrl-C ends the process at once with status 130 after
+    the one-line message (``os._exit``): a worker thread left in Qhull cannot be cancelled, and
+    an interrupt that landed inside an import would make Python report a death by SIGINT
+    instead of the status. With an explicit `argv` (tests, scripts) 130 is returned.
+    """
+    called_as_command = argv is None
     argv = sys.argv[1:] if argv is None else list(argv)
     if len(argv) >= 2 and argv[0] == "inr" and argv[1] in ("fit", "ct", "sr", "select-c"):
         if argv[1] == "fit":                       # reluinj inr fit IMAGE = reluinj inr IMAGE
@@ -331,14 +611,25 @@ def main(argv=None):
                 print(f"reluinj inr {argv[1]}: error: {err}", file=sys.stderr)
                 return 2
     parser = build_parser()
-    args = parser.parse_args(argv)
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as done:  # --help, --version, or a usage error (already printed)
+        return done.code
     try:
         return args.func(args)
+    except KeyboardInterrupt:
+        # Ctrl-C: the compiled loops stop between blocks; one line, the shell's status 130.
+        print(f"reluinj {args.command}: interrupted", file=sys.stderr)
+        if called_as_command:
+            sys.stdout.flush()
+            sys.stderr.flush()
+            os._exit(EXIT_INTERRUPTED)
+        return EXIT_INTERRUPTED
     except BrokenPipeError:
         # The reader went away (``reluinj demo | head``): not an error of ours. Point stdout at
         # devnull so that the interpreter's final flush does not raise again.
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 0
-    except (ValueError, TypeError, OSError, ImportError) as err:
-        print(f"reluinj {args.command}: error: {err}", file=sys.stderr)
-        return 2
+    except (ValueError, TypeError, OSError, ImportError, RuntimeError) as err:
+        print(f"reluinj {args.command}: error: {_cli_message(err)}", file=sys.stderr)
+        return EXIT_USAGE

@@ -17,7 +17,6 @@ from dataclasses import dataclass
 from typing import Tuple, Union
 
 import numpy as np
-from scipy.sparse.linalg import svds
 
 from .._lib.validation import (
     as_float_array,
@@ -296,6 +295,8 @@ def _squared_norm(op):
     """||W||_2^2: Lanczos (ARPACK ``svds``, fixed start vector) or a dense SVD for tiny W."""
     if min(op.shape) <= DENSE_NORM_MAX_DIM:
         return float(np.linalg.norm(op.todense().astype(np.float64), 2)) ** 2
+    from scipy.sparse.linalg import svds  # lazy: keeps `import reluinj.cnn` lighter
+
     v0 = np.ones(min(op.shape), dtype=op.dtype)
     s = svds(op, k=1, return_singular_vectors=False, v0=v0)
     return float(s[0]) ** 2

@@ -5,7 +5,6 @@ Convention throughout reluinj: the **rows** of ``W`` (shape ``(m, n)``) are the 
 ``x = W.T @ c``; the frame operator is ``S = W.T @ W``.
 """
 import numpy as np
-from scipy.optimize import linprog
 
 from .._lib.validation import (
     as_float_array,
@@ -192,6 +191,8 @@ def _omni_lp(W):
     A_ub = np.zeros((m, m + 1))
     A_ub[:, :m] = -np.eye(m)
     A_ub[:, -1] = 1.0  # t - c_i <= 0
+    from scipy.optimize import linprog  # lazy: keeps `import reluinj` fast
+
     res = linprog(cost, A_ub=A_ub, b_ub=np.zeros(m), A_eq=A_eq, b_eq=b_eq,
                   bounds=[(None, None)] * (m + 1), method="highs")
     if res.status == 0:

@@ -13,13 +13,11 @@ from dataclasses import dataclass, field
 from functools import cached_property
 
 import numpy as np
-from scipy.sparse import coo_matrix
-from scipy.sparse.csgraph import connected_components
-from scipy.spatial import ConvexHull, QhullError
 
 from .. import _core
 from .._lib.validation import as_float_array, as_weights, INT32_MAX, check_bool, check_positive_int
 from .._lib.exceptions import HullError
+from .._lib.interrupt import call_interruptibly
 from ._toolkit import is_omnidirectional, omnidirectional_margin
 
 __all__ = ["Facets", "facets", "nnls", "max_facet_count", "estimate_facet_count", "MERGE_TOL",
@@ -167,9 +165,12 @@ def _not_omnidirectional(W):
 
 def _hull_facets(Wn, merge):
     """Facets of conv(rows of Wn) (Wn already validated and normalized)."""
+    from scipy.spatial import ConvexHull, QhullError  # lazy: keeps `import reluinj` fast
+
     m, n = Wn.shape
     try:
-        hull = ConvexHull(Wn)
+        # Qhull never checks for signals: wait for it so that Ctrl-C still interrupts.
+        hull = call_interruptibly(ConvexHull, Wn)
     except QhullError as err:
         # A flat hull (rows on one affine hyperplane) means 0 is outside: say so.
         if not is_omnidirectional(Wn):
@@ -184,6 +185,9 @@ def _hull_facets(Wn, merge):
     dst = neighbors.ravel()
     same = np.max(np.abs(equations[src] - equations[dst]), axis=1) <= MERGE_TOL
     if merge and same.any():
+        from scipy.sparse import coo_matrix
+        from scipy.sparse.csgraph import connected_components
+
         graph = coo_matrix((np.ones(int(same.sum())), (src[same], dst[same])),
                            shape=(n_simplices, n_simplices))
         n_facets, label = connected_components(graph, directed=False)
