@@ -27,7 +27,7 @@ extensions = [
     "sphinx.ext.autosummary",
     "sphinx.ext.doctest",
     "sphinx.ext.intersphinx",
-    "sphinx.ext.mathjax",
+    "reluinj_mathtext",                   # math as SVG by matplotlib: no JavaScript, works offline
     "sphinx.ext.viewcode",
     "numpydoc",
     "sphinx_gallery.gen_gallery",
@@ -43,7 +43,6 @@ reluinj_md2rst.convert_file(HERE.parent / "bench" / "README.md",
                             HERE / "generated" / "performance-tables.rst")
 autosummary_generate = True
 autosummary_imported_members = True
-autodoc_default_options = {"members": False}
 autodoc_typehints = "none"
 numpydoc_show_class_members = True
 numpydoc_show_inherited_class_members = False
@@ -52,6 +51,7 @@ numpydoc_attributes_as_param_list = True
 numpydoc_xref_param_type = False
 
 default_role = "py:obj"
+html_math_renderer = "reluinj_mathtext"
 
 intersphinx_mapping = {
     "python": ("https://docs.python.org/3", None),
