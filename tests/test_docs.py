@@ -116,7 +116,7 @@ def _pages_with_examples():
     if not DOCS.exists():
         return []
     return sorted(p for p in list(DOCS.glob("*.rst")) + list(DOCS.glob("guide/*.rst"))
-                  if ">>>" in p.read_text(encoding="utf-8"))
+                  if re.search(r"^\s*>>> ", p.read_text(encoding="utf-8"), re.M))
 
 
 @pytest.mark.parametrize("page", _pages_with_examples(), ids=lambda p: p.name)
