@@ -1,4 +1,8 @@
-"""Figure 2 of Shenouda, Zhou & Nowak (ICML 2024): conditioning of ReLU vs BW-ReLU features
+"""
+Conditioning of ReLU vs BW-ReLU features during training (long run)
+===================================================================
+
+Figure 2 of Shenouda, Zhou & Nowak (ICML 2024): conditioning of ReLU vs BW-ReLU features
 while a shallow network is trained on a univariate fit.
 
 A 1-hidden-layer network x ↦ Σ_k v_k φ(c(w_k x − b_k)) with K neurons (PyTorch default

@@ -1,7 +1,7 @@
 """Invertibility of CNN layers (Gilbert, Zhang, Lee, Zhang, Lee, IJCAI 2017).
 
 A convolution layer ``W`` (see :class:`reluinj.ConvOperator`; its rows, every filter at every
-shift, are the frame vectors) followed by max-|.| pooling and a sparsity budget maps an input
+shift, are the frame vectors) followed by max-``|.|`` pooling and a sparsity budget maps an input
 ``x`` to a *model-k-sparse* code: each of the K filter blocks of ``h = W x`` keeps at most one
 entry per pooling region, and k entries are kept in total. When ``W.T`` satisfies the
 model-RIP, the tied decoder ``x_hat = W.T M(W x, k)`` approximately inverts the layer on
@@ -106,7 +106,7 @@ def _regions(K, shape, k, pool):
 
 
 def model_project(h, k, *, pool=None):
-    """Structured approximation M(h, k): pool by max |.|, keep the k largest region winners.
+    """Structured approximation M(h, k): pool by max ``|.|``, keep the k largest region winners.
 
     Parameters
     ----------
@@ -197,7 +197,7 @@ def sample_model_sparse(K, n, k, *, pool=None, size=None, seed=None, dtype=np.fl
 
     Returns
     -------
-    z : ndarray of shape (K, *n), or (size, K, *n)
+    z : ndarray of shape ``(K, *n)``, or ``(size, K, *n)``
     """
     dtype = check_float_dtype(dtype)
     K = check_positive_int(K, "K")
@@ -260,7 +260,7 @@ def one_shot_reconstruct(op, x, k, *, pool=None, relu=False, n_threads=None):
     op : ConvOperator or ConvOperator2D
         The layer ``W`` (rows = shifted filters = frame vectors). For the ReLU layer of the
         paper's Proposition 1 pass ``op.relu_pair()`` (``[W; -W]``) with ``relu=True``.
-    x : ndarray of shape (M*D,) or (..., *op.dims)
+    x : ndarray of shape ``(M*D,)`` or ``(..., *op.dims)``
         Input(s), in the operator's dtype.
     k : int
         Sparsity budget of :func:`model_project`.
@@ -310,7 +310,7 @@ class IHTResult:
     ----------
     x : ndarray, same shape as the input signal
         The reconstruction ``W.T z``.
-    z : ndarray of shape (K*n,) for a flat signal, else (..., *op.dimsd)
+    z : ndarray of shape ``(K*n,)`` for a flat signal, else ``(..., *op.dimsd)``
         The model-k-sparse code.
     residuals : ndarray of shape (n_iter, ...)
         Relative residual ``||x - W.T z|| / ||x||`` after each iteration, per input.
@@ -339,7 +339,7 @@ def iht(op, x, k, *, pool=None, relu=False, max_iter=50, step="auto", tol=1e-10,
     ----------
     op : ConvOperator or ConvOperator2D
         The layer ``W``; ``W.T`` is the model-RIP synthesis matrix.
-    x : ndarray of shape (M*D,) or (..., *op.dims)
+    x : ndarray of shape ``(M*D,)`` or ``(..., *op.dims)``
         Signal(s) to invert, in the operator's dtype.
     k : int
         Sparsity budget.

@@ -221,7 +221,7 @@ def relu_to_bwrelu(input_weights, biases, output_weights, *, radius=1.0, c=1.0):
         The net is x ↦ Σ_k v_k ReLU(w_k·x − b_k).
     output_weights : array_like of shape (K,) or (out_features, K)
     radius : float, default=1.0
-        The identity holds for every x with ‖x‖₂ ≤ radius (for d = 1: |x| ≤ radius).
+        The identity holds for every x with ‖x‖₂ ≤ radius (for d = 1: ``|x| <= radius``).
     c : float, default=1.0
         Scale of the resulting BW-ReLU net ψ(c·z).
 
