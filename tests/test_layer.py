@@ -128,3 +128,4 @@ def test_cholesky_fast_path_agrees_with_gram_schmidt(W, bias):
     single = np.array([layer.is_injective_at(x) for x in X[:300]])
     np.testing.assert_array_equal(batched[:300], single)
     np.testing.assert_array_equal(batched, _rank_oracle(layer.W, layer.alpha, X))
+    np.testing.assert_array_equal(batched, rank_b == W.shape[1])

@@ -8,9 +8,6 @@ the covering radius of the samples sizes the error. For N i.i.d. uniform points 
 """
 import math
 
-from scipy.special import betainc, gammaln
-from scipy.optimize import brentq
-
 from .._lib.validation import check_positive_float, check_positive_int
 
 __all__ = ["sampling_error", "samples_needed", "SAMPLING_RULES"]
@@ -20,10 +17,14 @@ SAMPLING_RULES = ("sound", "authors")
 
 def _cap_fraction(theta, n):
     """Normalized surface measure of a cap of angular radius theta <= pi/2 on S^{n-1}."""
+    from scipy.special import betainc  # lazy: keeps `import reluinj` fast
+
     return 0.5 * betainc(0.5 * (n - 1), 0.5, math.sin(theta) ** 2)
 
 
 def _authors_kappa(d):
+    from scipy.special import gammaln
+
     return math.exp(gammaln((d + 1) / 2) - gammaln(d / 2)) / (d * math.sqrt(math.pi))
 
 
@@ -71,6 +72,8 @@ def sampling_error(n_samples, n, *, rule="sound"):
     target = math.log(N) / N
     if target >= 0.5:
         return math.sqrt(2.0)  # no cap smaller than a hemisphere holds log N points
+    from scipy.optimize import brentq
+
     theta = brentq(lambda t: _cap_fraction(t, n) - target, 0.0, math.pi / 2, xtol=1e-15)
     return 2.0 * math.sin(theta / 2)
 

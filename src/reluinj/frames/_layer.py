@@ -4,7 +4,7 @@ import numpy as np
 from .. import _core, _cykern
 from .._lib.threads import effective_n_threads
 from .._lib.constants import DEFAULT_RANK_TOL
-from .._lib.validation import (as_bias, as_points, as_weights, check_positive_float,
+from .._lib.validation import (as_bias, as_points, as_weights,
                                check_rank_tol, result_dtype)
 
 __all__ = ["ReLULayer"]

@@ -2,8 +2,6 @@
 from itertools import combinations
 
 import numpy as np
-import scipy.optimize
-from scipy.spatial import ConvexHull, QhullError
 
 from .. import _core
 from .._lib.threads import effective_n_threads
@@ -161,6 +159,8 @@ def polytope_bias(W, domain=Sphere(), *, facet_mode="true", variant="vertex",
 def _orthant_nnls_residuals(Wn):
     """max_j dist(e_j, cone(rows of Wn)) by NNLS: 0 iff R^n_+ is in the conic hull."""
     n = Wn.shape[1]
+    import scipy.optimize  # lazy: keeps `import reluinj` fast
+
     return max(scipy.optimize.nnls(Wn.T, e)[1] for e in np.eye(n))
 
 
@@ -195,6 +195,8 @@ def _cone_orthant_min(rays, phi):
     vals = rays @ phi
     if vals.min() >= 0:
         return float(vals.min())
+    import scipy.optimize
+
     c, _ = scipy.optimize.nnls(rays.T, -phi)
     return -float(np.linalg.norm(rays.T @ c))
 
@@ -203,6 +205,8 @@ def _nonnegative_facets(W, Wn, omni):
     """Simplices (n vertex rows each) of conv(Wn ∪ {0}) not containing 0, with a label of
     the true facet (coplanar simplices merged) of each."""
     m, n = Wn.shape
+    from scipy.spatial import ConvexHull, QhullError  # lazy: keeps `import reluinj` fast
+
     pts = Wn if omni else np.vstack([Wn, np.zeros((1, n))])
     try:
         hull = ConvexHull(pts)

@@ -272,6 +272,8 @@ def estimate_facet_count(W, *, limit=None):
         limit = check_positive_int(limit, "limit")
         if bound <= limit:
             return bound
+    from scipy.spatial import ConvexHull, QhullError  # lazy: keeps `import reluinj` fast
+
     norms = np.linalg.norm(W.astype(np.float64), axis=1, keepdims=True)
     Wn = W / np.where(norms > 0, norms, 1.0)
     order = np.random.default_rng(0).permutation(m)
