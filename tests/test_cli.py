@@ -30,6 +30,14 @@ def test_demo_tells_the_story(capsys):
     m = re.search(r"alpha = ([\d.]+) for all 12 \(the exact value is 1/sqrt\(5\) = ([\d.]+)\)", out)
     assert m and float(m.group(1)) == float(m.group(2)) == round(5 ** -0.5, 4), out
     assert "At bias 0: 100.00%" in out and "100.00% certified" in out
+    # the injectivity radius next to the bias: inf at bias 0, 0 at bias 0.1 (issue 18)
+    m = re.search(r"At bias 0 its radius is (\S+) \(certified: every ball\); at bias 0.1 it is (\S+),", out)
+    assert m and float(m.group(1)) == np.inf and float(m.group(2)) == 0.0, out
+    W = reluinj.icosahedron()
+    X = reluinj.testing.sphere_samples(2000, 3, seed=5) * np.logspace(-6, 6, 2000)[:, None]
+    assert np.all(np.linalg.matrix_rank(np.stack([W * (W @ x >= 0)[:, None] for x in X])) == 3)
+    short = reluinj.testing.sphere_samples(200, 3, seed=6) * 0.0999  # |<x, phi_i>| < 0.1
+    assert not np.any(short @ W.T - 0.1 >= 0)
     # the input comes back to rounding error
     err = float(re.search(r"with max error ([\d.e+-]+)", out).group(1))
     assert err < 1e-14 and "(0 failures)" in out
