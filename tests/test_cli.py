@@ -190,6 +190,43 @@ def test_progress_without_scheduler(tmp_path, capsys):
     assert "3000/3000" in capsys.readouterr().err
 
 
+def test_margin_is_subtracted_from_the_sampled_estimate(tmp_path, capsys):
+    W = reluinj.random_frame(12, 3, seed=0)
+    np.save(tmp_path / "W.npy", W)
+    base = ["bias", str(tmp_path / "W.npy"), "--samples", "2000", "--seed", "3"]
+    assert main(base + ["--out", str(tmp_path / "a0.npy")]) == 0
+    assert main(base + ["--margin", "0.05", "--out", str(tmp_path / "a1.npy")]) == 0
+    assert "safety margin subtracted from every finite alpha: 0.05" in capsys.readouterr().out
+    # the oracle: the same estimate from the library, minus the margin
+    want = reluinj.sampled_bias(W, n_samples=2000, seed=3).alpha - 0.05
+    np.testing.assert_allclose(np.load(tmp_path / "a1.npy"), want, rtol=0, atol=1e-15)
+    np.testing.assert_allclose(np.load(tmp_path / "a0.npy") - 0.05, want, rtol=0, atol=1e-15)
+    assert main(base + ["--margin", "covering", "--out", str(tmp_path / "a2.npy")]) == 0
+    est = reluinj.sampled_bias(W, n_samples=2000, seed=3)
+    np.testing.assert_allclose(np.load(tmp_path / "a2.npy"), est.alpha - est.sampling_error,
+                               rtol=0, atol=1e-15)
+    capsys.readouterr()
+    for bad in (["--margin", "-1"], ["--margin", "nan"], ["--margin", "x"]):
+        assert main(base + bad) == 2
+        assert "argument --margin" in capsys.readouterr().err
+    assert main(base + ["--method", "polytope", "--margin", "0.1"]) == 2
+    assert "--margin" in capsys.readouterr().err
+
+
+def test_max_facets_limits_the_polytope_method(tmp_path, capsys):
+    W = reluinj.random_frame(40, 5, seed=0)
+    np.save(tmp_path / "W.npy", W)
+    n_facets = reluinj.hull.facets(W, merge=False).n_facets
+    cmd = ["bias", str(tmp_path / "W.npy"), "--method", "polytope"]
+    assert main(cmd + ["--max-facets", str(n_facets // 4)]) == 2
+    err = capsys.readouterr().err
+    assert "--max-facets" in err and "Traceback" not in err
+    assert main(cmd + ["--max-facets", "0", "--out", str(tmp_path / "a.npy")]) == 0
+    np.testing.assert_array_equal(np.load(tmp_path / "a.npy"), reluinj.polytope_bias(W).alpha)
+    assert main(["bias", str(tmp_path / "W.npy"), "--max-facets", "10"]) == 2
+    assert "--method polytope" in capsys.readouterr().err
+
+
 def test_ball_explains_the_zero_bias(tmp_path, capsys):
     np.save(tmp_path / "W.npy", reluinj.icosahedron())
     assert main(["bias", str(tmp_path / "W.npy"), "--method", "polytope", "--domain", "ball"]) == 0

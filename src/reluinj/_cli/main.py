@@ -265,6 +265,27 @@ def _load_layer_file(path):
     return W, np.broadcast_to(np.asarray(alpha, dtype=np.float64), (m,)).copy()
 
 
+def _margin_arg(text):
+    """argparse type of --margin: a finite float >= 0 or the word 'covering'."""
+    if text == "covering":
+        return text
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"expected a number >= 0 or 'covering'; got {text!r}") from None
+    if not (value >= 0 and value < float("inf")):
+        raise argparse.ArgumentTypeError(f"expected a finite number >= 0; got {text!r}")
+    return value
+
+
+def _max_facets_arg(text):
+    """argparse type of --max-facets: a count >= 0 (0: no limit), also written as 1e7."""
+    if text.strip() in ("0", "0.0"):
+        return 0
+    return _count_arg(text)
+
+
 def _warn_if_long_polytope(W, out=sys.stderr):
     """Say before the hull is built that the polytope method can take very long."""
     m, n = W.shape
@@ -377,6 +398,13 @@ def _cmd_bias(args):
         raise CLIError(f"--domain: {err}") from None
     if args.scheduler and args.method != "sampled":
         raise CLIError("--scheduler works with --method sampled only")
+    if args.margin is not None and args.method != "sampled":
+        raise CLIError("--margin is subtracted from the sampled estimate; --method polytope is "
+                       "exact and takes no margin")
+    if args.margin is not None and args.scheduler:
+        raise CLIError("--margin works with the local sampled method (without --scheduler)")
+    if args.max_facets is not None and args.method != "polytope":
+        raise CLIError("--max-facets limits the polytope method; use it with --method polytope")
     out = None
     if args.out:
         out = _npy_path(args.out)
@@ -405,15 +433,27 @@ def _cmd_bias(args):
                                            client=client, progress=args.progress)
     elif args.method == "sampled":
         est = sampled_bias(W, domain, n_samples=args.samples, seed=args.seed,
+                           margin=0.0 if args.margin is None else args.margin,
                            n_threads=args.n_threads, progress=args.progress)
     else:
+        from ..hull import MAX_FACETS
+
         _warn_if_long_polytope(W)
-        est = polytope_bias(W, domain, n_threads=args.n_threads)
+        limit = MAX_FACETS if args.max_facets is None else args.max_facets
+        try:
+            est = polytope_bias(W, domain, max_facets=None if limit == 0 else limit,
+                                n_threads=args.n_threads)
+        except ValueError as err:
+            if "max_facets" not in str(err):
+                raise
+            raise CLIError(f"--max-facets: {err} (--max-facets 0 removes the limit)") from None
     dt = time.perf_counter() - t0
     alpha = est.alpha
     print(f"method={est.method} domain={domain} W shape={(m, n)} ({dt:.3f} s)")
     print(f"alpha: min={np.min(alpha):.6g} median={np.median(alpha):.6g} max={np.max(alpha):.6g}"
           f" (+inf entries: {est.n_unbounded})")
+    if getattr(est, "margin", 0.0):
+        print(f"safety margin subtracted from every finite alpha: {est.margin:.6g}")
     if est.sampling_error is not None:
         from .. import samples_needed
 
@@ -503,6 +543,12 @@ def build_parser():
     p.add_argument("--samples", type=_count_arg, default=100_000, metavar="N",
                    help="points of the sampled method, e.g. 1e6 (default 1e5)")
     p.add_argument("--seed", type=int, default=0, help="seed of the samples (default 0)")
+    p.add_argument("--margin", type=_margin_arg, default=None, metavar="EPS|covering",
+                   help="subtract this safety margin from the sampled estimate, or 'covering' "
+                   "for the sampling-error estimate (default 0)")
+    p.add_argument("--max-facets", type=_max_facets_arg, default=None, metavar="N",
+                   help="polytope method: refuse to start above this estimated facet count "
+                   "(default 1e6; 0 removes the limit)")
     _add_threads(p)
     p.add_argument("--out", default=None, help="write alpha (m,) to this .npy file")
     _add_force(p)
