@@ -28,6 +28,14 @@ if [ "${ASAN_LIB#/}" = "$ASAN_LIB" ]; then
     exit 0
 fi
 
+# setup.py runs outside pip here, so the [build-system] requirements must be importable.
+python - "$ROOT/pyproject.toml" <<'PY' > "$OUT/build-requires.txt"
+import sys, tomllib
+print("\n".join(tomllib.load(open(sys.argv[1], "rb"))["build-system"]["requires"]))
+PY
+python -m pip install -q -r "$OUT/build-requires.txt" > "$OUT/pip.log" 2>&1 \
+    || { tail -20 "$OUT/pip.log"; exit 1; }
+
 FLAGS="-O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=undefined"
 WRAP="$OUT/san-cxx"
 printf '#!/bin/sh\nexec %s "$@" %s\n' "$CXX_BIN" "$FLAGS" > "$WRAP"
