@@ -75,7 +75,7 @@ def condition_history(activation, *, c=1.0, n_neurons=100, n_samples=20, steps=2
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(description=__doc__.strip().splitlines()[0])
     parser.add_argument("--out", default="fig2.png", help="output PNG (CSV without matplotlib)")
     parser.add_argument("--steps", type=int, default=2000)
     parser.add_argument("--c", type=float, default=1.0, help="BW-ReLU scale c")

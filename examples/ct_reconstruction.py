@@ -1,4 +1,6 @@
-"""CT reconstruction with INRs (Shenouda, Zhou & Nowak, ICML 2024, Sec. 5.1 / Fig. 4).
+"""
+CT reconstruction with INRs (Shenouda, Zhou & Nowak, ICML 2024, Sec. 5.1 / Fig. 4)
+==================================================================================
 
 The Shepp–Logan phantom (scikit-image) is measured by the parallel-beam Radon transform of the
 authors' code (:class:`reluinj.RadonTransform`, angles ``linspace(0, 180, n)``); INRs are fitted
@@ -34,7 +36,7 @@ METHODS = [("bwrelu", 3.0, 2e-3), ("siren", 25.0, 1e-3), ("wire", 7.0, 5e-3),
 
 
 def main(argv=None):
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap = argparse.ArgumentParser(description=__doc__.strip().splitlines()[0])
     ap.add_argument("--size", type=int, default=48)
     ap.add_argument("--angles", type=int, default=30)
     ap.add_argument("--width", type=int, default=96)

@@ -1,4 +1,6 @@
-"""Analyse and invert a small trained CNN, layer by layer (reluinj.ConvNetwork).
+"""
+Analyse and invert a small trained CNN, layer by layer (reluinj.ConvNetwork)
+============================================================================
 
 A CNN with two padded ``Conv2d`` + ``ReLU`` stages, a ``MaxPool2d`` and a ``Linear`` head is
 trained for a few seconds on scikit-learn's bundled 8x8 digits (CPU), turned into a

@@ -1,4 +1,6 @@
-"""4x super-resolution with INRs (Shenouda, Zhou & Nowak, ICML 2024, Sec. 5.3 / Fig. 6).
+"""
+4x super-resolution with INRs (Shenouda, Zhou & Nowak, ICML 2024, Sec. 5.3 / Fig. 6)
+====================================================================================
 
 An RGB scikit-image picture (``chelsea`` by default) is resized to the high-resolution size;
 the low-resolution input is made with anti-aliased resizing by 1/4, as the authors do. INRs are
@@ -30,7 +32,7 @@ METHODS = [("bwrelu", 3.0, 3e-3), ("siren", 12.0, 2e-3), ("wire", 8.0, 3e-3),
 
 
 def main(argv=None):
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap = argparse.ArgumentParser(description=__doc__.strip().splitlines()[0])
     ap.add_argument("--image", default="chelsea", help="scikit-image name (chelsea, astronaut)")
     ap.add_argument("--size", type=int, default=48, help="high-resolution side (multiple of 4)")
     ap.add_argument("--factor", type=int, default=4)

@@ -487,7 +487,7 @@ class ConvNetworkInverseResult:
 
     Attributes
     ----------
-    x : ndarray of shape (B, *input_shape)
+    x : ndarray of shape ``(B, *input_shape)``
         Reconstructed inputs (least-squares guesses where a stage is not injective).
     injective : ndarray of bool, shape (B, n_stages)
         Per sample and stage: that stage was inverted uniquely.
@@ -611,7 +611,7 @@ class ConvNetwork:
         return hs
 
     def __call__(self, X):
-        """Forward pass: X of shape (B, *input_shape) -> (B, *output_shape), float64."""
+        """Forward pass: X of shape ``(B, *input_shape)`` -> ``(B, *output_shape)``, float64."""
         h, single = self._as_input(X)
         out = self.activations(h.reshape((-1,) + self.input_shape))[-1]
         out = out.reshape((-1,) + self.stages[-1].out_shape)
@@ -624,7 +624,7 @@ class ConvNetwork:
 
         Parameters
         ----------
-        X : array_like of shape (B, *input_shape)
+        X : array_like of shape ``(B, *input_shape)``
             Network inputs (e.g. held-out data), finite.
         with_data_bias : bool, default=True
             ReLU stages with at most :data:`DENSE_RANK_LIMIT` inputs: the data-driven bias
@@ -761,7 +761,7 @@ class ConvNetwork:
 
         Parameters
         ----------
-        Y : array_like of shape (B, *output_shape)
+        Y : array_like of shape ``(B, *output_shape)``
             The outputs of stage `start` (by default the network outputs).
         start : int or None, default=None
             Invert stages ``start, start-1, ..., 0`` (None: all stages), e.g. only the
@@ -769,7 +769,7 @@ class ConvNetwork:
         switches : sequence or None, default=None
             One entry per stage, as :attr:`ConvNetworkAnalysis.switches` (None entries for
             stages other than max-pool).
-        x_true : array_like of shape (B, *input_shape) or None
+        x_true : array_like of shape ``(B, *input_shape)`` or None
             The true inputs; gives ``rel_error``.
         method : {"lstsq"}, default="lstsq"
         zero_tol : float, default=1e-8
