@@ -43,6 +43,23 @@ def test_sampled_bias_inprocess_cluster_is_bitwise_local(local_estimate):
     _assert_same_estimate(est, local_estimate)
 
 
+@pytest.mark.parametrize("margin", [0.03, "covering"])
+def test_sampled_bias_margin_and_sampling_error_are_the_local_ones(margin):
+    est = rd.sampled_bias(W40, margin=margin, **SAMPLED_KW)
+    local = reluinj.sampled_bias(W40, margin=margin, **SAMPLED_KW)
+    _assert_same_estimate(est, local)
+    assert est.sampling_error == local.sampling_error == reluinj.sampling_error(60_000, 5)
+    want = 0.03 if margin == 0.03 else reluinj.sampling_error(60_000, 5)
+    assert est.margin == local.margin == want
+    # on the unit sphere the margin is subtracted from the normalised estimate without margin
+    plain = rd.sampled_bias(W40, **SAMPLED_KW)
+    np.testing.assert_array_equal(est.alpha_normalized, plain.alpha_normalized - want)
+    with pytest.raises(ValueError, match="margin"):
+        rd.sampled_bias(W40, n_samples=10, margin="nope")
+    with pytest.raises(ValueError, match="margin"):
+        rd.sampled_bias(W40, n_samples=10, margin=-1.0)
+
+
 def test_sampled_bias_authors_init_and_generator_rng():
     seq = np.random.SeedSequence(99)
     local = reluinj.sampled_bias(W40, n_samples=20_000, seed=seq, batch_size=3000, init="authors")

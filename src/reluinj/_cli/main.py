@@ -401,8 +401,6 @@ def _cmd_bias(args):
     if args.margin is not None and args.method != "sampled":
         raise CLIError("--margin is subtracted from the sampled estimate; --method polytope is "
                        "exact and takes no margin")
-    if args.margin is not None and args.scheduler:
-        raise CLIError("--margin works with the local sampled method (without --scheduler)")
     if args.max_facets is not None and args.method != "polytope":
         raise CLIError("--max-facets limits the polytope method; use it with --method polytope")
     out = None
@@ -430,6 +428,7 @@ def _cmd_bias(args):
             print(f"scheduler: {args.scheduler} ({len(client.scheduler_info()['workers'])} "
                   "workers)")
             est = distributed.sampled_bias(W, domain, n_samples=args.samples, seed=args.seed,
+                                           margin=0.0 if args.margin is None else args.margin,
                                            client=client, progress=args.progress)
     elif args.method == "sampled":
         est = sampled_bias(W, domain, n_samples=args.samples, seed=args.seed,

@@ -19,12 +19,14 @@ A worker with T threads runs up to T tasks at once. Each task calls the compiled
 cores; raise it only for workers started with fewer threads than cores
 (``dask worker --nthreads 1`` and ``n_threads_per_task=cores``).
 """
+import dataclasses
 import math
 from dataclasses import dataclass
 
 import numpy as np
 
 from .._lib.validation import as_bias, as_weights, check_positive_float, check_positive_int
+from ._coverage import sampling_error
 from ._domains import Sphere, check_domain
 from .._lib.constants import DEFAULT_RANK_TOL
 from ._layer import ReLULayer
@@ -177,7 +179,7 @@ def _check_task_threads(n_threads_per_task):
 
 
 def sampled_bias(W, domain=Sphere(), *, n_samples, batch_size=None, seed=None, init="none",
-                 check_rank="auto", client=None, n_threads_per_task=1, retries=1,
+                 check_rank="auto", margin=0.0, client=None, n_threads_per_task=1, retries=1,
                  progress=False):
     """:func:`reluinj.sampled_bias` with one Dask task per batch of samples.
 
@@ -193,8 +195,9 @@ def sampled_bias(W, domain=Sphere(), *, n_samples, batch_size=None, seed=None, i
         reproducibility contract: the same `seed` and `batch_size` give the local result.
     seed : None, int, SeedSequence or numpy.random.Generator, default=None
         See :func:`reluinj.sampled.seed_sequence`.
-    init, check_rank
-        As in :func:`reluinj.sampled_bias`.
+    init, check_rank, margin
+        As in :func:`reluinj.sampled_bias` (``margin="covering"`` subtracts
+        :func:`reluinj.sampling_error`).
     client : distributed.Client or None, default=None
         None uses the current distributed client if there is one, else dask's local threaded
         scheduler.
@@ -208,8 +211,10 @@ def sampled_bias(W, domain=Sphere(), *, n_samples, batch_size=None, seed=None, i
     Returns
     -------
     est : BiasEstimate
-        Bitwise equal to ``reluinj.sampled_bias(W, domain, n_samples=..., seed=...,
-        batch_size=...)``.
+        `alpha`, `sampling_error` and `margin` bitwise equal to those of
+        ``reluinj.sampled_bias(W, domain, n_samples=..., seed=..., batch_size=...)``. The
+        convergence record (`convergence_n`, `convergence_alpha`) is left None: the tasks are
+        reduced as a tree, not in sample order.
 
     Notes
     -----
@@ -226,6 +231,12 @@ def sampled_bias(W, domain=Sphere(), *, n_samples, batch_size=None, seed=None, i
                   else check_positive_int(batch_size, "batch_size"))
     if init not in ("none", "authors"):
         raise ValueError(f"init must be 'none' or 'authors'; got {init!r}")
+    err = sampling_error(max(n_samples, 2), W.shape[1])
+    if isinstance(margin, str):
+        if margin != "covering":
+            raise ValueError(f"margin must be a float >= 0 or 'covering'; got {margin!r}")
+        margin = err
+    margin = check_positive_float(margin, "margin", allow_zero=True)
     check = resolve_check_rank(Wn, check_rank)
     nt = _check_task_threads(n_threads_per_task)
     retries = check_positive_int(retries, "retries", minimum=0)
@@ -240,7 +251,8 @@ def sampled_bias(W, domain=Sphere(), *, n_samples, batch_size=None, seed=None, i
     ]
     partial = _compute(_tree_reduce(dask.delayed, parts, combine_partials), client, progress,
                        retries)
-    return finalize_sampled_bias(W, Wn, norms, partial, domain, init, n_samples)
+    est = finalize_sampled_bias(W, Wn, norms, partial, domain, init, n_samples, margin=margin)
+    return dataclasses.replace(est, sampling_error=err)
 
 
 def _as_dask_points(X, width, name):
