@@ -15,7 +15,9 @@ From each recipe the suite derives the bad calls, one argument at a time:
 * a numeric option gets 0, -1, NaN, inf, a huge value (``2**63``) and a string;
 * a flag (bool) gets ``"x"`` and ``2``; a string choice gets ``"nope"`` and ``1``.
 
-Values accepted on purpose are listed in ``ACCEPTED`` with the reason. Everything runs in
+Each recipe must itself be a valid call (``test_every_recipe_is_a_valid_call``), so that a bad
+call fails because of the one bad argument. Values accepted on purpose are listed in
+``ACCEPTED`` with the reason. Everything runs in
 process (the former interpreter crashes have their own subprocess tests in test_hardening.py).
 """
 import dataclasses
@@ -68,6 +70,33 @@ def _torch_tensor():
 def _torch_sequential():
     torch = pytest.importorskip("torch")
     return torch.nn.Sequential(_torch_linear(), torch.nn.ReLU())
+
+
+def _torch_conv1d():
+    torch = pytest.importorskip("torch")
+    torch.manual_seed(0)
+    return torch.nn.Conv1d(1, 2, 3)
+
+
+def _torch_cnn():
+    """Conv1d -> ReLU -> MaxPool1d -> Flatten on inputs of shape (1, 8): outputs (8,)."""
+    torch = pytest.importorskip("torch")
+    torch.manual_seed(0)
+    nn = torch.nn
+    return nn.Sequential(nn.Conv1d(1, 4, 3), nn.ReLU(), nn.MaxPool1d(2), nn.Flatten())
+
+
+def _conv_net():
+    return reluinj.ConvNetwork.from_torch(_torch_cnn(), (1, 8))
+
+
+def _inr_factory(c=None):
+    """A zero-argument ReLU INR factory (c None), or a BW-ReLU INR with scale c and a K -> K
+    hidden layer (the shape code_variation_norm's "ct" rule needs)."""
+    pytest.importorskip("torch")
+    if c is None:
+        return lambda: reluinj.INR(2, 4, 1, 1, activation="relu")
+    return reluinj.INR(2, 4, 2, 1, c=c)
 
 
 # name -> (callable, valid keyword arguments). Lambdas expose methods under their argument names.
@@ -225,6 +254,103 @@ RECIPES = {
         {"image": rng.random((3, 3)), "epochs": 1, "lr": 4e-3, "decay": 0.1, "progress": False}),
 }
 
+W2 = np.array([[1.0, 0.0], [0.0, 1.0], [-1.0, -1.0], [0.6, -0.8]])
+POOL = reluinj.AveragePool((4, 4), 2)
+RADON = reluinj.RadonTransform((5, 5), n_angles=3)
+CNN_X = rng.standard_normal((2, 1, 8))
+IMG = rng.random((7, 7))
+RECIPES.update({
+    # frames: injectivity regions, radii and sampling rules
+    "radial_profile": (reluinj.radial_profile,
+                       {"W": W, "alpha": ALPHA, "U": X, "t_max": 10.0, "first_only": False,
+                        "rank_tol": 1e-10, "n_threads": 1}),
+    "injectivity_radius": (reluinj.injectivity_radius,
+                           {"W": W, "alpha": ALPHA, "nonnegative": False, "method": "sampled",
+                            "n_directions": 64, "n_refine": 2, "certify": True, "seed": 0,
+                            "rank_tol": 1e-10, "n_threads": 1}),
+    "injectivity_radius(sweep)": (reluinj.injectivity_radius,
+                                  {"W": W2, "alpha": np.full(4, -0.5), "nonnegative": False,
+                                   "method": "sweep", "certify": False, "rank_tol": 1e-10,
+                                   "n_threads": 1}),
+    "InjectivityRegion": (reluinj.InjectivityRegion, {"W": W, "alpha": ALPHA, "rank_tol": 1e-10}),
+    "InjectivityRegion.contains": (
+        lambda X, n_threads=1: reluinj.InjectivityRegion(W, ALPHA).contains(
+            X, n_threads=n_threads), {"X": X, "n_threads": 1}),
+    "InjectivityRegion.profile": (
+        lambda U, t_max=10.0, n_threads=1: reluinj.InjectivityRegion(W, ALPHA).profile(
+            U, t_max=t_max, n_threads=n_threads), {"U": X, "t_max": 10.0, "n_threads": 1}),
+    "most_correlated_basis": (reluinj.most_correlated_basis,
+                              {"W": W, "X": X, "rank_tol": 1e-10, "n_threads": 1}),
+    "sampling_error": (reluinj.sampling_error, {"n_samples": 100, "n": 3, "rule": "sound"}),
+    "samples_needed": (reluinj.samples_needed, {"eps": 0.5, "n": 3, "rule": "sound"}),
+    # INR inverse problems: forward operators, metrics, fitting
+    "AveragePool": (reluinj.AveragePool, {"shape": (4, 4), "factor": 2}),
+    "AveragePool.__call__": (lambda image: POOL(image), {"image": rng.random((4, 4))}),
+    "AveragePool.adjoint": (lambda low: POOL.adjoint(low), {"low": rng.random((2, 2))}),
+    "RadonTransform": (reluinj.RadonTransform, {"shape": (5, 5), "n_angles": 3}),
+    "RadonTransform(angles)": (lambda shape, angles: reluinj.RadonTransform(shape, angles=angles),
+                               {"shape": (5, 5), "angles": np.array([0.0, 45.0, 90.0])}),
+    "RadonTransform.__call__": (lambda image: RADON(image), {"image": rng.random((5, 5))}),
+    "RadonTransform.adjoint": (lambda sinogram: RADON.adjoint(sinogram),
+                               {"sinogram": rng.random((3, 5))}),
+    "radon": (reluinj.radon, {"image": rng.random((5, 5)), "n_angles": 3}),
+    "psnr_minmax": (reluinj.psnr_minmax, {"target": rng.random((3, 3)),
+                                          "output": rng.random((3, 3))}),
+    "ssim": (lambda target, output, data_range=1.0: (
+        pytest.importorskip("skimage"), reluinj.ssim(target, output, data_range=data_range))[1],
+        {"target": IMG, "output": np.clip(IMG + 0.1 * rng.standard_normal((7, 7)), 0, 1),
+         "data_range": 1.0}),
+    "torch_variation_norm": (lambda model=None: reluinj.torch_variation_norm(
+        _torch_net() if model is None else model), {"model": None}),
+    "code_variation_norm": (lambda model=None, script="ct": reluinj.code_variation_norm(
+        _inr_factory(c=1.0) if model is None else model, script=script),
+        {"model": None, "script": "ct"}),
+    "fit_inr": (lambda measurements, target, epochs=1, lr=4e-3, decay=0.1, trials=1, seed=0,
+                weight=0.0, psnr_mode="plain", device="cpu", progress=False: reluinj.fit_inr(
+                    measurements, _inr_factory(), target=target, epochs=epochs, lr=lr,
+                    decay=decay, trials=trials, seed=seed, weight=weight, psnr_mode=psnr_mode,
+                    device=device, progress=progress),
+                {"measurements": rng.random((7, 7)), "target": rng.random((7, 7)), "epochs": 1,
+                 "lr": 4e-3, "decay": 0.1, "trials": 1, "seed": 0, "weight": 0.0,
+                 "psnr_mode": "plain", "device": "cpu", "progress": False}),
+    "fit_inr(operator)": (lambda measurements, decay_epochs=5, stop_loss=1e-3: reluinj.fit_inr(
+        measurements, _inr_factory(), operator=POOL, epochs=1, decay_epochs=decay_epochs,
+        stop_loss=stop_loss), {"measurements": rng.random((2, 2)), "decay_epochs": 5,
+                               "stop_loss": 1e-3}),
+    "select_c": (lambda measurements, c_values, stop_loss=1e-3, script="ct", epochs=1:
+                 reluinj.select_c(measurements, _inr_factory, c_values, stop_loss=stop_loss,
+                                  script=script, epochs=epochs),
+                 {"measurements": rng.random((3, 3)), "c_values": np.array([1.0]),
+                  "stop_loss": 1e-3, "script": "ct", "epochs": 1}),
+    # CNN from torch
+    "ConvOperator.from_torch": (lambda module=None, input_shape=(1, 8), n_threads=1:
+                                reluinj.ConvOperator.from_torch(
+                                    _torch_conv1d() if module is None else module, input_shape,
+                                    n_threads=n_threads),
+                                {"module": None, "input_shape": (1, 8), "n_threads": 1}),
+    "ConvNetwork.from_torch": (lambda model=None, input_shape=(1, 8):
+                               reluinj.ConvNetwork.from_torch(
+                                   _torch_cnn() if model is None else model, input_shape),
+                               {"model": None, "input_shape": (1, 8)}),
+    "ConvNetwork": (lambda input_shape=(1, 8): reluinj.ConvNetwork(_conv_net().stages, input_shape),
+                    {"input_shape": (1, 8)}),
+    "ConvNetwork.__call__": (lambda X: _conv_net()(X), {"X": CNN_X}),
+    "ConvNetwork.activations": (lambda X: _conv_net().activations(X), {"X": CNN_X}),
+    "ConvNetwork.analyze": (
+        lambda X, with_data_bias=True, rank_tol=1e-10, with_model_rip=True, seed=0, n_threads=1:
+        _conv_net().analyze(X, with_data_bias=with_data_bias, rank_tol=rank_tol,
+                            with_model_rip=with_model_rip, seed=seed, n_threads=n_threads),
+        {"X": CNN_X, "with_data_bias": True, "rank_tol": 1e-10, "with_model_rip": True,
+         "seed": 0, "n_threads": 1}),
+    "ConvNetwork.inverse": (
+        lambda Y, x_true, start=1, method="lstsq", zero_tol=1e-8, rank_tol=1e-10, max_iter=10,
+        n_threads=1: _conv_net().inverse(Y, x_true=x_true, start=start, method=method,
+                                         zero_tol=zero_tol, rank_tol=rank_tol,
+                                         max_iter=max_iter, n_threads=n_threads),
+        {"Y": rng.random((2, 4, 3)), "x_true": CNN_X, "start": 1, "method": "lstsq",
+         "zero_tol": 1e-8, "rank_tol": 1e-10, "max_iter": 10, "n_threads": 1}),
+})
+
 # Public names that are not called with user data, with the reason.
 NOT_CALLED = {
     "NotAFrameError": "exception class",
@@ -239,6 +365,15 @@ NOT_CALLED = {
     "FitResult": "result container built by the library",
     "FeatureSet": "built by relu_features / bwrelu_features (which have recipes)",
     "hull.Facets": "result container built by hull.facets",
+    "RadialProfile": "result container built by radial_profile",
+    "InjectivityRadius": "result container built by injectivity_radius",
+    "TrialFit": "result container built by fit_inr (one trial)",
+    "InverseFit": "result container built by fit_inr",
+    "CSelection": "result container built by select_c",
+    "ConvNetworkStage": "built by ConvNetwork.from_torch from the torch modules",
+    "StageReport": "result container built by ConvNetwork.analyze",
+    "ConvNetworkAnalysis": "result container built by ConvNetwork.analyze",
+    "ConvNetworkInverseResult": "result container built by ConvNetwork.inverse",
 }
 
 # (recipe, argument, bad value label) -> why the value is accepted. A label "*" covers all.
@@ -270,6 +405,16 @@ ACCEPTED.update({
     ("Interval", "hi", "0"): "[-1, 0] is a valid interval",
     ("ReLUNetwork.inverse", "zero_tol", "0"): "exact zeros only (allowed, documented)",
 })
+ACCEPTED.update({
+    ("radial_profile", "t_max", "inf"): "t_max=inf (the default) follows the rays to infinity",
+    ("InjectivityRegion.profile", "t_max", "inf"): "t_max=inf (the default): rays to infinity",
+    ("injectivity_radius", "n_refine", "0"): "no local refinement of the worst directions",
+    ("fit_inr", "weight", "0"): "no regulariser (the default)",
+    ("fit_inr", "device", "int"): "an int is a CUDA device index (torch's rule); without CUDA "
+                                  "it is the RuntimeError test_inr_inverse checks",
+    ("ConvNetwork.inverse", "start", "0"): "stage 0 is a valid start (invert the first stage)",
+    ("ConvNetwork.inverse", "zero_tol", "0"): "exact zeros only (allowed, documented)",
+})
 # Leading batch axes are part of the documented shape (..., *dims) of these arguments.
 for _key in [("ConvOperator.forward", "X"), ("ConvOperator.adjoint", "Z"),
              ("ConvOperator2D.forward", "X"), ("model_project", "h"), ("model_support", "h"),
@@ -280,7 +425,9 @@ for _key in [("frana", "X"), ("frsyn", "C"), ("ReLULayer.__call__", "X"),
              ("ReLULayer.active_mask", "X"), ("ReLULayer.is_injective_at", "X"),
              ("ReLULayer.active_rank", "X"), ("ReLULayer.inverse", "Y"),
              ("BiasEstimate.certify", "X"), ("relu_inverse", "Y"),
-             ("ReLUNetwork.activations", "X"), ("ReLUNetwork.inverse", "Y")]:
+             ("ReLUNetwork.activations", "X"), ("ReLUNetwork.inverse", "Y"),
+             ("radial_profile", "U"), ("InjectivityRegion.contains", "X"),
+             ("InjectivityRegion.profile", "U"), ("most_correlated_basis", "X")]:
     ACCEPTED[_key + ("empty",)] = "an empty batch of points gives an empty result"
 for _name, (_f, _kw) in RECIPES.items():
     if "n_threads" in _kw:
@@ -323,6 +470,19 @@ def test_every_public_callable_has_a_recipe():
     # Methods inherited from scipy's LinearOperator (matvec, ...) are covered by the recipes above.
     missing = [n for n in missing if not n.startswith(("ConvOperator2D.", "BWReLU.", "INR."))]
     assert not missing, f"public callables without a bad-input recipe: {missing}"
+
+
+def test_every_recipe_is_a_valid_call():
+    """The bad calls are derived from the recipes: each recipe itself must succeed."""
+    for name, (func, kw) in RECIPES.items():
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            try:
+                func(**kw)
+            except pytest.skip.Exception:
+                continue
+            except Exception as err:  # pragma: no cover - the failure message
+                pytest.fail(f"recipe {name} fails: {type(err).__name__}: {err}")
 
 
 def _bad_arrays(a):

@@ -99,7 +99,7 @@ def test_average_pool_block_mean_and_adjoint():
 
 torch = pytest.importorskip("torch", reason="fit_inr needs the 'torch' extra")
 from reluinj import (  # noqa: E402
-    INR, code_variation_norm, deep_variation_norm, fit_inr, psnr_minmax, select_c,
+    INR, code_variation_norm, deep_variation_norm, fit_inr, psnr_minmax, select_c, ssim,
     torch_variation_norm)
 
 
@@ -225,6 +225,29 @@ def test_fit_inr_errors():
     if not torch.cuda.is_available():
         with pytest.raises(RuntimeError, match="device"):
             fit_inr(img, _factory(), device="cuda", epochs=1)
+
+
+def test_fit_inr_small_target_has_psnr_but_no_ssim():
+    """Below the 7 x 7 SSIM window the SSIM is NaN (it used to raise after training); the
+    PSNR is the closed form on the returned image."""
+    img = _phantom(6)
+    run = fit_inr(img, _factory(width=8), target=img, epochs=2).trials[0]
+    assert math.isnan(run.ssim)
+    assert math.isclose(run.final_psnr, -10 * math.log10(np.mean((img - run.image) ** 2)))
+    with pytest.raises(ValueError, match="target and output must be at least 7 x 7"):
+        ssim(img, img)
+
+
+def test_code_variation_norm_ct_needs_a_square_hidden_layer():
+    """The "ct" rule pairs rows of W0 and W1: one hidden layer (W1 of shape (1, K)) is an
+    error naming the model, not a NumPy shape error; "sr" (column norms) works."""
+    model = INR(2, 5, 1, 1)
+    with pytest.raises(ValueError, match="model"):
+        code_variation_norm(model, script="ct")
+    W = [m.weight.detach().double().numpy() for m in model.modules()
+         if isinstance(m, torch.nn.Linear)]
+    want = np.linalg.norm(W[0], axis=1) @ np.linalg.norm(W[1], axis=0)
+    assert math.isclose(code_variation_norm(model, script="sr"), want, rel_tol=1e-12)
 
 
 def test_fit_inr_device_cpu_object():

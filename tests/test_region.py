@@ -260,6 +260,20 @@ def test_region_object():
         reg.W[0, 0] = 1.0
 
 
+def test_zero_row_changes_no_radius():
+    """A zero row of W is active for alpha_i < 0 but adds no rank and has no breakpoint, so
+    the radius is that of the frame without it (the sampled method once divided by its norm
+    and failed with a NaN message about U)."""
+    W, alpha = _layer(10, 3, 4)
+    Wz, az = np.vstack([W, np.zeros(3)]), np.append(alpha, -1.0)
+    want = reluinj.injectivity_radius(W, alpha, n_directions=256, seed=3, certify=False)
+    got = reluinj.injectivity_radius(Wz, az, n_directions=256, seed=3, certify=False)
+    assert got.radius == want.radius
+    U = reluinj.testing.sphere_samples(50, 3, seed=5)
+    np.testing.assert_array_equal(reluinj.radial_profile(Wz, az, U).first_failure,
+                                  reluinj.radial_profile(W, alpha, U).first_failure)
+
+
 def test_float32_profile():
     W, alpha = _layer(20, 3, 10)
     U = reluinj.testing.sphere_samples(20, 3, seed=11)

@@ -16,6 +16,7 @@ column rank, and its stability constant is ``1 / sigma_min(W_I)``. A max-pool st
 convolution keeps, of the convolution's outputs, only the entries at its switches; the
 inversion of the convolution then uses the active rows at the switches.
 """
+import numbers
 from dataclasses import dataclass, field, replace
 from typing import Optional
 
@@ -25,7 +26,8 @@ import scipy.sparse.linalg
 
 from .._lib.constants import DEFAULT_RANK_TOL
 from .._lib.threads import effective_n_threads
-from .._lib.validation import as_float_array, check_positive_float, check_rank_tol
+from .._lib.validation import (as_float_array, check_bool, check_positive_float,
+                               check_positive_int, check_rank_tol, check_rng)
 from ._operators import ConvOperator, ConvOperator2D
 
 __all__ = ["ConvNetwork", "ConvNetworkStage", "StageReport", "ConvNetworkAnalysis",
@@ -514,6 +516,19 @@ class ConvNetworkInverseResult:
 
 # -- the network ---------------------------------------------------------------------------
 
+def _check_input_shape(input_shape):
+    """One sample's shape: a positive int or a non-empty tuple of positive ints."""
+    if isinstance(input_shape, (numbers.Integral, str, bytes)):
+        input_shape = (input_shape,)
+    try:
+        input_shape = tuple(input_shape)
+    except TypeError:
+        raise TypeError(f"input_shape must be a tuple of ints; got {input_shape!r}") from None
+    if not input_shape:
+        raise ValueError("input_shape must be non-empty positive sizes; got ()")
+    return tuple(check_positive_int(s, "input_shape") for s in input_shape)
+
+
 class ConvNetwork:
     """A feed-forward convolutional ReLU network, stage by stage (see the module notes).
 
@@ -527,8 +542,16 @@ class ConvNetwork:
     """
 
     def __init__(self, stages, input_shape):
-        self.stages = tuple(stages)
-        self.input_shape = tuple(input_shape)
+        stages = tuple(stages)
+        if not stages or not all(isinstance(s, ConvNetworkStage) for s in stages):
+            raise TypeError("stages must be a non-empty sequence of ConvNetworkStage "
+                            "(build the network with ConvNetwork.from_torch)")
+        input_shape = _check_input_shape(input_shape)
+        if input_shape != tuple(stages[0].in_shape):
+            raise ValueError(f"input_shape {input_shape} must be the input shape of the first "
+                             f"stage, {tuple(stages[0].in_shape)}")
+        self.stages = stages
+        self.input_shape = input_shape
 
     @classmethod
     def from_torch(cls, model, input_shape):
@@ -565,14 +588,7 @@ class ConvNetwork:
         for i, m in enumerate(modules):
             if not isinstance(m, torch.nn.Module):
                 raise TypeError(f"module[{i}] must be a torch.nn.Module; got {type(m).__name__}")
-        if isinstance(input_shape, (int, np.integer)):
-            input_shape = (int(input_shape),)
-        try:
-            input_shape = tuple(int(s) for s in input_shape)
-        except TypeError:
-            raise TypeError(f"input_shape must be a tuple of ints; got {input_shape!r}") from None
-        if not input_shape or min(input_shape) < 1:
-            raise ValueError(f"input_shape must be non-empty positive sizes; got {input_shape}")
+        input_shape = _check_input_shape(input_shape)
         return cls(_build_stages(modules, input_shape), input_shape)
 
     def __len__(self):
@@ -644,6 +660,9 @@ class ConvNetwork:
         analysis : ConvNetworkAnalysis
         """
         rank_tol = check_rank_tol(rank_tol)
+        with_data_bias = check_bool(with_data_bias, "with_data_bias")
+        with_model_rip = check_bool(with_model_rip, "with_model_rip")
+        check_rng(seed)  # validated here: it is only used by some stages
         nt = effective_n_threads(n_threads)
         hs = self.activations(X)
         if hs[0].shape[0] == 0:
@@ -787,6 +806,8 @@ class ConvNetwork:
             raise ValueError(f"method must be 'lstsq'; got {method!r}")
         zero_tol = check_positive_float(zero_tol, "zero_tol", allow_zero=True)
         rank_tol = check_rank_tol(rank_tol)
+        if max_iter is not None:
+            max_iter = check_positive_int(max_iter, "max_iter")
         effective_n_threads(n_threads)
         n_st = len(self.stages)
         if start is None:

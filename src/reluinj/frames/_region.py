@@ -8,6 +8,7 @@ a finite union of intervals, computed exactly by the compiled kernel ``_core.rad
 necessary and sufficient for injectivity (frames-spec §3), so the largest open ball B_r on which
 the layer is injective has ``r = min_u rho(u)``, ``rho(u)`` the first failure radius along u.
 """
+import numbers
 from dataclasses import dataclass, field
 from typing import Optional
 
@@ -17,8 +18,8 @@ from .. import _core
 from .._lib.constants import DEFAULT_RANK_TOL
 from .._lib.exceptions import NotAFrameError
 from .._lib.threads import effective_n_threads
-from .._lib.validation import (as_bias, as_float_array, as_weights, check_positive_int,
-                               check_rank_tol, check_rng, result_dtype)
+from .._lib.validation import (as_bias, as_float_array, as_weights, check_bool,
+                               check_positive_int, check_rank_tol, check_rng, result_dtype)
 
 __all__ = ["RadialProfile", "InjectivityRadius", "InjectivityRegion", "radial_profile",
            "injectivity_radius"]
@@ -181,16 +182,15 @@ def radial_profile(W, alpha, U, *, t_max=np.inf, first_only=False, rank_tol=DEFA
     array([0.])
     """
     rank_tol = check_rank_tol(rank_tol)
-    t_max = float(t_max)
-    if not t_max > 0:
-        raise ValueError(f"t_max must be > 0; got {t_max}")
+    t_max = _check_t_max(t_max)
+    first_only = check_bool(first_only, "first_only")
     Wc, alpha_c = _layer_arrays(W, alpha)
     U2, norms, _ = _directions(U, Wc.shape[1], Wc.dtype)
     dtype = result_dtype(Wc, U2)
     Wk = Wc.astype(dtype, copy=False)
     ak = alpha_c.astype(dtype, copy=False)
     indptr, starts, ranks, first, row = _core.radial_profile(
-        Wk, ak, U2, rank_tol, t_max, bool(first_only), effective_n_threads(n_threads))
+        Wk, ak, U2, rank_tol, t_max, first_only, effective_n_threads(n_threads))
     dirs = U2.astype(np.float64) / norms[:, None]
     return RadialProfile(directions=dirs, indptr=indptr, starts=starts, ranks=ranks,
                          first_failure=first, failure_row=row, n=Wc.shape[1], t_max=t_max,
@@ -232,6 +232,16 @@ class InjectivityRadius:
     nonnegative: bool
     method: str
     n_evaluated: int
+
+
+def _check_t_max(t_max):
+    """A real radius > 0; +inf (follow the rays to infinity) is allowed."""
+    if isinstance(t_max, bool) or not isinstance(t_max, numbers.Real):
+        raise TypeError(f"t_max must be a real number; got {type(t_max).__name__}")
+    t_max = float(t_max)
+    if not t_max > 0:
+        raise ValueError(f"t_max must be > 0; got {t_max}")
+    return t_max
 
 
 def _unit(theta):
@@ -322,7 +332,9 @@ def _sampled_radius(W, alpha, nonnegative, n_directions, n_refine, rng, rank_tol
     """Upper bound from many directions plus a local random search around the worst."""
     n = W.shape[1]
     Wd = W.astype(np.float64)
-    feet = Wd / np.linalg.norm(Wd, axis=1, keepdims=True)
+    norms = np.linalg.norm(Wd, axis=1, keepdims=True)
+    keep = norms[:, 0] > 0  # a zero row has no hyperplane (and no foot)
+    feet = Wd[keep] / norms[keep]
     feet = np.concatenate([feet, -feet])  # nearest points of the hyperplanes lie on ±φ_i
     if nonnegative:
         feet = feet[(feet >= 0).all(axis=1)]
@@ -452,6 +464,8 @@ def injectivity_radius(W, alpha, *, nonnegative=False, method="auto", n_directio
     """
     if method not in _RADIUS_METHODS:
         raise ValueError(f"method must be one of {_RADIUS_METHODS}; got {method!r}")
+    nonnegative = check_bool(nonnegative, "nonnegative")
+    certify = check_bool(certify, "certify")
     Wc, alpha_c = _layer_arrays(W, alpha)
     n = Wc.shape[1]
     if method == "sweep" and n != 2:

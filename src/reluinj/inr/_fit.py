@@ -8,8 +8,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .._lib.validation import as_float_array, check_positive_float, check_positive_int
-from ._activation import _check_scale
+from .._lib.validation import (as_float_array, check_bool, check_positive_float,
+                               check_positive_int)
 from ._conditioning import deep_variation_norm
 from ._torch import _torch, coordinate_grid
 
@@ -17,6 +17,7 @@ __all__ = ["TrialFit", "InverseFit", "fit_inr", "CSelection", "select_c",
            "torch_variation_norm", "code_variation_norm", "ssim", "psnr_minmax"]
 
 _PSNR_MODES = ("plain", "minmax")
+_SSIM_WIN = 7  # scikit-image's default window: images must be at least 7 x 7
 
 
 def psnr_minmax(target, output):
@@ -53,13 +54,23 @@ def ssim(target, output, *, data_range=1.0):
     Returns
     -------
     ssim : float in [−1, 1]
-    """
-    from skimage.metrics import structural_similarity
 
+    Raises
+    ------
+    ValueError
+        Shapes that differ or are smaller than the 7 × 7 window, NaN/inf, a `data_range`
+        that is not finite and > 0.
+    """
     t = as_float_array(target, "target", ndim=(2, 3), dtype=np.float64)
     o = as_float_array(output, "output", ndim=(2, 3), dtype=np.float64)
     if t.shape != o.shape:
         raise ValueError(f"target and output must have the same shape; got {t.shape}, {o.shape}")
+    if min(t.shape[:2]) < _SSIM_WIN:
+        raise ValueError(f"target and output must be at least {_SSIM_WIN} x {_SSIM_WIN} (the SSIM "
+                         f"window); got shape {t.shape}")
+    data_range = check_positive_float(data_range, "data_range")
+    from skimage.metrics import structural_similarity
+
     return float(structural_similarity(t, o, data_range=data_range,
                                        channel_axis=2 if t.ndim == 3 else None))
 
@@ -116,10 +127,20 @@ def code_variation_norm(model, *, script="ct"):
     """
     if script not in ("ct", "sr"):
         raise ValueError(f"script must be 'ct' or 'sr'; got {script!r}")
+    torch = _torch()
+    if not isinstance(model, torch.nn.Module):
+        raise TypeError(f"model must be a torch.nn.Module; got {type(model).__name__}")
     weights = [m.weight.detach().cpu().double().numpy()
-               for m in model.modules() if type(m).__name__ == "Linear"]
+               for m in model.modules() if isinstance(m, torch.nn.Linear)]
+    if len(weights) < 2:
+        raise ValueError("model must have at least two nn.Linear layers")
     c = float(getattr(model, "c", 1.0))
     W0, W1 = weights[0], weights[1]
+    if script == "ct" and W1.shape[0] != W0.shape[0]:
+        raise ValueError(f"script='ct' multiplies the row norms of the first two nn.Linear "
+                         f"layers of model, which needs as many rows in both (a hidden layer "
+                         f"K -> K, i.e. hidden_layers >= 2); got weights of shapes {W0.shape} "
+                         f"and {W1.shape}")
     n1 = np.linalg.norm(W1, axis=1 if script == "ct" else 0)
     total = float(np.dot(np.linalg.norm(W0, axis=1), n1))
     if len(weights) > 2:
@@ -149,7 +170,8 @@ class TrialFit:
     final_psnr : float
         PSNR of `image` (NaN without a target).
     ssim : float
-        SSIM of `image` against the target (NaN without a target or scikit-image).
+        SSIM of `image` against the target (NaN without a target or scikit-image, or for
+        images smaller than the 7 × 7 SSIM window).
     model : torch.nn.Module
         The trained network.
     seed : int or None
@@ -240,7 +262,8 @@ def fit_inr(measurements, model, *, operator=None, shape=None, target=None, epoc
         Image grid (H, W). Default: ``operator.input_shape`` when it has one, else the first
         two axes of `measurements` (identity).
     target : array_like of shape (H, W) or (H, W, C), optional
-        Ground truth for the PSNR history, best iterate and SSIM.
+        Ground truth for the PSNR history, best iterate and SSIM (SSIM only for images of at
+        least 7 × 7, the SSIM window; NaN below).
     epochs : int, default=300
     lr : float, default=4e-3
         η₀.
@@ -250,7 +273,8 @@ def fit_inr(measurements, model, *, operator=None, shape=None, target=None, epoc
         T of the schedule; default `epochs`.
     trials : int, default=1
     seed : int or None, default=0
-        Trial k seeds torch with ``seed + k``; None leaves torch's global state alone.
+        Trial k seeds torch with ``seed + k`` (``seed >= 0``); None leaves torch's global state
+        alone.
     device : str or torch.device, default="cpu"
         Where to train ("cuda" needs a CUDA build of torch); results come back as NumPy.
     stop_loss : float, optional
@@ -304,9 +328,8 @@ def fit_inr(measurements, model, *, operator=None, shape=None, target=None, epoc
     T = epochs if decay_epochs is None else check_positive_int(decay_epochs, "decay_epochs")
     if stop_loss is not None:
         stop_loss = check_positive_float(stop_loss, "stop_loss")
-    weight = float(weight)
-    if not (weight >= 0 and math.isfinite(weight)):
-        raise ValueError(f"weight must be finite and >= 0; got {weight}")
+    weight = check_positive_float(weight, "weight", allow_zero=True)
+    progress = check_bool(progress, "progress")
     if psnr_mode not in _PSNR_MODES:
         raise ValueError(f"psnr_mode must be one of {_PSNR_MODES}; got {psnr_mode!r}")
     is_module = isinstance(model, torch.nn.Module)
@@ -314,8 +337,11 @@ def fit_inr(measurements, model, *, operator=None, shape=None, target=None, epoc
         raise TypeError(f"model must be a torch.nn.Module or a factory; got {type(model).__name__}")
     if is_module and trials > 1:
         raise ValueError("trials > 1 needs model to be a factory (a callable returning a module)")
-    if seed is not None and not isinstance(seed, (int, np.integer)):
+    if seed is not None and (isinstance(seed, bool) or not isinstance(seed, (int, np.integer))):
         raise TypeError(f"seed must be an int or None; got {type(seed).__name__}")
+    if seed is not None and not (0 <= seed and seed + trials <= 2**64):
+        raise ValueError(f"seed must be >= 0 and seed + trials <= 2**64 (torch.manual_seed); "
+                         f"got {seed}")
     op = (lambda f: f) if operator is None else operator
     coords = torch.from_numpy(coordinate_grid((H, W))).to(dev)
     y = torch.from_numpy(y_np).to(dev)
@@ -381,7 +407,7 @@ def fit_inr(measurements, model, *, operator=None, shape=None, target=None, epoc
             final = final.cpu().double().numpy()
         final_psnr = math.nan if tgt is None else _psnr(tgt, final, psnr_mode)
         s = math.nan
-        if tgt is not None:
+        if tgt is not None and min(H, W) >= _SSIM_WIN:
             try:
                 s = ssim(tgt, final, data_range=1.0)
             except ImportError:
@@ -461,9 +487,9 @@ def select_c(measurements, model, c_values, *, stop_loss, operator=None, script=
     """
     if not callable(model):
         raise TypeError("model must be a callable c -> torch module")
-    cs = np.array([_check_scale(c) for c in np.atleast_1d(np.asarray(c_values, dtype=float))])
-    if cs.size == 0:
-        raise ValueError("c_values must not be empty")
+    cs = as_float_array(c_values, "c_values", ndim=(0, 1), dtype=np.float64).reshape(-1)
+    if (cs <= 0).any():
+        raise ValueError(f"c_values must be > 0; got {cs[cs <= 0][0]}")
     if script not in ("ct", "sr"):
         raise ValueError(f"script must be 'ct' or 'sr'; got {script!r}")
     if "trials" in options:

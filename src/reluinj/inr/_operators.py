@@ -272,8 +272,9 @@ def radon(image, *, n_angles=100, angles=None):
     -------
     sinogram : ndarray or torch.Tensor of shape (n_angles, W) or (n_angles, W, C)
     """
-    shape = tuple(image.shape[:2]) if hasattr(image, "shape") else np.shape(image)[:2]
-    return RadonTransform(shape, n_angles=n_angles, angles=angles)(image)
+    if not _is_tensor(image):
+        image = as_float_array(image, "image", ndim=(2, 3))
+    return RadonTransform(tuple(image.shape[:2]), n_angles=n_angles, angles=angles)(image)
 
 
 class AveragePool:
