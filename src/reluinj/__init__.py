@@ -50,6 +50,8 @@ from .frames import (
     most_correlated_basis,
     omnidirectional_margin,
     normalize_rows,
+    plot_injectivity_region_2d,
+    plot_sphere_facets_3d,
     polytope_bias,
     radial_profile,
     random_frame,
@@ -195,6 +197,8 @@ __all__ = [
     "most_correlated_basis",
     "sampling_error",
     "samples_needed",
+    "plot_injectivity_region_2d",
+    "plot_sphere_facets_3d",
 ]
 
 # BWReLU and INR subclass torch.nn.Module: they are resolved on first access, so that

@@ -3,7 +3,8 @@
 The rows of a weight matrix ``W`` of shape ``(m, n)`` are the frame vectors; the layer is
 ``x -> ReLU(W x - alpha)``. This subpackage holds the frame toolkit, the domains, the layer and
 its point-wise injectivity test, both maximal-bias estimators (sampled most-correlated basis and
-polytope bias), the convex-hull facets, reconstruction, networks and their Dask scale-out.
+polytope bias), the convex-hull facets, reconstruction, networks, their Dask scale-out and
+the pictures of the paper's figures (extra ``plot``).
 """
 from . import hull
 from ._basis import most_correlated_basis
@@ -12,6 +13,7 @@ from ._domains import Annulus, Ball, Sphere
 from ._estimate import BiasEstimate
 from ._layer import ReLULayer
 from ._network import ReLUNetwork
+from ._plot import plot_injectivity_region_2d, plot_sphere_facets_3d
 from ._polytope import polytope_bias
 from ._region import (InjectivityRadius, InjectivityRegion, RadialProfile, injectivity_radius,
                       radial_profile)
@@ -48,4 +50,5 @@ __all__ = [
     "frana", "frsyn", "frame_operator", "framebounds", "framedual", "framered",
     "normalize_rows", "is_omnidirectional", "omnidirectional_margin", "random_frame",
     "icosahedron", "tetrahedron", "cube", "cross_polytope",
+    "plot_injectivity_region_2d", "plot_sphere_facets_3d",
 ]
