@@ -324,7 +324,7 @@ def _sphere_grid(resolution):
     return lon, lat, P
 
 
-def plot_sphere_facets_3d(W, domain=Sphere(), *, resolution=181, rank_tol=DEFAULT_RANK_TOL,
+def plot_sphere_facets_3d(W, *, domain=Sphere(), resolution=181, rank_tol=DEFAULT_RANK_TOL,
                           n_threads=None):
     """Facets, spherical caps and most-correlated bases of a frame of R^3 (the paper's
     Figure 4), with the polytope bias at each vertex.
