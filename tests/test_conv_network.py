@@ -325,3 +325,70 @@ def test_matrix_free_verdict_too_few_rows(monkeypatch):
     monkeypatch.setattr(_network, "DENSE_RANK_LIMIT", 10)
     res = net.inverse(Y)
     assert not res.injective.any() and np.all(res.failed_stage == 0)
+
+
+# -- the exact rank test's machinery (banded / dense Gram plans) against dense SVD -----------
+
+def _stage(model, shape):
+    return reluinj.ConvNetwork.from_torch(model.double().eval(), shape).stages[0]
+
+
+@pytest.mark.parametrize("case", ["conv", "conv-stride-groups", "conv1d", "dense"])
+def test_exact_rank_test_matches_dense_svd(case):
+    from reluinj.cnn._network import _gram_plan, _rank_test
+
+    torch.manual_seed(3)
+    if case == "conv":
+        st = _stage(nn.Sequential(nn.Conv2d(3, 6, 3, padding=1), nn.ReLU()), (3, 12, 12))
+    elif case == "conv-stride-groups":
+        st = _stage(nn.Sequential(nn.Conv2d(4, 16, 3, padding=2, stride=1, groups=2,
+                                            dilation=2), nn.ReLU()), (4, 6, 6))
+    elif case == "conv1d":
+        st = _stage(nn.Sequential(nn.Conv1d(3, 8, 5, padding=2), nn.ReLU()), (3, 30))
+    else:
+        st = _stage(nn.Sequential(nn.Linear(40, 90), nn.ReLU()), (40,))
+    A = st.sparse()
+    Wd = A.toarray()
+    n = Wd.shape[1]
+    plan = _gram_plan(st, A)
+    assert plan.banded == (case in ("conv", "conv1d"))    # band: neighbouring shifts only
+    rng = np.random.default_rng(0)
+    verdicts = set()
+    factored = 0
+    for trial in range(40):
+        p = rng.uniform(0.45, 0.95)
+        rows = rng.random(Wd.shape[0]) < p
+        if trial % 5 == 0:          # an input entry no active row reads: rank-deficient
+            rows &= Wd[:, trial % n] == 0
+        ok, smin, exact = _rank_test(A, rows, reluinj.DEFAULT_RANK_TOL, plan=plan)
+        sv = np.linalg.svd(Wd[rows], compute_uv=False) if rows.any() else np.zeros(1)
+        dense_ok = rows.sum() >= n and sv[-1] > reluinj.DEFAULT_RANK_TOL * sv[0]
+        assert exact and ok == dense_ok
+        verdicts.add(ok)
+        if ok:
+            assert abs(smin - sv[-1]) <= 1e-12 * sv[0]
+            fac = plan.factor(rows)
+            if fac is None:         # lambda_min <= 1e-6 ||G||: decided by the SVD
+                continue
+            factored += 1
+            y = rng.standard_normal(rows.sum())
+            x = fac.lstsq(A[np.flatnonzero(rows)], y)
+            x_ref = np.linalg.lstsq(Wd[rows], y, rcond=None)[0]
+            assert np.linalg.norm(x - x_ref) <= 1e-11 * np.linalg.norm(x_ref)
+    assert verdicts == {True, False} and factored >= 5
+
+
+def test_shifted_factor_refuses_rank_deficient_gram():
+    """Enough active rows (nI >= n) but a null vector: the factor must not exist, and the
+    verdict comes from the SVD."""
+    from reluinj.cnn._network import _gram_plan, _rank_test
+
+    W = np.random.default_rng(1).standard_normal((30, 10))
+    W[:, 9] = W[:, 8]                                   # columns 8 and 9 equal: rank 9
+    st = reluinj.ConvNetwork.from_torch(
+        [nn.Linear(10, 30).double()], (10,)).stages[0]
+    st = type(st)(**{**st.__dict__, "op": W, "bias": np.zeros(30)})
+    plan = _gram_plan(st, st.sparse())
+    rows = np.ones(30, dtype=bool)
+    assert plan.factor(rows) is None
+    assert _rank_test(st.sparse(), rows, reluinj.DEFAULT_RANK_TOL, plan=plan)[:2] == (False, 0.0)

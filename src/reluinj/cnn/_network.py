@@ -328,25 +328,240 @@ def _unpool(vals, switches, st):
 
 # -- rank test -----------------------------------------------------------------------------
 
-def _rank_test(A, rows, rank_tol, *, st=None, seed=0):
+class _GramPlan:
+    """Assembles and factors the active Gram matrix ``G = A_I^T A_I`` of a fixed sparse ``A``
+    for many row subsets ``I`` (one per sample), without forming the dense rows.
+
+    Built once per stage. Rows with the same column pattern (for a convolution: every filter
+    at one shift) form a group; per sample the groups' Grams ``V_g^T D_g V_g`` (``D_g`` the
+    active rows of the group) come from one batched matmul and are scattered into ``G`` by one
+    ``bincount``. ``G`` is stored in the candidate column ordering with the smallest bandwidth
+    (for a convolution, spatial-major: only neighbouring shifts interact), as a band (LAPACK
+    ``pbtrf``/``tbtrs``) when the bandwidth is below n/3, dense otherwise (a dense stage).
+    """
+
+    _CHUNK = 1 << 22                             # group-Gram entries per batched matmul
+
+    def __init__(self, A, orders=()):
+        A = scipy.sparse.csr_matrix(A, dtype=np.float64, copy=True)
+        A.sum_duplicates()
+        A.sort_indices()
+        m, n = A.shape
+        self.n = n
+        lengths = np.diff(A.indptr)
+        k = max(int(lengths.max(initial=0)), 1)
+        row_of = np.repeat(np.arange(m), lengths)
+        pos = np.arange(A.nnz) - np.repeat(A.indptr[:-1], lengths)
+        P = np.full((m, k), n, dtype=np.int64)   # column n: padding (dropped at the end)
+        P[row_of, pos] = A.indices
+        vals = np.zeros((m, k))
+        vals[row_of, pos] = A.data
+        ids = {}                                 # column pattern -> group (exact, by bytes)
+        group = np.fromiter((ids.setdefault(row.tobytes(), len(ids)) for row in P),
+                            dtype=np.int64, count=m)
+        first = np.full(len(ids), -1, dtype=np.int64)
+        first[group[::-1]] = np.arange(m)[::-1]
+        pats = P[first]
+        ng = pats.shape[0]
+        counts = np.bincount(group, minlength=ng)
+        order = np.argsort(group, kind="stable")
+        slot = np.arange(m) - np.repeat(np.cumsum(counts) - counts, counts)
+        self.members = np.full((ng, int(counts.max())), m, dtype=np.int64)  # m: padding row
+        self.members[group[order], slot] = order
+        self.V = np.zeros((ng,) + self.members.shape[1:] + (k,))
+        self.V[group[order], slot] = vals[order]
+        # ordering: the one of the candidates (the given order; `orders`, e.g. spatial-major
+        # for a convolution) with the smallest bandwidth over the group patterns
+        best = None
+        for perm in [np.arange(n)] + [np.asarray(o, dtype=np.int64) for o in orders]:
+            iperm = np.empty(n + 1, dtype=np.int64)
+            iperm[perm] = np.arange(n)
+            iperm[n] = -1
+            Q = iperm[pats]                      # permuted pattern, -1 for padding
+            spread = np.max(np.where(Q >= 0, Q, -1), axis=1) - np.min(np.where(Q >= 0, Q, n),
+                                                                      axis=1)
+            bw = int(np.max(spread, initial=0))  # G[i, j] != 0 only within one pattern
+            if best is None or bw < best[0]:
+                best = (bw, perm, Q)
+        bw, self.perm, Q = best
+        pi, pj = Q[:, :, None], Q[:, None, :]
+        valid = (pi >= 0) & (pj >= 0) & (pi >= pj)   # lower triangle of the permuted G
+        self.banded = bw < n / 3
+        self.bw = bw
+        gi, ti, tj = np.nonzero(valid)
+        di, dj = Q[gi, ti], Q[gi, tj]
+        # flat targets: lower band storage ab[i - j, j] (shape (bw+1, n)) or dense G[i, j]
+        self.target = (di - dj) * n + dj if self.banded else di * n + dj
+        self.source = (gi * k + ti) * k + tj     # into the (ng, k, k) stack of group Grams
+        self.size = (bw + 1) * n if self.banded else n * n
+        self.absA = abs(A)
+        self.rowsum = np.asarray(self.absA.sum(axis=1)).ravel()
+
+    def factor(self, rows, rank_tol=0.0):
+        """The Cholesky factor of ``G - tau I`` for the active rows `rows` (bool, shape (m,)) as
+        a :class:`_ShiftedFactor`, or None when the factorisation breaks down.
+
+        ``tau = max(1e-9 g, 2 rank_tol^2 g, 2 e)`` with ``g = ||A_I^T||_inf ||A_I||_inf >=
+        ||G||_inf >= lambda_max`` and ``e = (2w + 1)(w + 2) eps max_i G_ii`` the backward
+        error bound of Cholesky on a band of half-width ``w`` (``|dG| <= gamma_{w+2} |L||L^T|``,
+        ``(|L||L^T|)_ij <= (G_ii G_jj)^{1/2}``). A factor that exists therefore proves
+        ``lambda_min(G) >= tau - e >= tau / 2``: full column rank, with
+        ``sigma_min > rank_tol sigma_max``.
+        """
+        act = np.append(np.asarray(rows, dtype=np.float64), 0.0)[self.members]
+        ng, _, k = self.V.shape
+        B = np.empty((ng, k, k))
+        step = max(1, self._CHUNK // (k * k))
+        for g0 in range(0, ng, step):
+            Vg = self.V[g0:g0 + step] * act[g0:g0 + step, :, None]
+            np.matmul(Vg.transpose(0, 2, 1), Vg, out=B[g0:g0 + step])
+        # ||G||_inf = ||A_I^T A_I||_inf <= ||A_I^T||_inf ||A_I||_inf
+        mask = np.asarray(rows, dtype=np.float64)
+        g = float((self.absA.T @ mask).max(initial=0.0)) * float(
+            (self.rowsum * mask).max(initial=0.0))
+        if not (g > 0 and np.isfinite(g)):
+            return None
+        G = np.bincount(self.target, weights=B.ravel()[self.source], minlength=self.size)
+        n = self.n
+        G = G.reshape(self.bw + 1, n) if self.banded else G.reshape(n, n)
+        diag = G[0] if self.banded else np.diagonal(G)
+        w = self.bw if self.banded else n - 1
+        err = (2 * w + 1) * (w + 2) * np.finfo(np.float64).eps * float(diag.max())
+        tau = max(1e-9 * g, 2.0 * rank_tol ** 2 * g, 2.0 * err)
+        if self.banded:
+            G[0] -= tau
+            c, info = _lapack("dpbtrf")(G, lower=1, overwrite_ab=1)
+        else:
+            G[np.diag_indices(n)] -= tau
+            c, info = _lapack("dpotrf")(G, lower=1, clean=1, overwrite_a=1)
+        if info != 0:
+            return None
+        return _ShiftedFactor(c, tau, self.banded, self.perm)
+
+
+def _lapack(name):
+    import scipy.linalg.lapack
+
+    return getattr(scipy.linalg.lapack, name)
+
+
+def _gram_plan(st, A):
+    """The :class:`_GramPlan` of stage `st` (matrix A), offered the spatial-major ordering of
+    its input (channel fastest) besides the given channel-major one."""
+    c = st.in_shape[0]
+    return _GramPlan(A, orders=[np.arange(st.n_in).reshape(c, -1).T.ravel()]
+                     if len(st.in_shape) > 1 else [])
+
+
+class _ShiftedFactor:
+    """``P (G - tau I) P^T = L L^T`` (band or dense lower factor) with its solves."""
+
+    def __init__(self, L, tau, banded, perm):
+        self.L, self.tau, self.banded, self.perm = L, tau, banded, perm
+
+    def _tri(self, v, trans):
+        import scipy.linalg
+
+        if self.banded:
+            return _lapack("dtbtrs")(self.L, v[:, None], uplo="L", trans=trans)[0][:, 0]
+        return scipy.linalg.solve_triangular(self.L, v, lower=True, trans=trans,
+                                             check_finite=False)
+
+    def solve(self, v):
+        """``P^T (L L^T)^{-1} P v`` = ``(G - tau I)^{-1} v`` in the original ordering."""
+        out = np.empty_like(v)
+        out[self.perm] = self._tri(self._tri(v[self.perm], "N"), "T")
+        return out
+
+    def lambda_min(self, seed=0, max_iter=300):
+        """``lambda_min(G) = tau + 1 / lambda_max((G - tau I)^{-1})``, the latter by Lanczos with
+        full reorthogonalisation from a seeded random start, stopped when the error bound of
+        the top Ritz value (residual squared over the Ritz gap) is below 1e-15 of it; None when `max_iter` steps do not reach that
+        bound (the caller then falls back to a dense eigensolver rather than report an
+        over-estimate)."""
+        n = self.L.shape[1]
+        k_max = min(n, max_iter)
+        Q = np.zeros((k_max + 1, n))
+        q = np.random.default_rng(seed).standard_normal(n)
+        Q[0] = q / np.linalg.norm(q)
+        a, b = [], []
+        for k in range(k_max):
+            w = self.solve(Q[k])
+            a.append(Q[k] @ w)
+            w -= Q[:k + 1].T @ (Q[:k + 1] @ w)  # full reorthogonalisation, twice
+            w -= Q[:k + 1].T @ (Q[:k + 1] @ w)
+            beta = float(np.linalg.norm(w))
+            ev, vec = np.linalg.eigh(np.diag(a) + np.diag(b, 1) + np.diag(b, -1))
+            theta = float(ev[-1])
+            res = beta * abs(vec[-1, -1])        # ||M y - theta y|| of the top Ritz pair
+            gap = theta - float(ev[-2]) if k > 0 else 0.0
+            # |lambda_max(M) - theta| <= res^2 / gap (Kato-Temple; the gap to the rest of the
+            # spectrum is estimated by the second Ritz value, hence also res <= 1e-7 theta);
+            # or the residual alone at 1e-14
+            if beta == 0.0 or res <= 1e-14 * theta or (
+                    res <= 1e-7 * theta and gap > 0 and res * res <= 1e-15 * theta * gap):
+                return self.tau + 1.0 / theta
+            b.append(beta)
+            Q[k + 1] = w / beta
+        return None
+
+    def lstsq(self, AI, y, max_iter=200):
+        """``argmin_x ||A_I x - y||`` by CGLS on ``A_I C^{-T}`` (``C = P^T L``, ``C C^T = G - tau
+        I``): its singular values lie in ``[1, (1 + tau / (lambda_min - tau))^{1/2}]``, so a few
+        iterations reach rounding level with the accuracy of an orthogonal method (no squared
+        condition number). None when `max_iter` iterations do not converge."""
+        perm = self.perm
+
+        def Kt(r):                               # C^{-1} A_I^T r (permuted ordering)
+            return self._tri((AI.T @ r)[perm], "N")
+
+        def K(z):                                # A_I C^{-T} z
+            u = np.empty_like(z)
+            u[perm] = self._tri(z, "T")
+            return AI @ u
+        z = np.zeros(self.L.shape[1])
+        r = np.array(y, dtype=np.float64)
+        s = Kt(r)
+        p = s.copy()
+        gamma = s @ s
+        stop = 1e-15 * np.sqrt(gamma)
+        for _ in range(max_iter):
+            if np.sqrt(gamma) <= stop or gamma == 0.0:
+                x = np.empty_like(z)
+                x[perm] = self._tri(z, "T")
+                return x
+            q = K(p)
+            alpha = gamma / (q @ q)
+            z += alpha * p
+            r -= alpha * q
+            s = Kt(r)
+            gamma_new = s @ s
+            p = s + (gamma_new / gamma) * p
+            gamma = gamma_new
+        return None
+
+
+def _rank_test(A, rows, rank_tol, *, st=None, plan=None, seed=0):
     """(injective, sigma_min, exact) of the rows `rows` (bool mask) of the sparse matrix A.
 
-    Exact path (n <= DENSE_RANK_LIMIT): the active Gram matrix ``A_I^T A_I`` is assembled from
-    the sparse rows and its eigenvalues decide the clear case (as in ``frame_rank``:
-    ``lambda_min > 1e-6 lambda_max``); otherwise the SVD of the active rows decides
-    (``sigma_min > rank_tol * sigma_max``) and gives sigma_min to full accuracy.
+    Exact path (n <= DENSE_RANK_LIMIT): the active Gram matrix ``A_I^T A_I`` is assembled by
+    `plan` (a :class:`_GramPlan` of A, built here when not given); a Cholesky factorisation of
+    ``G - tau I`` (:meth:`_GramPlan.factor`, ``tau ~ 1e-9 ||G||``) that exists proves full
+    column rank with ``sigma_min > rank_tol sigma_max``, and Lanczos on its inverse gives
+    ``sigma_min`` (relative accuracy ~ ``eps (sigma_max / sigma_min)^2``, the Gram's); where it
+    breaks down (``sigma_min / sigma_max`` below ~3e-5) the SVD of the active rows decides
+    (``sigma_min > rank_tol * sigma_max``) and gives sigma_min.
     """
     n = A.shape[1]
     nI = int(rows.sum())
     if nI < n:
         return False, 0.0, True
-    AI = A[np.flatnonzero(rows)]
     if n <= DENSE_RANK_LIMIT:
-        G = (AI.T @ AI).toarray()
-        ev = np.linalg.eigvalsh(G)
-        if ev[-1] > 0 and ev[0] > 1e-6 * ev[-1]:
-            return True, float(np.sqrt(ev[0])), True
-        sv = np.linalg.svd(AI.toarray(), compute_uv=False)
+        fac = (plan or _GramPlan(A)).factor(rows, rank_tol)
+        lam = fac.lambda_min(seed) if fac is not None else None
+        if lam is not None:
+            return True, float(np.sqrt(lam)), True
+        sv = np.linalg.svd(A[np.flatnonzero(rows)].toarray(), compute_uv=False)
         ok = bool(sv[0] > 0 and sv[-1] > rank_tol * sv[0])
         return ok, float(sv[-1]) if ok else 0.0, True
     # matrix-free estimate: smallest eigenvalue of W_I^T W_I through the stage's kernels
@@ -674,6 +889,12 @@ class ConvNetwork:
             raise ValueError("X must contain at least one sample")
         B = hs[0].shape[0]
         reports, switches = [], []
+        plans = {}                               # stage index -> _GramPlan (built once)
+
+        def plan_of(j, A):
+            if j not in plans and A.shape[1] <= DENSE_RANK_LIMIT:
+                plans[j] = _gram_plan(self.stages[j], A)
+            return plans.get(j)
         for k, st in enumerate(self.stages):
             h = hs[k]
             if st.affine:
@@ -684,11 +905,13 @@ class ConvNetwork:
                 smin = np.zeros(B)
                 exact = True
                 if not st.relu:  # one test for all samples
-                    ok, s, exact = _rank_test(A, rows[0], rank_tol, st=st, seed=seed)
+                    ok, s, exact = _rank_test(A, rows[0], rank_tol, st=st, seed=seed,
+                                              plan=plan_of(k, A))
                     inj[:], smin[:] = ok, s
                 else:
                     for b in range(B):
-                        inj[b], smin[b], ex = _rank_test(A, rows[b], rank_tol, st=st, seed=seed)
+                        inj[b], smin[b], ex = _rank_test(A, rows[b], rank_tol, st=st, seed=seed,
+                                                         plan=plan_of(k, A))
                         exact &= ex
                 with np.errstate(divide="ignore"):
                     stab = np.where(inj, 1.0 / np.where(smin > 0, smin, 1.0), np.inf)
@@ -716,7 +939,8 @@ class ConvNetwork:
                     smin = np.zeros(B)
                     for b in range(B):
                         inj[b], smin[b], ex = _rank_test(A, known[b] & (known_h[b] > 0), rank_tol,
-                                                         st=prev, seed=seed)
+                                                         st=prev, seed=seed,
+                                                         plan=plan_of(k - 1, A))
                         exact &= ex
                     stab = np.where(inj, 1.0 / np.where(smin > 0, smin, 1.0), np.inf)
                     if (with_model_rip and prev.kind == "conv" and st.pool["padding"] == (0,) *
@@ -899,17 +1123,24 @@ class ConvNetwork:
             rows = known.copy()
         if n > DENSE_RANK_LIMIT:
             return _masked_cgls(st, rhs_all, rows, A=A, max_iter=max_iter or 2 * n)
+        # exact path: the Cholesky factor of the shifted active Gram both proves full column
+        # rank and preconditions CGLS on the active rows (rounding level in a few iterations);
+        # dense lstsq (minimum norm) where the factor does not exist or CGLS does not converge
+        plan = _gram_plan(st, A)
         x = np.zeros((B, n))
         inj = np.zeros(B, dtype=bool)
         for b in range(B):
             r = rows[b]
-            ok, _, _ = _rank_test(A, r, rank_tol, st=st)
-            inj[b] = ok
             idx = np.flatnonzero(r)
             if idx.size == 0:
                 continue
-            AI = A[idx].toarray()
-            x[b] = np.linalg.lstsq(AI, rhs_all[b, idx], rcond=None)[0]
+            AI = A[idx]
+            fac = plan.factor(r, rank_tol) if idx.size >= n else None
+            xb = fac.lstsq(AI, rhs_all[b, idx]) if fac is not None else None
+            inj[b] = fac is not None or _rank_test(A, r, rank_tol, plan=plan)[0]
+            if xb is None:
+                xb = np.linalg.lstsq(AI.toarray(), rhs_all[b, idx], rcond=None)[0]
+            x[b] = xb
         return x, inj
 
 
