@@ -75,7 +75,8 @@ def test_bench_convnet_inverse_numpy(benchmark, stage):
                                 for i, r in enumerate(stage["rows"])], rounds=3, iterations=1)
 
 
-# -- matrix-free inversion of a 28x28 stage (n_in = 12544 > DENSE_RANK_LIMIT: batched CGLS) ----
+# -- inversion of a 28x28 stage (n_in = 12544 > DENSE_RANK_LIMIT; exact, the active Gram is a band
+# of half-width 943 in the spatial-major ordering: banded Cholesky + preconditioned CGLS) ------
 # Issue 17's case: Conv2d 16 -> 32, 3x3, padding 1, 28x28, batch 64. Both sides run on the same
 # samples; the batch is RELUINJ_BENCH_CONVNET_B (default 2, so that the untimed CI run stays
 # short; the note's numbers use 8 and 64). The np.linalg.lstsq baseline on the explicit active
@@ -99,6 +100,19 @@ def big_stage(one_blas_thread):
 
 
 def test_bench_convnet_inverse28_reluinj(benchmark, big_stage):
+    benchmark.group = f"convnet-inverse-28x28-B{BIG_B}"
+    s = big_stage
+    res = benchmark.pedantic(lambda: s["net"].inverse(s["Y_out"], x_true=s["X"]),
+                             rounds=1, iterations=1)
+    assert res.exact[0]             # the active Gram is a band that fits: exact path
+    assert np.all(res.rel_error[res.ok] <= 1e-8)
+
+
+def test_bench_convnet_inverse28_reluinj_matrix_free(benchmark, big_stage, monkeypatch):
+    """The batched CGLS path (what stages past the band budget get), forced on the same stage."""
+    from reluinj.cnn import _network
+
+    monkeypatch.setattr(_network, "_GRAM_ENTRY_LIMIT", 0)
     benchmark.group = f"convnet-inverse-28x28-B{BIG_B}"
     s = big_stage
     res = benchmark.pedantic(lambda: s["net"].inverse(s["Y_out"], x_true=s["X"]),

@@ -144,6 +144,7 @@ def test_matrix_free_estimate_matches_exact(monkeypatch):
     X = np.random.default_rng(0).standard_normal((3, 2, 5, 5))
     exact = net.analyze(X, with_data_bias=False).stages[0]
     monkeypatch.setattr(_network, "DENSE_RANK_LIMIT", 10)
+    monkeypatch.setattr(_network, "_GRAM_ENTRY_LIMIT", 0)       # no banded exact path
     est = net.analyze(X, with_data_bias=False).stages[0]
     assert exact.exact and not est.exact
     np.testing.assert_array_equal(est.injective, exact.injective)
@@ -244,6 +245,7 @@ def test_matrix_free_inverse_matches_dense_lstsq(monkeypatch):
     X = np.random.default_rng(3).standard_normal((7, 3, 6, 6))
     Y = net(X)
     monkeypatch.setattr(_network, "DENSE_RANK_LIMIT", 10)  # 108 inputs: the CGLS path
+    monkeypatch.setattr(_network, "_GRAM_ENTRY_LIMIT", 0)       # no banded exact path
     res = net.inverse(Y, x_true=X)
     assert not res.exact[0]
     Wd = _dense_weight(conv, (3, 6, 6))
@@ -268,6 +270,7 @@ def test_matrix_free_inverse_with_switches_uses_rows_at_switches(monkeypatch):
     with torch.no_grad():
         pooled, idx = nn.functional.max_pool2d(torch.relu(conv(X)), 2, return_indices=True)
     monkeypatch.setattr(_network, "DENSE_RANK_LIMIT", 10)
+    monkeypatch.setattr(_network, "_GRAM_ENTRY_LIMIT", 0)       # no banded exact path
     res = net.inverse(pooled.numpy(), switches=an.switches, x_true=X.numpy())
     Wd = _dense_weight(conv, (1, 6, 6))
     b = conv.bias.detach().numpy().repeat(36)
@@ -302,6 +305,7 @@ def test_matrix_free_verdict_sees_unseen_inputs(monkeypatch):
     rows = Y[0] > 0
     assert rows.sum() >= 12 and np.linalg.matrix_rank(W[rows]) < 12
     monkeypatch.setattr(_network, "DENSE_RANK_LIMIT", 5)
+    monkeypatch.setattr(_network, "_GRAM_ENTRY_LIMIT", 0)       # no banded exact path
     res = net.inverse(Y, x_true=X)
     assert not res.injective.any() and not res.exact[0]
     # and with every row active the same solver calls it injective and recovers x
@@ -323,6 +327,7 @@ def test_matrix_free_verdict_too_few_rows(monkeypatch):
     Y = net(X)
     assert np.all((Y.reshape(4, -1) > 0).sum(axis=1) < 144)
     monkeypatch.setattr(_network, "DENSE_RANK_LIMIT", 10)
+    monkeypatch.setattr(_network, "_GRAM_ENTRY_LIMIT", 0)       # no banded exact path
     res = net.inverse(Y)
     assert not res.injective.any() and np.all(res.failed_stage == 0)
 

@@ -34,11 +34,16 @@ __all__ = ["ConvNetwork", "ConvNetworkStage", "StageReport", "ConvNetworkAnalysi
            "ConvNetworkInverseResult", "DENSE_RANK_LIMIT"]
 
 DENSE_RANK_LIMIT = 4096
-"""Largest stage input size for which the rank test is exact (active Gram matrix factored).
+"""Largest stage input size for which the rank test is exact with a dense active Gram matrix.
 
-Above it the report gives a matrix-free estimate of ``sigma_min`` (LOBPCG on ``W_I^T W_I``
-applied through the convolution kernels), marked ``exact=False``.
+Above it the test stays exact where the active Gram matrix is a band that fits in memory (a
+convolution: only neighbouring shifts interact; a band of at most 2**24 entries, e.g. 16
+channels of 28x28); otherwise the report gives a matrix-free estimate of ``sigma_min`` (LOBPCG
+on ``W_I^T W_I`` applied through the convolution kernels) and the inverse a batched CGLS,
+marked ``exact=False``.
 """
+
+_GRAM_ENTRY_LIMIT = 1 << 24   # stored entries of an active Gram (band or dense): 128 MiB
 
 _ZERO_TOL = 1e-8
 
@@ -384,16 +389,36 @@ class _GramPlan:
             if best is None or bw < best[0]:
                 best = (bw, perm, Q)
         bw, self.perm, Q = best
-        pi, pj = Q[:, :, None], Q[:, None, :]
-        valid = (pi >= 0) & (pj >= 0) & (pi >= pj)   # lower triangle of the permuted G
         self.banded = bw < n / 3
         self.bw = bw
-        gi, ti, tj = np.nonzero(valid)
-        di, dj = Q[gi, ti], Q[gi, tj]
-        # flat targets: lower band storage ab[i - j, j] (shape (bw+1, n)) or dense G[i, j]
-        self.target = (di - dj) * n + dj if self.banded else di * n + dj
-        self.source = (gi * k + ti) * k + tj     # into the (ng, k, k) stack of group Grams
         self.size = (bw + 1) * n if self.banded else n * n
+        # exact (factorable) when the Gram and the stack of group Grams fit the entry budget
+        self.feasible = (self.size <= _GRAM_ENTRY_LIMIT and ng * k * k <= 2 * _GRAM_ENTRY_LIMIT
+                         and (n <= DENSE_RANK_LIMIT or self.banded))
+        if not self.feasible:
+            return
+        # each group's pattern sorted by permuted index (padding last, V's columns alike): its
+        # pairs in the lower triangle of the permuted G are then the pairs ti >= tj of
+        # tril_indices(k) with ti inside the pattern. Flat targets in the lower band storage
+        # ab[i - j, j] (shape (bw+1, n)) or in the dense G[i, j]; sources in the (ng, k, k)
+        # stack of group Grams
+        srt = np.argsort(np.where(Q >= 0, Q, n + 1), axis=1, kind="stable")
+        Q = np.take_along_axis(Q, srt, axis=1)
+        self.V = np.take_along_axis(self.V, srt[:, None, :], axis=2)
+        length = np.count_nonzero(Q >= 0, axis=1)
+        ti, tj = np.tril_indices(k)
+        itype = np.int32 if max(self.size, ng * k * k) < 2 ** 31 else np.int64
+        target, source = [], []
+        step = max(1, (1 << 22) // ti.size)
+        for g0 in range(0, ng, step):
+            Qc = Q[g0:g0 + step]
+            keep = ti[None, :] < length[g0:g0 + step, None]
+            di, dj = Qc[:, ti][keep], Qc[:, tj][keep]
+            target.append(((di - dj) * n + dj if self.banded else di * n + dj).astype(itype))
+            g = np.arange(g0, g0 + Qc.shape[0])[:, None]
+            source.append((((g * k + ti) * k + tj)[keep]).astype(itype))
+        self.target = np.concatenate(target)
+        self.source = np.concatenate(source)
         self.absA = abs(A)
         self.rowsum = np.asarray(self.absA.sum(axis=1)).ravel()
 
@@ -447,10 +472,14 @@ def _lapack(name):
 
 def _gram_plan(st, A):
     """The :class:`_GramPlan` of stage `st` (matrix A), offered the spatial-major ordering of
-    its input (channel fastest) besides the given channel-major one."""
+    its input (channel fastest) besides the given channel-major one; None where the exact
+    path is out of reach (a dense Gram above DENSE_RANK_LIMIT, or more than the entry budget)."""
+    if st.kind == "dense" and st.n_in > DENSE_RANK_LIMIT:
+        return None
     c = st.in_shape[0]
-    return _GramPlan(A, orders=[np.arange(st.n_in).reshape(c, -1).T.ravel()]
+    plan = _GramPlan(A, orders=[np.arange(st.n_in).reshape(c, -1).T.ravel()]
                      if len(st.in_shape) > 1 else [])
+    return plan if plan.feasible else None
 
 
 class _ShiftedFactor:
@@ -544,9 +573,9 @@ class _ShiftedFactor:
 def _rank_test(A, rows, rank_tol, *, st=None, plan=None, seed=0):
     """(injective, sigma_min, exact) of the rows `rows` (bool mask) of the sparse matrix A.
 
-    Exact path (n <= DENSE_RANK_LIMIT): the active Gram matrix ``A_I^T A_I`` is assembled by
-    `plan` (a :class:`_GramPlan` of A, built here when not given); a Cholesky factorisation of
-    ``G - tau I`` (:meth:`_GramPlan.factor`, ``tau ~ 1e-9 ||G||``) that exists proves full
+    Exact path (a feasible `plan`, a :class:`_GramPlan` of A; built here when not given and
+    ``n <= DENSE_RANK_LIMIT``): the plan assembles the active Gram matrix ``A_I^T A_I``; a
+    Cholesky factorisation of ``G - tau I`` (:meth:`_GramPlan.factor`, ``tau ~ 1e-9 ||G||``) that exists proves full
     column rank with ``sigma_min > rank_tol sigma_max``, and Lanczos on its inverse gives
     ``sigma_min`` (relative accuracy ~ ``eps (sigma_max / sigma_min)^2``, the Gram's); where it
     breaks down (``sigma_min / sigma_max`` below ~3e-5) the SVD of the active rows decides
@@ -554,10 +583,13 @@ def _rank_test(A, rows, rank_tol, *, st=None, plan=None, seed=0):
     """
     n = A.shape[1]
     nI = int(rows.sum())
+    if plan is None and n <= DENSE_RANK_LIMIT:
+        plan = _GramPlan(A)
+        plan = plan if plan.feasible else None
     if nI < n:
         return False, 0.0, True
-    if n <= DENSE_RANK_LIMIT:
-        fac = (plan or _GramPlan(A)).factor(rows, rank_tol)
+    if plan is not None:
+        fac = plan.factor(rows, rank_tol)
         lam = fac.lambda_min(seed) if fac is not None else None
         if lam is not None:
             return True, float(np.sqrt(lam)), True
@@ -604,7 +636,7 @@ class StageReport:
     active_fraction : float or None
         Mean fraction of rows with positive pre-activation (ReLU stages).
     exact : bool
-        The rank test and sigma_min are exact (False: matrix-free estimate, stage input above
+        The rank test and sigma_min are exact (False: matrix-free estimate, see
         :data:`DENSE_RANK_LIMIT`).
     data_bias : ndarray or None
         Dense ReLU stages: ``reluinj.data_bias(W, H).alpha`` per neuron. Convolution stages:
@@ -716,8 +748,8 @@ class ConvNetworkInverseResult:
     residual : ndarray of shape (B,)
         ``||net(x) - Y|| / max(||Y||, tiny)``.
     exact : ndarray of bool, shape (n_stages,)
-        Per stage: the ``injective`` verdicts are exact (False: an affine stage whose input
-        has more than :data:`DENSE_RANK_LIMIT` entries, decided from the Ritz values of the
+        Per stage: the ``injective`` verdicts are exact (False: an affine stage beyond the
+        exact path, see :data:`DENSE_RANK_LIMIT`, decided from the Ritz values of the
         matrix-free CGLS solve; stages that were not inverted are True).
     """
 
@@ -892,9 +924,9 @@ class ConvNetwork:
         plans = {}                               # stage index -> _GramPlan (built once)
 
         def plan_of(j, A):
-            if j not in plans and A.shape[1] <= DENSE_RANK_LIMIT:
+            if j not in plans:
                 plans[j] = _gram_plan(self.stages[j], A)
-            return plans.get(j)
+            return plans[j]
         for k, st in enumerate(self.stages):
             h = hs[k]
             if st.affine:
@@ -998,10 +1030,10 @@ class ConvNetwork:
                 zero_tol=_ZERO_TOL, rank_tol=DEFAULT_RANK_TOL, max_iter=None, n_threads=None):
         """Reconstruct inputs from outputs, stage by stage from the last one.
 
-        Affine+ReLU stages: least squares on the rows active in the known output (exact dense
-        solve of the active rows when the stage input has at most :data:`DENSE_RANK_LIMIT`
-        entries; above that, CGLS on the active normal equations through the stage's kernels,
-        started at 0 and batched over all samples: one forward and one adjoint call per
+        Affine+ReLU stages: least squares on the rows active in the known output (exact: the
+        Cholesky factor of the shifted active Gram proves full rank and preconditions CGLS on
+        the active rows, where that Gram fits, see :data:`DENSE_RANK_LIMIT`; beyond, CGLS on
+        the active normal equations through the stage's kernels, started at 0 and batched over all samples: one forward and one adjoint call per
         iteration for the whole batch; the verdict there is an estimate from the Ritz values
         of the iteration, see the ``exact`` attribute of the result). Linear stages:
         least squares on all rows. Max-pool stages: the pooled values are put back at the
@@ -1081,8 +1113,8 @@ class ConvNetwork:
                 vals = np.where(known, h, 0.0)
                 h, known = _unpool(vals, sw, st)
             else:
-                h, inj = self._invert_affine(st, h, known, zero_tol, rank_tol, max_iter)
-                exact[k] = st.n_in <= DENSE_RANK_LIMIT
+                h, inj, exact[k] = self._invert_affine(st, h, known, zero_tol, rank_tol,
+                                                       max_iter)
                 known = np.ones_like(h, dtype=bool)
             injective[:, k] = inj
             failed[(failed < 0) & ~inj] = k
@@ -1121,12 +1153,12 @@ class ConvNetwork:
             rows = known & (h > zero_tol * scale)
         else:
             rows = known.copy()
-        if n > DENSE_RANK_LIMIT:
-            return _masked_cgls(st, rhs_all, rows, A=A, max_iter=max_iter or 2 * n)
+        plan = _gram_plan(st, A)
+        if plan is None:
+            return _masked_cgls(st, rhs_all, rows, A=A, max_iter=max_iter or 2 * n) + (False,)
         # exact path: the Cholesky factor of the shifted active Gram both proves full column
         # rank and preconditions CGLS on the active rows (rounding level in a few iterations);
         # dense lstsq (minimum norm) where the factor does not exist or CGLS does not converge
-        plan = _gram_plan(st, A)
         x = np.zeros((B, n))
         inj = np.zeros(B, dtype=bool)
         for b in range(B):
@@ -1141,7 +1173,7 @@ class ConvNetwork:
             if xb is None:
                 xb = np.linalg.lstsq(AI.toarray(), rhs_all[b, idx], rcond=None)[0]
             x[b] = xb
-        return x, inj
+        return x, inj, True
 
 
 def _masked_cgls(st, rhs, rows, *, A=None, max_iter, atol=1e-14, btol=1e-14):
