@@ -21,7 +21,7 @@ import numpy as np
 
 import reluinj
 
-ks = [1, 2, 3, 5, 8, 12, 20, 30, 50, 80]
+ks = [1, 2, 3, 5, 10, 20, 40, 80]
 layers = {
     "Gaussian, fan-in scaled": reluinj.ConvOperator.random(96, 32, 5, 32, seed=0),
     "unit-norm filters": reluinj.ConvOperator.random(96, 32, 5, 32, normalize="unit", seed=0),
@@ -60,11 +60,14 @@ for name, op in layers.items():
 # unit-norm filters a single atom keeps its norm, so ``delta_1 = 0``; the overlap between
 # shifted filters gives about 0.24 from k = 2 on (and ``delta_2k`` is about 0.22 at k = 1).
 #
-# The bound is below 1 only where ``delta_k = delta_2k`` is under about 0.147 (grey line in
-# the left panel). No k gets there: the bound is at least 3.3 (fan-in) and at least 1.4 to 2.1
-# (unit norm) at every k, so Theorem 3.3 certifies none of these reconstructions. The measured
-# median one-shot error is well below it and rises with k for both layers: from 0.06 at k = 1
-# (fan-in; exactly 0 for unit-norm filters up to k = 2) to about 0.7 at k = 80.
+# The bound is below 1 only if ``delta_2k`` is under 0.169 (reached with ``delta_k = 0``), and
+# under 0.147 when ``delta_k = delta_2k`` (grey line in the left panel). No k gets there, since
+# the lower bound of ``delta_2k`` is at least 0.22 everywhere: the bound is at least 3.3 (fan-in) and at least 1.4 to 2.1
+# (unit norm) at every k, so Theorem 3.3 certifies none of these reconstructions. (A value
+# below 1 would not have certified anything either: the true constants may be larger than
+# the sampled ones.) The measured median one-shot error is well below the bound and grows with
+# k for both layers: from 0.06 at k = 1 for the fan-in layer (0.000 at k = 1 and 2 for the
+# unit-norm one) to about 0.7 at k = 80.
 colors = {"Gaussian, fan-in scaled": "tab:blue", "unit-norm filters": "tab:orange"}
 fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(11, 4.2), constrained_layout=True)
 for name, (dk, lo_k, lo_2k, bound, err) in results.items():
@@ -109,17 +112,22 @@ plt.show()
 # ``c = <x_hat, x> / ||x_hat||^2`` it falls from 0.84 to about 0.6 at k = 800 and then stalls.
 # The IHT error falls from 0.85 at k = 50 (the rescaled one shot is as good there) to 0.30 at
 # k = 3200 (3200 code entries for 1024 pixels); from k = 200 on IHT is the better decoder.
+from scipy.sparse.linalg import svds  # noqa: E402
 from skimage import data, transform  # noqa: E402
 
 image = transform.resize(data.camera() / 255.0, (32, 32), anti_aliasing=True)[None]  # (1, 32, 32)
 op2 = reluinj.ConvOperator2D.random(32, 1, (5, 5), (32, 32), seed=0)
+# step="auto" of iht is 1 / ||W||^2 (ARPACK, start vector of ones, 1e-4 margin), recomputed at
+# every call; computed once here, it gives the same iterates.
+norm2 = svds(op2, k=1, return_singular_vectors=False, v0=np.ones(op2.shape[1]))[0] ** 2
+step = 1.0 / ((1.0 + 1e-4) * norm2)
 rel = lambda xh: np.linalg.norm(xh - image) / np.linalg.norm(image)
 print("     k  one-shot  one-shot rescaled  IHT(30)")
 recon = {}
 for k in [50, 200, 800, 3200]:
     xo = reluinj.one_shot_reconstruct(op2, image, k, pool=(2, 2))
     c = np.vdot(xo, image) / np.vdot(xo, xo)
-    xi = reluinj.iht(op2, image, k, pool=(2, 2), max_iter=30).x
+    xi = reluinj.iht(op2, image, k, pool=(2, 2), max_iter=30, step=step).x
     recon[k] = c * xo, xi
     print(f"  {k:>4}  {rel(xo):8.3f}  {rel(c * xo):17.3f}  {rel(xi):7.3f}")
 
