@@ -29,9 +29,7 @@ import reluinj.distributed as rd
 
 
 def main(argv=None):
-    p = argparse.ArgumentParser(description=__doc__.split("
-
-")[0].strip())
+    p = argparse.ArgumentParser(description="Scale-out on a local Dask cluster")
     p.add_argument("--m", type=int, default=256, help="rows of W (frame vectors)")
     p.add_argument("--n", type=int, default=16, help="columns of W (input dimension)")
     p.add_argument("--samples", type=float, default=1e6, help="samples of the sphere")
