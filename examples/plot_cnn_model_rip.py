@@ -62,12 +62,12 @@ for name, op in layers.items():
 #
 # The bound is below 1 only if ``delta_2k`` is under 0.169 (reached with ``delta_k = 0``), and
 # under 0.147 when ``delta_k = delta_2k`` (grey line in the left panel). No k gets there, since
-# the lower bound of ``delta_2k`` is at least 0.22 everywhere: the bound is at least 3.3 (fan-in) and at least 1.4 to 2.1
-# (unit norm) at every k, so Theorem 3.3 certifies none of these reconstructions. (A value
-# below 1 would not have certified anything either: the true constants may be larger than
-# the sampled ones.) The measured median one-shot error is well below the bound and grows with
-# k for both layers: from 0.06 at k = 1 for the fan-in layer (0.000 at k = 1 and 2 for the
-# unit-norm one) to about 0.7 at k = 80.
+# the lower bound of ``delta_2k`` is at least 0.22 everywhere: the bound is at least 3.3
+# (fan-in) and at least 1.4 to 2.1 (unit norm) at every k, so Theorem 3.3 certifies none of
+# these reconstructions. (A value below 1 would not have certified anything either: the true
+# constants may be larger than the sampled ones.) The measured median one-shot error is well
+# below the bound and grows with k for both layers: from 0.06 at k = 1 for the fan-in layer
+# (0.000 at k = 1 and 2 for the unit-norm one) to about 0.7 at k = 80.
 colors = {"Gaussian, fan-in scaled": "tab:blue", "unit-norm filters": "tab:orange"}
 fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(11, 4.2), constrained_layout=True)
 for name, (dk, lo_k, lo_2k, bound, err) in results.items():

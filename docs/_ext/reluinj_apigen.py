@@ -123,7 +123,7 @@ def documented_names():
 
 
 def public_constants():
-    """Fully qualified names of the constants in the reference, e.g. ``reluinj.DEFAULT_RANK_TOL``."""
+    """Qualified names of the constants in the reference, e.g. ``reluinj.DEFAULT_RANK_TOL``."""
     out = []
     for entries in sections().values():
         for _heading, module, names, kind in entries:
