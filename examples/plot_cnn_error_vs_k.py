@@ -42,7 +42,7 @@ ax1.set_title("96 filters, 32 channels, width 5, length 32")
 ax2.plot(ks, delta, "o-", color="tab:green")
 ax2.set_xlabel("sparsity k")
 ax2.set_ylabel("sampled model-RIP constant delta_k (lower bound)")
-ax2.set_title("estimate_model_rip")
+ax2.set_title("estimate_model_rip, 200 samples per k")
 plt.show()
 
 # %%

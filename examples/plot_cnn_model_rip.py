@@ -135,9 +135,9 @@ for k in [50, 200, 800, 3200]:
 # Each row is one k: the original, the rescaled one-shot reconstruction, the IHT
 # reconstruction (all three on the grey scale [0, 1], values outside clipped) and the IHT error
 # ``|x_hat - x|`` (same colour scale in both rows). At k = 200 both decoders recover mostly the
-# bright sky, the largest pooled responses; at k = 3200 IHT shows the cameraman, with pixel
-# noise, while the rescaled one shot is still patchy. The IHT error is largest along the
-# border, where fewer filter shifts reach a pixel (valid convolution, no padding).
+# bright sky and a speckled ground; at k = 3200 IHT shows the cameraman, with pixel noise,
+# while the rescaled one shot is still patchy. The IHT error is largest along the border,
+# where fewer filter shifts reach a pixel (valid convolution, no padding).
 shown = [200, 3200]
 fig, axes = plt.subplots(len(shown), 4, figsize=(11, 5.6), constrained_layout=True)
 emax = max(np.abs(recon[k][1] - image).max() for k in shown)
