@@ -31,6 +31,7 @@ extensions = [
     "sphinx.ext.viewcode",
     "numpydoc",
     "sphinx_gallery.gen_gallery",
+    "reluinj_apigen",                     # constants show their own docstrings (see the module)
 ]
 
 exclude_patterns = ["_build", "Thumbs.db", ".DS_Store", "**/README.md", "generated"]

@@ -7,6 +7,13 @@ exceptions, constants, :mod:`reluinj.testing`). Public modules (``reluinj.hull``
 A name added to an ``__all__`` therefore appears in the reference at the next build, without
 editing any ``.rst`` file. ``tests/test_docs.py`` checks that every name of ``reluinj.__all__``
 is listed.
+
+Constants (``reluinj.DENSE_RANK_LIMIT``, ``reluinj.hull.MERGE_TOL``, ...) are re-exported from
+the module that defines them, so autodoc, which looks for an attribute docstring in the module
+it documents, would show the docstring of ``int`` or ``float`` instead. As a Sphinx extension
+(``setup``) this module replaces it by the docstring written under the assignment in the
+defining module (:func:`constant_docs`); a public constant without one is a build warning.
+Stub pages of names that left the ``__all__`` lists are removed by :func:`write_pages`.
 """
 import importlib
 import importlib.util
@@ -115,6 +122,56 @@ def documented_names():
     return out
 
 
+def public_constants():
+    """Qualified names of the constants in the reference, e.g. ``reluinj.DEFAULT_RANK_TOL``."""
+    out = []
+    for entries in sections().values():
+        for _heading, module, names, kind in entries:
+            mod = importlib.import_module(module)
+            out += [f"{module}.{n}" for n in names
+                    if (kind == "data" or kind == "module") and _kind(getattr(mod, n)) == "data"]
+    return out
+
+
+def _source_modules():
+    """(module name, path) of every ``.py`` file of the installed reluinj package."""
+    import reluinj
+
+    root = pathlib.Path(reluinj.__file__).resolve().parent
+    for path in sorted(root.rglob("*.py")):
+        parts = path.relative_to(root.parent).with_suffix("").parts
+        if parts[-1] == "__init__":
+            parts = parts[:-1]
+        yield ".".join(parts), path
+
+
+def constant_docs():
+    """``{qualified name: docstring lines}`` for every public constant that has a docstring.
+
+    The docstring is the string literal (or ``#:`` comment) under the assignment in the module
+    that defines the constant, found by Sphinx's source analyzer in every module of the
+    package. A name documented in two modules with different text is an error.
+    """
+    from sphinx.pycode import ModuleAnalyzer
+
+    docs = {}
+    for modname, path in _source_modules():
+        analyzer = ModuleAnalyzer.for_file(str(path), modname)
+        analyzer.analyze()
+        for (scope, name), lines in analyzer.attr_docs.items():
+            if scope == "" and any(line.strip() for line in lines):
+                docs.setdefault(name, {})[modname] = list(lines)
+    out = {}
+    for qualname in public_constants():
+        found = docs.get(qualname.rsplit(".", 1)[1], {})
+        texts = {tuple(lines) for lines in found.values()}
+        if len(texts) > 1:
+            raise RuntimeError(f"{qualname}: documented differently in {sorted(found)}")
+        if texts:
+            out[qualname] = list(texts.pop())
+    return out
+
+
 def _page_text(page, title, intro, entries):
     lines = [f".. _api-{page}:", "", title, "=" * len(title), ""]
     if page in SUBPACKAGES:
@@ -149,4 +206,40 @@ def write_pages(outdir):
         path = outdir / f"{page}.rst"
         if not path.exists() or path.read_text() != text:  # keep mtimes: incremental builds
             path.write_text(text)
+    stubs = outdir / "stubs"                # autosummary writes them, but never removes one
+    if stubs.is_dir():
+        keep = documented_names()
+        for path in stubs.glob("*.rst"):
+            if path.stem not in keep:
+                path.unlink()
     return sorted(pages)
+
+
+_CONSTANTS = {}   # filled at builder-inited: {qualified name: docstring lines or None}
+
+
+def _constant_docstring(app, what, name, obj, options, lines):
+    """autodoc-process-docstring: a public constant shows its own docstring, not its type's."""
+    if what != "data" or name not in _CONSTANTS:
+        return
+    doc = _CONSTANTS[name]
+    if doc is None:
+        from sphinx.util import logging
+
+        logging.getLogger(__name__).warning(
+            "public constant %s has no docstring under its assignment", name)
+        lines[:] = []
+    else:
+        lines[:] = list(doc) + [""]
+
+
+def _collect_constants(app):
+    docs = constant_docs()
+    _CONSTANTS.clear()
+    _CONSTANTS.update({name: docs.get(name) for name in public_constants()})
+
+
+def setup(app):
+    app.connect("builder-inited", _collect_constants)
+    app.connect("autodoc-process-docstring", _constant_docstring)
+    return {"parallel_read_safe": True, "parallel_write_safe": True}
