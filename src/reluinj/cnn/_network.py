@@ -884,7 +884,7 @@ class ConvNetwork:
         rank_tol = check_rank_tol(rank_tol)
         if max_iter is not None:
             max_iter = check_positive_int(max_iter, "max_iter")
-        effective_n_threads(n_threads)
+        nt = effective_n_threads(n_threads)
         n_st = len(self.stages)
         if start is None:
             start = n_st - 1
@@ -932,7 +932,7 @@ class ConvNetwork:
                     if sw is None:
                         sw = self._fixed_switches(st, B)
                     h, _ = _pool_reconstruct(prev, st, h, known, sw, pool_method, pool_opts,
-                                             zero_tol)
+                                             zero_tol, n_threads=nt)
                     known = np.ones_like(h, dtype=bool)
                     targets[k - 1] = None          # its output: the forward of its input
                     inputs[k - 1] = h
@@ -1260,7 +1260,7 @@ def _pool_measurements(prev, st, h, known, sw, zero_tol):
     return y, mask
 
 
-def _pool_reconstruct(prev, st, h, known, sw, pool_method, opts, zero_tol):
+def _pool_reconstruct(prev, st, h, known, sw, pool_method, opts, zero_tol, *, n_threads=None):
     """Input of conv stage `prev` from the output of max-pool stage `st` (see inverse()).
 
     Returns x (B, prev.n_in) and the code z (B, prev.n_out) with ``x = W^T z``.
@@ -1275,18 +1275,25 @@ def _pool_reconstruct(prev, st, h, known, sw, pool_method, opts, zero_tol):
     n_obs = mask.sum(axis=1)
     kk = n_obs.copy() if opts["k"] is None else np.full(h.shape[0], min(opts["k"],
                                                                          K * n_regions))
+    op, n_code = prev.op, prev.n_out
+
+    def gram(v):                               # W W^T v on codes, (B, n_code) -> (B, n_code)
+        xv = op.adjoint(v.reshape((-1,) + prev.out_shape), n_threads=n_threads)
+        return op.forward(xv, n_threads=n_threads).reshape(-1, n_code)
+
+    def synth(v):                              # W^T v, (B, n_code) -> (B, n_in)
+        return op.adjoint(v.reshape((-1,) + prev.out_shape),
+                          n_threads=n_threads).reshape(v.shape[0], -1)
+
     # one-shot: z = M(unpool(p - b, s), k), x = W^T z  (block-sparsify of eq. (2) / (3))
     z = _project_codes(y, np.minimum(kk, n_obs), shape, pool)
     if pool_method == "one-shot":
-        return prev.linear_t(z), z
-
-    def gram(v):                               # W W^T v on codes
-        return prev.linear(prev.linear_t(v))
+        return synth(z), z
 
     if pool_method == "iht":
         step = opts["step"]
         if step == "auto":                     # ||Phi||^2 <= ||W||^4
-            sq = _squared_norm(prev.op)
+            sq = _squared_norm(op)
             step = 1.0 / (STEP_SAFETY * sq * sq) if sq > 0 else 1.0
         ny = np.linalg.norm(y, axis=1)
         ny = np.where(ny > 0, ny, 1.0)
@@ -1305,10 +1312,10 @@ def _pool_reconstruct(prev, st, h, known, sw, pool_method, opts, zero_tol):
             z[act] = za
             res[act] = np.linalg.norm(y[act] - gram(za) * mask[act], axis=1) / ny[act]
             act = act[res[act] > opts["tol"]]
-        return prev.linear_t(z), z
+        return synth(z), z
 
     # sparse: the paper's Algorithm 2 with Phi = S W W^T
-    sq = _squared_norm(prev.op)
+    sq = _squared_norm(op)
     step = 1.0 / (STEP_SAFETY * sq * sq) if sq > 0 else 1.0
     if opts["l1_weight"] is None:
         lam = L1_WEIGHT_DEFAULT * np.abs(gram(y)).max(axis=1, initial=0.0)
@@ -1317,17 +1324,19 @@ def _pool_reconstruct(prev, st, h, known, sw, pool_method, opts, zero_tol):
     z_init = _fista(gram, y, mask, np.zeros_like(y), None, lam, step, opts)
     z_model = _project_codes(z_init, kk, shape, pool)
     z = _fista(gram, y, mask, z_model, z_model != 0, lam, step, opts)
-    return prev.linear_t(z), z
+    return synth(z), z
 
 
 def _fista(gram, y, mask, z0, support, lam, step, opts):
     """FISTA on ``1/2 ||y - S W W^T z||^2 + lam ||z||_1`` (per sample), optionally with z = 0
-    outside `support`; stops when every ``||z_t - z_{t-1}|| <= tol * ||z_t||``."""
+    outside `support`, with the gradient restart of O'Donoghue and Candes (momentum reset
+    where it points uphill; linear convergence on strongly convex problems). Stops when every
+    ``||z_t - z_{t-1}|| <= tol * ||z_t||`` or after ``max_iter`` iterations."""
     z = z0.copy()
     if support is not None:
         z *= support
     v = z.copy()
-    t = 1.0
+    t = np.ones(z.shape[0])
     thr = (step * lam)[:, None]
     tol = opts["tol"]
     for _ in range(opts["max_iter"]):
@@ -1336,10 +1345,13 @@ def _fista(gram, y, mask, z0, support, lam, step, opts):
         z_new = np.sign(u) * np.maximum(np.abs(u) - thr, 0.0)
         if support is not None:
             z_new *= support
-        t_new = 0.5 * (1.0 + np.sqrt(1.0 + 4.0 * t * t))
         dz = z_new - z
-        v = z_new + ((t - 1.0) / t_new) * dz
-        z, t = z_new, t_new
+        restart = np.einsum("ij,ij->i", v - z_new, dz) > 0
+        t_new = 0.5 * (1.0 + np.sqrt(1.0 + 4.0 * t * t))
+        beta = np.where(restart, 0.0, (t - 1.0) / t_new)
+        t = np.where(restart, 1.0, t_new)
+        v = z_new + beta[:, None] * dz
+        z = z_new
         if np.all(np.linalg.norm(dz, axis=1) <= tol * np.linalg.norm(z, axis=1)):
             break
     return z
