@@ -32,7 +32,7 @@ from .._lib.validation import (as_float_array, check_bool, check_positive_float,
 from ._operators import ConvOperator, ConvOperator2D
 
 __all__ = ["ConvNetwork", "ConvNetworkStage", "StageReport", "ConvNetworkAnalysis",
-           "ConvNetworkInverseResult", "DENSE_RANK_LIMIT", "POOL_METHODS", "POOL_OPTIONS"]
+           "ConvNetworkInverseResult", "DENSE_RANK_LIMIT"]
 
 DENSE_RANK_LIMIT = 4096
 """Largest stage input size for which the rank test is exact (active Gram matrix factored).
@@ -853,7 +853,7 @@ class ConvNetwork:
         pool_method : {"switches", "one-shot", "iht", "sparse"}, default="switches"
             How max-pool stages are inverted (see above).
         pool_options : dict or None, default=None
-            Options of `pool_method` (:data:`POOL_OPTIONS`): ``k`` (int or None: the number
+            Options of `pool_method` (none for "switches"): ``k`` (int or None: the number
             of active windows of each sample) for all three; ``"iht"``: ``step`` ("auto" or a
             float), ``tol`` (relative measurement residual at which it stops, 1e-10),
             ``max_iter`` (500); ``"sparse"``: ``l1_weight`` (lambda; None: 1e-3 times
