@@ -343,12 +343,13 @@ RECIPES.update({
         {"X": CNN_X, "with_data_bias": True, "rank_tol": 1e-10, "with_model_rip": True,
          "seed": 0, "n_threads": 1}),
     "ConvNetwork.inverse": (
-        lambda Y, x_true, start=1, method="lstsq", zero_tol=1e-8, rank_tol=1e-10, max_iter=10,
-        n_threads=1: _conv_net().inverse(Y, x_true=x_true, start=start, method=method,
-                                         zero_tol=zero_tol, rank_tol=rank_tol,
-                                         max_iter=max_iter, n_threads=n_threads),
+        lambda Y, x_true, start=1, method="lstsq", pool_method="one-shot", zero_tol=1e-8,
+        rank_tol=1e-10, max_iter=10, n_threads=1: _conv_net().inverse(
+            Y, x_true=x_true, start=start, method=method, pool_method=pool_method,
+            zero_tol=zero_tol, rank_tol=rank_tol, max_iter=max_iter, n_threads=n_threads),
         {"Y": rng.random((2, 4, 3)), "x_true": CNN_X, "start": 1, "method": "lstsq",
-         "zero_tol": 1e-8, "rank_tol": 1e-10, "max_iter": 10, "n_threads": 1}),
+         "pool_method": "one-shot", "zero_tol": 1e-8, "rank_tol": 1e-10, "max_iter": 10,
+         "n_threads": 1}),
 })
 
 

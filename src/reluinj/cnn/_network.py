@@ -17,6 +17,7 @@ convolution keeps, of the convolution's outputs, only the entries at its switche
 inversion of the convolution then uses the active rows at the switches.
 """
 import numbers
+from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from typing import Optional
 
@@ -750,7 +751,20 @@ class ConvNetworkInverseResult:
     exact : ndarray of bool, shape (n_stages,)
         Per stage: the ``injective`` verdicts are exact (False: an affine stage beyond the
         exact path, see :data:`DENSE_RANK_LIMIT`, decided from the Ritz values of the
-        matrix-free CGLS solve; stages that were not inverted are True).
+        matrix-free CGLS solve; also False for a max-pool stage and the convolution before it
+        reconstructed by ``pool_method`` "one-shot", "iht" or "sparse", which are
+        approximations: ``injective`` is False there by construction, not by a test; stages
+        that were not inverted are True).
+    stage_rel_error : ndarray of shape (B, n_stages) or None
+        When `x_true` was given: per sample and stage, ``||h_j - h_j^true|| / ||h_j^true||``
+        for the reconstructed input ``h_j`` of stage j (column 0 is ``rel_error``). Where the
+        backward pass knows only part of a stage input (a max-pool input at its switches) or
+        skips it (the convolution output under a paper reconstruction), ``h_j`` is the
+        forward of the reconstructed input of stage j - 1.
+    stage_residual : ndarray of shape (B, n_stages) or None
+        Per sample and stage: ``||f_j(h_j) - t_j|| / ||t_j||`` where ``t_j`` is the output
+        stage j was inverted from (``Y`` for the last one), on its known entries; this says
+        at which stage an approximate or non-unique inversion stopped fitting.
     """
 
     x: np.ndarray
@@ -759,6 +773,8 @@ class ConvNetworkInverseResult:
     rel_error: Optional[np.ndarray]
     residual: np.ndarray
     exact: Optional[np.ndarray] = None
+    stage_rel_error: Optional[np.ndarray] = None
+    stage_residual: Optional[np.ndarray] = None
 
     @property
     def ok(self):
@@ -1027,7 +1043,8 @@ class ConvNetwork:
 
     # -- inversion -------------------------------------------------------------------------
     def inverse(self, Y, *, start=None, switches=None, x_true=None, method="lstsq",
-                zero_tol=_ZERO_TOL, rank_tol=DEFAULT_RANK_TOL, max_iter=None, n_threads=None):
+                pool_method="switches", pool_options=None, zero_tol=_ZERO_TOL,
+                rank_tol=DEFAULT_RANK_TOL, max_iter=None, n_threads=None):
         """Reconstruct inputs from outputs, stage by stage from the last one.
 
         Affine+ReLU stages: least squares on the rows active in the known output (exact: the
@@ -1036,11 +1053,45 @@ class ConvNetwork:
         the active normal equations through the stage's kernels, started at 0 and batched over all samples: one forward and one adjoint call per
         iteration for the whole batch; the verdict there is an estimate from the Ritz values
         of the iteration, see the ``exact`` attribute of the result). Linear stages:
-        least squares on all rows. Max-pool stages: the pooled values are put back at the
-        `switches` (only those entries of the pool input are known; the affine stage before
-        it then uses its active rows at the switches). Without switches the CNN paper's fixed
-        unpooling is used (value at the first cell of each window); such a stage is never
-        counted as injective.
+        least squares on all rows.
+
+        Max-pool stages depend on `pool_method`:
+
+        - ``"switches"`` (default): the pooled values are put back at the `switches` (only
+          those entries of the pool input are known; the affine stage before it then uses its
+          active rows at the switches). Without switches the CNN paper's fixed unpooling is
+          used (value at the first cell of each window); such a stage is never counted as
+          injective.
+        - ``"one-shot"``, ``"iht"``, ``"sparse"``: the CNN paper's reconstructions (Gilbert et
+          al. 2017) of the **input x of the convolution stage before the max-pool stage**, in
+          its model ``x = W^T z`` with a model-k-sparse code z (at most one nonzero per pooling
+          window of each filter's output map, k in all). The max-pool stage and that
+          convolution are inverted together. The measurements are the pooled values: at the
+          switch ``s`` of every active window (pooled value > 0 after a ReLU; every window
+          without one) the conv output is known, ``(W x)_s = p - b_s``; ``y`` holds these
+          values on the code grid and ``S`` restricts to those positions. The switches are
+          `switches` where given (the paper's M_known, its eq. (3)), else the fixed cells of
+          M_fixed (first cell of each window, as for ``"switches"``). With the block-sparsify
+          step ``M(., k)`` = :func:`reluinj.model_project` over the pooling windows:
+
+          * ``"one-shot"``: ``x = W^T M(y, k)``, the tied decoder ``x_hat = W^T M(W x, k)`` of
+            the paper's Theorem 3.3 (and of Sec. 4.2 with M_fixed), computed from the pooled
+            values that ``M(W x, k)`` is made of.
+          * ``"iht"``: model-based IHT (the paper's Algorithm 1) for the code, with
+            ``Phi = S W W^T`` (code -> measured conv outputs) and measurements ``y``:
+            ``z <- M(z + step Phi^T (y - Phi z), k)``, started at the one-shot code (not at
+            0); then ``x = W^T z``. With ``step="auto"`` (``1 / ||W||^4 <= 1 / ||Phi||^2``) the
+            measurement residual ``||y - S W x||`` never increases (M is the exact projection
+            onto the model set), so it is at most the one-shot's.
+          * ``"sparse"``: the paper's Algorithm 2 with the same ``Phi`` and ``y``:
+            ``z_init = argmin ||y - Phi z||^2 / 2 + lam ||z||_1`` (FISTA from 0), ``z_model =
+            M_known(z_init, k)``, then the same l1 least squares with z = 0 outside
+            ``supp(z_model)`` (FISTA from z_model); ``x = W^T z``.
+
+          These are approximations: both stages get ``injective = False`` and
+          ``exact = False`` (no sample inverted this way is ``ok``; its ``failed_stage`` is the
+          max-pool stage). They need the max-pool stage to follow a convolution stage and
+          non-overlapping windows (stride = kernel, no padding).
 
         Parameters
         ----------
@@ -1053,8 +1104,17 @@ class ConvNetwork:
             One entry per stage, as :attr:`ConvNetworkAnalysis.switches` (None entries for
             stages other than max-pool).
         x_true : array_like of shape ``(B, *input_shape)`` or None
-            The true inputs; gives ``rel_error``.
+            The true inputs; gives ``rel_error`` and ``stage_rel_error``.
         method : {"lstsq"}, default="lstsq"
+        pool_method : {"switches", "one-shot", "iht", "sparse"}, default="switches"
+            How max-pool stages are inverted (see above).
+        pool_options : dict or None, default=None
+            Options of `pool_method` (none for "switches"): ``k`` (int or None: the number
+            of active windows of each sample) for all three; ``"iht"``: ``step`` ("auto" or a
+            float), ``tol`` (relative measurement residual at which it stops, 1e-10),
+            ``max_iter`` (500); ``"sparse"``: ``l1_weight`` (lambda; None: 1e-3 times
+            ``||Phi^T y||_inf`` per sample), ``tol`` (relative change of z at which FISTA
+            stops, 1e-10), ``max_iter`` (2000, per FISTA run).
         zero_tol : float, default=1e-8
             Relative threshold below which a reconstructed activation counts as 0.
         rank_tol : float, default=1e-10
@@ -1065,14 +1125,22 @@ class ConvNetwork:
         Returns
         -------
         result : ConvNetworkInverseResult
+
+        Raises
+        ------
+        ValueError
+            Unknown `method` or `pool_method`, a key of `pool_options` that `pool_method` does
+            not take, or a paper reconstruction for a max-pool stage that does not follow a
+            convolution stage or has overlapping/padded windows.
         """
         if method != "lstsq":
             raise ValueError(f"method must be 'lstsq'; got {method!r}")
+        pool_method, pool_opts = _check_pool_method(pool_method, pool_options)
         zero_tol = check_positive_float(zero_tol, "zero_tol", allow_zero=True)
         rank_tol = check_rank_tol(rank_tol)
         if max_iter is not None:
             max_iter = check_positive_int(max_iter, "max_iter")
-        effective_n_threads(n_threads)
+        nt = effective_n_threads(n_threads)
         n_st = len(self.stages)
         if start is None:
             start = n_st - 1
@@ -1091,21 +1159,45 @@ class ConvNetwork:
             if len(switches) != n_st:
                 raise ValueError(f"switches must have one entry per stage ({n_st}); "
                                  f"got {len(switches)}")
+        if pool_method != "switches":
+            for k in range(L):
+                if self.stages[k].kind == "maxpool":
+                    _check_pool_stage(self.stages, k, pool_method)
         h = Y.reshape(B, -1)
         known = np.ones_like(h, dtype=bool)
         injective = np.zeros((B, L), dtype=bool)
         exact = np.ones(L, dtype=bool)
         failed = np.full(B, -1, dtype=np.int64)
-        for k in range(L - 1, -1, -1):
+        targets = [None] * L       # per stage: (output it was inverted from, known mask)
+        inputs = [None] * L        # per stage: its reconstructed input (None: from the forward)
+        k = L - 1
+        while k >= 0:
             st = self.stages[k]
+            targets[k] = (h, known)
             if st.kind == "flatten":
                 inj = np.ones(B, dtype=bool)
             elif st.kind == "maxpool":
+                sw = None
                 if switches is not None and switches[k] is not None:
                     sw = np.asarray(switches[k])
                     if sw.shape != (B, st.n_out):
                         raise ValueError(f"switches[{k}] must have shape ({B}, {st.n_out}); "
                                          f"got {sw.shape}")
+                if pool_method != "switches":
+                    prev = self.stages[k - 1]
+                    if sw is None:
+                        sw = self._fixed_switches(st, B)
+                    h, _ = _pool_reconstruct(prev, st, h, known, sw, pool_method, pool_opts,
+                                             zero_tol, n_threads=nt)
+                    known = np.ones_like(h, dtype=bool)
+                    targets[k - 1] = None          # its output: the forward of its input
+                    inputs[k - 1] = h
+                    injective[:, k - 1:k + 1] = False
+                    exact[k - 1:k + 1] = False
+                    failed[failed < 0] = k
+                    k -= 2
+                    continue
+                if sw is not None:
                     inj = np.ones(B, dtype=bool)
                 else:
                     sw = self._fixed_switches(st, B)
@@ -1116,20 +1208,57 @@ class ConvNetwork:
                 h, inj, exact[k] = self._invert_affine(st, h, known, zero_tol, rank_tol,
                                                        max_iter)
                 known = np.ones_like(h, dtype=bool)
+            if known.all():
+                inputs[k] = h
             injective[:, k] = inj
             failed[(failed < 0) & ~inj] = k
+            k -= 1
         x = h.reshape((B,) + self.input_shape)
+        stage_res, stage_in = self._stage_residuals(h, inputs, targets)
         out = self.activations(x)[start + 1]
         ny = np.linalg.norm(Y.reshape(B, -1), axis=1)
         residual = np.linalg.norm(out - Y.reshape(B, -1), axis=1) / np.maximum(ny, 1e-300)
-        rel = None
+        rel = stage_rel = None
         if x_true is not None:
             xt, _ = self._as_input(x_true, "x_true")
             if xt.shape[0] != B:
                 raise ValueError(f"x_true must have {B} samples; got {xt.shape[0]}")
             rel = (np.linalg.norm(x.reshape(B, -1) - xt, axis=1)
                    / np.maximum(np.linalg.norm(xt, axis=1), 1e-300))
-        return ConvNetworkInverseResult(x, injective, failed, rel, residual, exact)
+            true_in = self.activations(xt.reshape((B,) + self.input_shape))
+            stage_rel = np.stack([np.linalg.norm(stage_in[j] - true_in[j], axis=1)
+                                  / np.maximum(np.linalg.norm(true_in[j], axis=1), 1e-300)
+                                  for j in range(L)], axis=1)
+        return ConvNetworkInverseResult(x, injective, failed, rel, residual, exact,
+                                        stage_rel_error=stage_rel, stage_residual=stage_res)
+
+    def _stage_residuals(self, x, inputs, targets):
+        """Per stage j: its reconstructed input (the forward of the one below where the
+        backward pass left it partial or skipped it) and the relative residual of its output
+        against what it was inverted from, on the known entries."""
+        L = len(inputs)
+        B = x.shape[0]
+        stage_in = []
+        h = x if inputs[0] is None else inputs[0]
+        for j in range(L):
+            if j > 0:
+                h = inputs[j] if inputs[j] is not None else self._stage_forward(
+                    self.stages[j - 1], stage_in[j - 1])[0]
+            stage_in.append(h)
+        res = np.zeros((B, L))
+        for j in range(L):
+            out = self._stage_forward(self.stages[j], stage_in[j])[0]
+            if targets[j] is None:
+                tgt, mask = (stage_in[j + 1], None)
+            else:
+                tgt, mask = targets[j]
+            d = out - tgt
+            if mask is not None:
+                d = np.where(mask, d, 0.0)
+                tgt = np.where(mask, tgt, 0.0)
+            res[:, j] = np.linalg.norm(d, axis=1) / np.maximum(np.linalg.norm(tgt, axis=1),
+                                                               1e-300)
+        return res, stage_in
 
     @staticmethod
     def _fixed_switches(st, B):
@@ -1276,3 +1405,216 @@ def _masked_cgls(st, rhs, rows, *, A=None, max_iter, atol=1e-14, btol=1e-14):
         ev = scipy.linalg.eigvalsh_tridiagonal(d, e) if al.size > 1 else d
         inj[b] = bool(ev[-1] > 0 and ev[0] > 1e-6 * ev[-1])
     return x, inj
+
+
+# -- max-pool stages without exact inversion: the CNN paper's reconstructions -----------------
+
+POOL_METHODS = ("switches", "one-shot", "iht", "sparse")
+"""Values of ``pool_method`` in :meth:`ConvNetwork.inverse`."""
+
+POOL_OPTIONS = {
+    "switches": {},
+    "one-shot": {"k": None},
+    "iht": {"k": None, "step": "auto", "tol": 1e-10, "max_iter": 500},
+    "sparse": {"k": None, "l1_weight": None, "tol": 1e-10, "max_iter": 2000},
+}
+"""The keys accepted in ``pool_options`` by each ``pool_method``, with their defaults."""
+
+L1_WEIGHT_DEFAULT = 1e-3
+"""``pool_method="sparse"`` without ``l1_weight``: lambda = this times ``||Phi^T y||_inf``
+per sample (``||Phi^T y||_inf`` is the smallest lambda whose l1 solution is 0)."""
+
+
+def _check_pool_method(pool_method, pool_options):
+    """Validated (pool_method, options with defaults filled in)."""
+    if not isinstance(pool_method, str) or pool_method not in POOL_METHODS:
+        raise ValueError(f"pool_method must be one of {POOL_METHODS}; got {pool_method!r}")
+    if pool_options is None:
+        pool_options = {}
+    if not isinstance(pool_options, Mapping):
+        raise TypeError(f"pool_options must be a mapping (dict) or None; got "
+                        f"{type(pool_options).__name__}")
+    allowed = POOL_OPTIONS[pool_method]
+    for key in pool_options:
+        if key not in allowed:
+            valid = ", ".join(repr(k) for k in allowed) or "none"
+            raise ValueError(f"pool_options: unknown key {key!r} for pool_method="
+                             f"{pool_method!r} (its keys: {valid})")
+    opts = {**allowed, **pool_options}
+    if opts.get("k") is not None:
+        opts["k"] = check_positive_int(opts["k"], "pool_options['k']")
+    if "step" in opts and not (isinstance(opts["step"], str) and opts["step"] == "auto"):
+        if isinstance(opts["step"], str):
+            raise ValueError(f"pool_options['step'] must be 'auto' or a positive float; got "
+                             f"{opts['step']!r}")
+        opts["step"] = check_positive_float(opts["step"], "pool_options['step']")
+    if "tol" in opts:
+        opts["tol"] = check_positive_float(opts["tol"], "pool_options['tol']", allow_zero=True)
+    if "max_iter" in opts:
+        opts["max_iter"] = check_positive_int(opts["max_iter"], "pool_options['max_iter']")
+    if opts.get("l1_weight") is not None:
+        opts["l1_weight"] = check_positive_float(opts["l1_weight"], "pool_options['l1_weight']",
+                                                 allow_zero=True)
+    return pool_method, opts
+
+
+def _check_pool_stage(stages, k, pool_method):
+    """The conv stage before max-pool stage k, checked for the paper's reconstructions."""
+    st = stages[k]
+    if k == 0 or stages[k - 1].kind != "conv":
+        what = "nothing" if k == 0 else f"a {stages[k - 1].kind} stage"
+        raise ValueError(f"pool_method={pool_method!r} reconstructs the input of the convolution "
+                         f"before a max-pool stage; max-pool stage {k} follows {what} "
+                         "(use pool_method='switches')")
+    kern, stride, pad = st.pool["kernel"], st.pool["stride"], st.pool["padding"]
+    if tuple(stride) != tuple(kern) or any(pad):
+        raise ValueError(f"pool_method={pool_method!r} needs non-overlapping windows (stride = "
+                         f"kernel, no padding: the model-k-sparse regions); max-pool stage {k} "
+                         f"has kernel {kern}, stride {stride}, padding {pad} "
+                         "(use pool_method='switches')")
+    return stages[k - 1]
+
+
+def _code_pool(prev, st):
+    """(shape of one code for model_project, pool argument) of conv stage `prev` pooled by `st`."""
+    if len(prev.out_shape) == 3:
+        return tuple(prev.out_shape), tuple(st.pool["kernel"])
+    return tuple(prev.out_shape), int(st.pool["kernel"][0])
+
+
+def _project_codes(Z, kk, shape, pool):
+    """Row b of Z (B, n_code) -> model_project(., kk[b]) with the stage's windows (0: zero)."""
+    from ._pooling import model_project
+
+    out = np.zeros_like(Z)
+    for kv in np.unique(kk):
+        idx = np.flatnonzero(kk == kv)
+        if kv <= 0:
+            continue
+        out[idx] = model_project(Z[idx].reshape((idx.size,) + shape), int(kv),
+                                 pool=pool).reshape(idx.size, -1)
+    return out
+
+
+def _pool_measurements(prev, st, h, known, sw, zero_tol):
+    """The pooled values as measurements of the conv output ``u = W x``.
+
+    Returns y (B, n_code): ``p - b`` at the switch of every active window (a window with a
+    known, positive pooled value; every known window when the conv has no ReLU), 0 elsewhere;
+    mask (B, n_code): those positions (the rows of S).
+    """
+    B = h.shape[0]
+    C = st.in_shape[0]
+    plane = int(np.prod(st.in_shape[1:]))
+    per = st.n_out // C
+    if prev.relu:
+        scale = np.maximum(1.0, np.abs(np.where(known, h, 0)).max(axis=1, keepdims=True,
+                                                                    initial=0.0))
+        active = known & (h > zero_tol * scale)
+    else:
+        active = known
+    rows = (np.arange(C)[None, :, None] * plane + sw.reshape(B, C, per)).reshape(B, -1)
+    bi, ji = np.nonzero(active)
+    r = rows[bi, ji]
+    y = np.zeros((B, prev.n_out))
+    mask = np.zeros((B, prev.n_out), dtype=bool)
+    y[bi, r] = h[bi, ji] - prev.bias[r]
+    mask[bi, r] = True
+    return y, mask
+
+
+def _pool_reconstruct(prev, st, h, known, sw, pool_method, opts, zero_tol, *, n_threads=None):
+    """Input of conv stage `prev` from the output of max-pool stage `st` (see inverse()).
+
+    Returns x (B, prev.n_in) and the code z (B, prev.n_out) with ``x = W^T z``.
+    """
+    from ._pooling import STEP_SAFETY, _regions, _squared_norm
+
+    shape, pool = _code_pool(prev, st)
+    y, mask = _pool_measurements(prev, st, h, known, sw, zero_tol)
+    K = shape[0]
+    n_regions = _regions(K, shape[1:] if isinstance(pool, tuple) else
+                         (int(np.prod(shape[1:])),), 1, pool)[2].shape[0]
+    n_obs = mask.sum(axis=1)
+    kk = n_obs.copy() if opts["k"] is None else np.full(h.shape[0], min(opts["k"],
+                                                                         K * n_regions))
+    op, n_code = prev.op, prev.n_out
+
+    def gram(v):                               # W W^T v on codes, (B, n_code) -> (B, n_code)
+        xv = op.adjoint(v.reshape((-1,) + prev.out_shape), n_threads=n_threads)
+        return op.forward(xv, n_threads=n_threads).reshape(-1, n_code)
+
+    def synth(v):                              # W^T v, (B, n_code) -> (B, n_in)
+        return op.adjoint(v.reshape((-1,) + prev.out_shape),
+                          n_threads=n_threads).reshape(v.shape[0], -1)
+
+    # one-shot: z = M(unpool(p - b, s), k), x = W^T z  (block-sparsify of eq. (2) / (3))
+    z = _project_codes(y, np.minimum(kk, n_obs), shape, pool)
+    if pool_method == "one-shot":
+        return synth(z), z
+
+    if pool_method == "iht":
+        step = opts["step"]
+        if step == "auto":                     # ||Phi||^2 <= ||W||^4
+            sq = _squared_norm(op)
+            step = 1.0 / (STEP_SAFETY * sq * sq) if sq > 0 else 1.0
+        ny = np.linalg.norm(y, axis=1)
+        ny = np.where(ny > 0, ny, 1.0)
+        res = np.linalg.norm(y - gram(z) * mask, axis=1) / ny
+        act = np.flatnonzero(res > opts["tol"])
+        for _ in range(opts["max_iter"]):
+            if act.size == 0:
+                break
+            za = z[act]
+            with np.errstate(over="ignore", invalid="ignore"):
+                b = za + step * gram(y[act] - gram(za) * mask[act])   # Phi^T (y - Phi z)
+            if not np.isfinite(b).all():
+                raise ValueError(f"pool_options['step']={step:.3g} is too large: IHT diverged; "
+                                 "use 'auto' (1 / ||W||^4)")
+            za = _project_codes(b, kk[act], shape, pool)
+            z[act] = za
+            res[act] = np.linalg.norm(y[act] - gram(za) * mask[act], axis=1) / ny[act]
+            act = act[res[act] > opts["tol"]]
+        return synth(z), z
+
+    # sparse: the paper's Algorithm 2 with Phi = S W W^T
+    sq = _squared_norm(op)
+    step = 1.0 / (STEP_SAFETY * sq * sq) if sq > 0 else 1.0
+    if opts["l1_weight"] is None:
+        lam = L1_WEIGHT_DEFAULT * np.abs(gram(y)).max(axis=1, initial=0.0)
+    else:
+        lam = np.full(h.shape[0], opts["l1_weight"])
+    z_init = _fista(gram, y, mask, np.zeros_like(y), None, lam, step, opts)
+    z_model = _project_codes(z_init, kk, shape, pool)
+    z = _fista(gram, y, mask, z_model, z_model != 0, lam, step, opts)
+    return synth(z), z
+
+
+def _fista(gram, y, mask, z0, support, lam, step, opts):
+    """FISTA on ``1/2 ||y - S W W^T z||^2 + lam ||z||_1`` (per sample), optionally with z = 0
+    outside `support`, with the gradient restart of O'Donoghue and Candes (momentum reset
+    where it points uphill; linear convergence on strongly convex problems). Stops when every
+    ``||z_t - z_{t-1}|| <= tol * ||z_t||`` or after ``max_iter`` iterations."""
+    z = z0.copy()
+    if support is not None:
+        z *= support
+    v = z.copy()
+    t = np.ones(z.shape[0])
+    thr = (step * lam)[:, None]
+    tol = opts["tol"]
+    for _ in range(opts["max_iter"]):
+        g = gram(gram(v) * mask - y)           # Phi^T (Phi v - y); y is 0 outside the mask
+        u = v - step * g
+        z_new = np.sign(u) * np.maximum(np.abs(u) - thr, 0.0)
+        if support is not None:
+            z_new *= support
+        dz = z_new - z
+        restart = np.einsum("ij,ij->i", v - z_new, dz) > 0
+        t_new = 0.5 * (1.0 + np.sqrt(1.0 + 4.0 * t * t))
+        beta = np.where(restart, 0.0, (t - 1.0) / t_new)
+        t = np.where(restart, 1.0, t_new)
+        v = z_new + beta[:, None] * dz
+        z = z_new
+        if np.all(np.linalg.norm(dz, axis=1) <= tol * np.linalg.norm(z, axis=1)):
+            break
+    return z
