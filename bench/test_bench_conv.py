@@ -259,3 +259,48 @@ def test_bench_conv2d_vggpad_torch(benchmark, vggpad, torch_threads, direction, 
         out = _run(benchmark, vggpad, fn, a)
     np.testing.assert_allclose(out.numpy(), vggpad[ref], rtol=vggpad["tol"][0],
                                atol=vggpad["tol"][1])
+
+
+# -- 1-D float32, the cases issue 17 names: K=64, M=32, ell=9, D=512, batch 256, t = 1 and 2 ----
+
+@pytest.fixture(scope="module", params=[1, 2], ids=["t1", "t2"])
+def f32_1d(request):
+    rng = np.random.default_rng(10)
+    op = reluinj.ConvOperator.random(64, 32, 9, 512, request.param, seed=rng, dtype=np.float32,
+                                     allow_truncation=True)
+    X = rng.standard_normal((256,) + op.dims).astype(np.float32)
+    Z = rng.standard_normal((256,) + op.dimsd).astype(np.float32)
+    return dict(name=f"f32-t{request.param}", op=op, X=X, Z=Z, fwd=op.forward(X, n_threads=1),
+                adj=op.adjoint(Z, n_threads=1), rounds=5)
+
+
+@pytest.mark.parametrize("direction", ["forward", "adjoint"])
+@pytest.mark.parametrize("n_threads", [1, 2])
+def test_bench_conv1d_f32(benchmark, f32_1d, direction, n_threads):
+    benchmark.group = f"conv1d-{f32_1d['name']}-{direction}"
+    benchmark.extra_info["n_threads"] = n_threads
+    fn = getattr(f32_1d["op"], direction)
+    arg = f32_1d["X"] if direction == "forward" else f32_1d["Z"]
+    out = _run(benchmark, f32_1d, lambda a: fn(a, n_threads=n_threads), arg)
+    np.testing.assert_array_equal(out, f32_1d["fwd" if direction == "forward" else "adj"])
+
+
+@pytest.mark.parametrize("direction", ["forward", "adjoint"])
+@pytest.mark.parametrize("n_threads", [1, 2])
+def test_bench_conv1d_f32_torch(benchmark, f32_1d, torch_threads, direction, n_threads):
+    torch = torch_threads
+    torch.set_num_threads(n_threads)
+    benchmark.group = f"conv1d-{f32_1d['name']}-{direction}"
+    benchmark.extra_info["n_threads"] = n_threads
+    op = f32_1d["op"]
+    w = torch.from_numpy(op.filters.copy())
+    F = torch.nn.functional
+    if direction == "forward":
+        a, fn, ref = torch.from_numpy(f32_1d["X"]), lambda a: F.conv1d(a, w, stride=op.stride), "fwd"
+    else:
+        pad = (op.D - op.ell) % op.stride
+        a, fn, ref = (torch.from_numpy(f32_1d["Z"]), lambda a: F.conv_transpose1d(
+            a, w, stride=op.stride, output_padding=pad), "adj")
+    with torch.no_grad():
+        out = _run(benchmark, f32_1d, fn, a)
+    np.testing.assert_allclose(out.numpy(), f32_1d[ref], rtol=RTOL32, atol=ATOL32)

@@ -342,6 +342,23 @@ void conv_forward_valid(const T *x, const T *w, T *out, const ConvGeom &g, int n
     const std::ptrdiff_t n_rows = Mg * kh;                     // source rows per output row
     const std::ptrdiff_t n_terms = n_rows * kw;
     const std::ptrdiff_t n_chunks = ceil_div(g.B, kBatch);
+    // The phase-split, zero-padded copies of every input row are made once, before the work
+    // grid: phase r of row (b, m, y) holds row[c0 + r], row[c0 + r + sw], ..., its zero tail
+    // beyond the row never changes. (Made per work item they cost as much as the FMAs for
+    // sw > 1: every filter block and every output row reading the row copied it again.)
+    std::vector<T> phases(n_tail > 0 ? g.B * M * H * sw * U : 0, T(0));
+    if (n_tail > 0)
+        parallel_for(g.B * M * H, n_threads, [&](std::ptrdiff_t rowid) {
+            const T *row = x + rowid * W;
+            T *dst = phases.data() + rowid * sw * U;
+            for (std::ptrdiff_t r = 0; r < sw; ++r, dst += U) {
+                const std::ptrdiff_t avail = W - c0 - r;
+                // values past U are never read (and may not fit with truncation)
+                const std::ptrdiff_t len = std::min(U, avail > 0 ? ceil_div(avail, sw) : 0);
+                const T *from = row + c0 + r;
+                for (std::ptrdiff_t u = 0; u < len; ++u) dst[u] = from[u * sw];
+            }
+        });
     parallel_for(n_chunks * g.G * n_blocks, n_threads, [&](std::ptrdiff_t item) {
         const std::ptrdiff_t b0 = (item / (g.G * n_blocks)) * kBatch, b1 = std::min(g.B, b0 + kBatch);
         const std::ptrdiff_t grp = (item / n_blocks) % g.G;
@@ -351,33 +368,20 @@ void conv_forward_valid(const T *x, const T *w, T *out, const ConvGeom &g, int n
         for (std::ptrdiff_t f = 0; f < nf; ++f)
             for (std::ptrdiff_t t = 0; t < n_terms; ++t)
                 wpack[t * kBlock + f] = w[(f0 + f) * n_terms + t];
-        std::vector<T> phases(n_rows * sw * U, T(0));
         std::vector<const T *> src(n_terms), src_tail(n_terms), wt(n_terms);
-        for (std::ptrdiff_t r = 0; r < n_rows; ++r)
-            for (std::ptrdiff_t pw = 0; pw < kw; ++pw) {
-                const std::ptrdiff_t e = pw * dw;
-                src_tail[r * kw + pw] = phases.data() + (r * sw + e % sw) * U + e / sw;
-                wt[r * kw + pw] = wpack.data() + (r * kw + pw) * kBlock;
-            }
+        for (std::ptrdiff_t t = 0; t < n_terms; ++t) wt[t] = wpack.data() + t * kBlock;
         std::vector<T> acc(n_tiles * kBlock * J);
         for (std::ptrdiff_t b = b0; b < b1; ++b)
             for (std::ptrdiff_t oy = 0; oy < OH; ++oy) {
                 for (std::ptrdiff_t m = 0; m < Mg; ++m)
                     for (std::ptrdiff_t ph = 0; ph < kh; ++ph) {
-                        const T *row = x + ((b * M + grp * Mg + m) * H + oy * sh + ph * dh) * W;
-                        for (std::ptrdiff_t pw = 0; pw < kw && n_direct > 0; ++pw)
-                            src[(m * kh + ph) * kw + pw] = row + pw * dw;
-                        if (n_tail == 0) continue;
-                        T *dst = phases.data() + (m * kh + ph) * sw * U;
-                        // phase r holds row[c0 + r], row[c0 + r + sw], ...; the zero tail
-                        // beyond the row never changes
-                        for (std::ptrdiff_t r = 0; r < sw; ++r, dst += U) {
-                            const std::ptrdiff_t avail = W - c0 - r;
-                            // values past U are never read (and may not fit with truncation)
-                            const std::ptrdiff_t len =
-                                std::min(U, avail > 0 ? ceil_div(avail, sw) : 0);
-                            const T *from = row + c0 + r;
-                            for (std::ptrdiff_t u = 0; u < len; ++u) dst[u] = from[u * sw];
+                        const std::ptrdiff_t rowid = (b * M + grp * Mg + m) * H + oy * sh + ph * dh;
+                        const T *row = x + rowid * W;
+                        const T *prow = phases.data() + rowid * sw * U;
+                        for (std::ptrdiff_t pw = 0; pw < kw; ++pw) {
+                            const std::ptrdiff_t e = pw * dw, t = (m * kh + ph) * kw + pw;
+                            if (n_direct > 0) src[t] = row + e;
+                            if (n_tail > 0) src_tail[t] = prow + (e % sw) * U + e / sw;
                         }
                     }
                 if (n_direct > 0)
