@@ -86,9 +86,11 @@ def compute(obj, client, progress, retries):
             with ProgressBar():
                 return dask.compute(obj, scheduler=scheduler)[0]
         return dask.compute(obj, scheduler=scheduler)[0]
-    future = client.compute(obj, retries=retries)
+    future = client.compute(obj, retries=retries)   # a list of futures for a list
     if progress:
         import_distributed().progress(future)
+    if isinstance(future, (list, tuple)):
+        return client.gather(future)
     return future.result()
 
 

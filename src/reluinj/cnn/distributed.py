@@ -60,7 +60,11 @@ def _check_seed(seed):
 
 
 def _net_arg(dask, client, net):
-    return client.scatter(net, broadcast=True) if client is not None else dask.delayed(net)
+    # hash=False: a fresh key per call (re-scattering the same network under its content key
+    # while the previous call's future is being released cancels the new tasks)
+    if client is not None:
+        return client.scatter(net, broadcast=True, hash=False)
+    return dask.delayed(net)
 
 
 def _rip_stages(net, with_model_rip):
