@@ -173,12 +173,28 @@ def test_dense_stage_rows_do_not_depend_on_the_batch():
         np.testing.assert_array_equal(st.linear(H[b:b + 1])[0], full[b])
         np.testing.assert_array_equal(st.linear_t(Z[b:b + 1])[0], full_t[b])
         np.testing.assert_array_equal(dnet(H[b]), out[b])
-    for lo, hi in ((3, 10), (5, 69 - 5), (0, 33)):
+    for lo, hi in ((3, 10), (5, 64), (0, 33), (1, 17), (47, 64)):
         np.testing.assert_array_equal(st.linear(H[lo:hi]), full[lo:hi])
+        np.testing.assert_array_equal(st.linear_t(Z[lo:hi]), full_t[lo:hi])
     # a larger batch of several blocks, F-ordered input: still row by row the same
     H2 = np.asfortranarray(np.vstack([H, H, H[:7]]))
     np.testing.assert_array_equal(st.linear(H2), np.vstack([full, full, full[:7]]))
     np.testing.assert_allclose(full, H @ st.op.T, rtol=1e-13, atol=1e-13)
+
+
+@pytest.mark.parametrize("n,m", [(513, 257), (7, 300), (3000, 17)])
+def test_rowwise_matmul_odd_shapes(n, m):
+    """Rows in full 64-row blocks, in 16-row tail blocks and padded: the same bits."""
+    from reluinj.cnn._network import _rowwise_matmul
+
+    rng = np.random.default_rng(n)
+    W = rng.standard_normal((m, n))
+    H = rng.standard_normal((150, n))
+    full = _rowwise_matmul(H, W.T)
+    alone = np.vstack([_rowwise_matmul(H[b:b + 1], W.T) for b in range(150)])
+    np.testing.assert_array_equal(full, alone)
+    for lo, hi in ((0, 64), (64, 150), (10, 91), (149, 150)):
+        np.testing.assert_array_equal(_rowwise_matmul(H[lo:hi], W.T), full[lo:hi])
 
 
 def test_network_forward_is_per_sample(net, X):
