@@ -11,9 +11,10 @@ local method, and the per-chunk results are merged into the local result type
 Equality with the local call
 ----------------------------
 Every per-sample computation of :class:`ConvNetwork` depends only on that sample: the
-convolution kernels work sample by sample and a dense stage runs its BLAS products in blocks
-of a fixed number of samples (:meth:`ConvNetworkStage.linear`), so that a sample's rounding
-does not depend on the size of its batch. The merged results therefore equal those of the
+convolution kernels work sample by sample, a dense stage runs its BLAS products in blocks
+of fixed sizes (64 samples, then 16; :meth:`ConvNetworkStage.linear`) so that a sample's
+rounding does not depend on the size of its batch, and the batched CGLS of large stages
+reduces row by row. The merged results therefore equal those of the
 local call on the whole array **bitwise** (on the same machine and BLAS build; different CPUs
 may select different BLAS kernels). The aggregates are merged exactly: means are rebuilt
 from the exact integer counts of every chunk, the data-driven bias is an element-wise minimum,
