@@ -21,7 +21,7 @@ GUIDE = DOCS / "guide"
 PAGES = sorted(GUIDE.glob("*.rst")) if GUIDE.is_dir() else []
 # Optional extras a page's examples need: the page is skipped, with the reason, without them.
 EXTRAS = {"bwrelu.rst": ("torch", "skimage"), "cnn.rst": ("torch",),
-          "distributed.rst": ("dask", "distributed")}
+          "distributed.rst": ("dask", "distributed", "torch")}
 TIME_LIMIT_S = 120   # generous for a loaded 2-core machine; each page runs in seconds
 
 _DIRECTIVE = re.compile(r"^(?P<indent>[ \t]*)\.\. (?:code-block|code|sourcecode)::[ \t]*python3?[ \t]*$")

@@ -31,6 +31,10 @@ from ._domains import Sphere, check_domain
 from .._lib.constants import DEFAULT_RANK_TOL
 from ._layer import ReLULayer
 from .._lib.validation import check_rank_tol
+from .._lib.scaleout import (check_task_threads as _check_task_threads, compute as _compute,
+                              current_client as _current_client, import_dask as _import_dask,
+                              import_distributed as _import_distributed,
+                              tree_reduce as _tree_reduce)
 from ._reconstruct import check_inverse_options, relu_inverse as _local_relu_inverse
 from ._sampled import (
     DEFAULT_BATCH_SIZE,
@@ -55,28 +59,6 @@ __all__ = [
 
 DEFAULT_CONNECT_TIMEOUT = 10.0
 """Seconds :func:`connect` waits for a scheduler before it gives up."""
-
-
-def _import_dask():
-    try:
-        import dask
-        import dask.array  # noqa: F401
-    except ImportError as err:
-        raise ImportError(
-            "reluinj.distributed needs dask: pip install 'reluinj[dask]'"
-        ) from err
-    return dask
-
-
-def _import_distributed():
-    _import_dask()
-    try:
-        import distributed
-    except ImportError as err:
-        raise ImportError(
-            "reluinj.distributed needs dask.distributed: pip install 'reluinj[dask]'"
-        ) from err
-    return distributed
 
 
 def connect(scheduler, *, timeout=DEFAULT_CONNECT_TIMEOUT):
@@ -127,55 +109,12 @@ def connect(scheduler, *, timeout=DEFAULT_CONNECT_TIMEOUT):
         ) from err
 
 
-def _current_client(client):
-    """`client`, else the current distributed client if there is one, else None."""
-    if client is not None:
-        return client
-    try:
-        distributed = _import_distributed()
-    except ImportError:
-        return None
-    try:
-        return distributed.get_client()
-    except ValueError:
-        return None
-
-
 def _sampled_batch(Wn, domain, n, seq, b, batch_size, n_total, check, n_threads):
     try:
         X = draw_batch(domain, n, seq, b, batch_size, n_total, dtype=Wn.dtype)
         return batch_partial_bias(Wn, X, check_rank=check, n_threads=n_threads)
     except Exception as err:
         raise RuntimeError(f"reluinj.distributed.sampled_bias: batch {b} failed: {err}") from err
-
-
-def _tree_reduce(delayed, parts, combine):
-    """Pairwise tree of `combine` over delayed parts: depth ceil(log2(len(parts)))."""
-    while len(parts) > 1:
-        nxt = [delayed(combine)(parts[i], parts[i + 1]) for i in range(0, len(parts) - 1, 2)]
-        if len(parts) % 2:
-            nxt.append(parts[-1])
-        parts = nxt
-    return parts[0]
-
-
-def _compute(obj, client, progress, retries):
-    dask = _import_dask()
-    if client is None:
-        if progress:
-            from dask.diagnostics import ProgressBar
-
-            with ProgressBar():
-                return dask.compute(obj, scheduler="threads")[0]
-        return dask.compute(obj, scheduler="threads")[0]
-    future = client.compute(obj, retries=retries)
-    if progress:
-        _import_distributed().progress(future)
-    return future.result()
-
-
-def _check_task_threads(n_threads_per_task):
-    return check_positive_int(n_threads_per_task, "n_threads_per_task")
 
 
 def sampled_bias(W, domain=Sphere(), *, n_samples, batch_size=None, seed=None, init="none",
@@ -199,8 +138,8 @@ def sampled_bias(W, domain=Sphere(), *, n_samples, batch_size=None, seed=None, i
         As in :func:`reluinj.sampled_bias` (``margin="covering"`` subtracts
         :func:`reluinj.sampling_error`).
     client : distributed.Client or None, default=None
-        None uses the current distributed client if there is one, else dask's local threaded
-        scheduler.
+        None uses the current distributed client if there is one, else the local scheduler
+        set in ``dask.config`` (e.g. ``"synchronous"``), else dask's threaded scheduler.
     n_threads_per_task : int, default=1
         OpenMP threads of the kernel inside each task (see the module notes).
     retries : int, default=1
