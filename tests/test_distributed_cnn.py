@@ -122,6 +122,7 @@ def test_matrix_free_paths_are_bitwise_local(monkeypatch, net, X):
     from reluinj.cnn import _network
 
     monkeypatch.setattr(_network, "DENSE_RANK_LIMIT", 10)
+    monkeypatch.setattr(_network, "_GRAM_ENTRY_LIMIT", 0)   # no banded exact path either
     Xs = X[:9]
     ana = net.analyze(Xs, with_data_bias=False)
     assert not ana.stages[0].exact
@@ -281,3 +282,11 @@ def test_public_names():
         if callable(obj):
             assert obj.__doc__ and obj.__doc__.strip(), name
     assert "Returns" in rd.analyze.__doc__ and "(B," in rd.inverse.__doc__
+
+
+@pytest.mark.parametrize("pool_method", ["one-shot", "iht"])
+def test_inverse_with_a_paper_pool_method_is_bitwise_local(net, X, pool_method):
+    Y = net(X)
+    ref = net.inverse(Y, x_true=X, pool_method=pool_method, n_threads=1)
+    got = rd.inverse(net, _dask(Y, CHUNKS), x_true=X, pool_method=pool_method)
+    _assert_same_inverse(got, ref)

@@ -277,11 +277,14 @@ def _merge_inverse(parts):
     residual = np.concatenate([p.residual for p in parts])
     exact = (None if parts[0].exact is None
              else np.logical_and.reduce([p.exact for p in parts]))
-    return ConvNetworkInverseResult(cat[0], cat[1], cat[2], rel, residual, exact)
+    per_stage = [None if getattr(parts[0], f) is None
+                 else np.concatenate([getattr(p, f) for p in parts])
+                 for f in ("stage_rel_error", "stage_residual")]
+    return ConvNetworkInverseResult(cat[0], cat[1], cat[2], rel, residual, exact, *per_stage)
 
 
 def inverse(net, Y, *, chunks=None, start=None, switches=None, x_true=None, method="lstsq",
-            zero_tol=_ZERO_TOL, rank_tol=DEFAULT_RANK_TOL, max_iter=None, client=None,
+            pool_method="switches", pool_options=None, zero_tol=_ZERO_TOL, rank_tol=DEFAULT_RANK_TOL, max_iter=None, client=None,
             n_threads_per_task=1, retries=1, progress=False):
     """:meth:`ConvNetwork.inverse` with one Dask task per chunk of samples.
 
@@ -303,8 +306,9 @@ def inverse(net, Y, *, chunks=None, start=None, switches=None, x_true=None, meth
         chunks of `Y` (a dask array is rechunked to them).
     x_true : numpy.ndarray, dask.array.Array or None, shape ``(B, *net.input_shape)``
         The true inputs (gives ``rel_error``); cut into the sample chunks of `Y`.
-    method, zero_tol, rank_tol, max_iter
-        As in :meth:`ConvNetwork.inverse`.
+    method, pool_method, pool_options, zero_tol, rank_tol, max_iter
+        As in :meth:`ConvNetwork.inverse` (each chunk runs the same local method; the paper
+        reconstructions of ``pool_method`` work per sample, so chunks give the local values).
     client : distributed.Client or None, default=None
         As in :func:`analyze`.
     n_threads_per_task : int, default=1
@@ -317,7 +321,8 @@ def inverse(net, Y, *, chunks=None, start=None, switches=None, x_true=None, meth
     result : ConvNetworkInverseResult
         Equal to ``net.inverse(Y, ...)`` on the whole arrays, bitwise (see the module notes):
         ``x`` (B, *input_shape), ``injective`` (B, start+1), ``failed_stage``, ``residual``
-        and ``rel_error`` (B,) concatenated in sample order; ``exact`` (per stage, data-
+        and ``rel_error`` (B,), ``stage_rel_error`` and ``stage_residual`` (B, start+1)
+        concatenated in sample order; ``exact`` (per stage, data-
         independent) is True where it is True in every chunk. Large stages solved by the
         batched CGLS iterate per sample (a sample's iterates do not depend on the other
         samples of its batch), so they too give the local values.
@@ -337,7 +342,8 @@ def inverse(net, Y, *, chunks=None, start=None, switches=None, x_true=None, meth
     net = _check_net(net)
     if method != "lstsq":
         raise ValueError(f"method must be 'lstsq'; got {method!r}")
-    kwargs = dict(method=method, zero_tol=check_positive_float(zero_tol, "zero_tol",
+    kwargs = dict(method=method, pool_method=pool_method, pool_options=pool_options,
+                  zero_tol=check_positive_float(zero_tol, "zero_tol",
                                                                allow_zero=True),
                   rank_tol=check_rank_tol(rank_tol),
                   max_iter=None if max_iter is None else check_positive_int(max_iter, "max_iter"),
