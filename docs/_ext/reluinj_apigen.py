@@ -34,7 +34,7 @@ PAPERS = [
      "convolutional neural networks* (IJCAI 2017). See the :doc:`user guide </guide/cnn>`."),
 ]
 #: public modules documented as a section of a page, with the page they belong to
-MODULES = {"reluinj.hull": "frames", "reluinj.distributed": "frames",
+MODULES = {"reluinj.hull": "frames", "reluinj.distributed": "shared",
            "reluinj.testing": "shared"}
 #: optional dependency a module needs before it can be imported (else it is listed unimported)
 OPTIONAL = {"reluinj.distributed": "dask", "BWReLU": "torch", "INR": "torch"}
@@ -196,7 +196,7 @@ def write_pages(outdir):
     outdir.mkdir(parents=True, exist_ok=True)
     pages = sections()
     meta = {page: (title, desc) for page, title, _m, desc in PAPERS}
-    meta["shared"] = ("Shared: configuration, threads, exceptions, testing helpers",
+    meta["shared"] = ("Shared: configuration, threads, exceptions, scale-out, testing helpers",
                       "Names of ``reluinj`` used by all three papers. The package version is "
                       "``reluinj.__version__``; the subpackages ``reluinj.frames``, "
                       "``reluinj.inr`` and ``reluinj.cnn`` re-export the names of their pages.")

@@ -320,7 +320,7 @@ def inverse(net, Y, *, chunks=None, start=None, switches=None, x_true=None, meth
     -------
     result : ConvNetworkInverseResult
         Equal to ``net.inverse(Y, ...)`` on the whole arrays, bitwise (see the module notes):
-        ``x`` (B, *input_shape), ``injective`` (B, start+1), ``failed_stage``, ``residual``
+        ``x`` ``(B, *input_shape)``, ``injective`` (B, start+1), ``failed_stage``, ``residual``
         and ``rel_error`` (B,), ``stage_rel_error`` and ``stage_residual`` (B, start+1)
         concatenated in sample order; ``exact`` (per stage, data-
         independent) is True where it is True in every chunk. Large stages solved by the
