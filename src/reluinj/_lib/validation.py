@@ -5,6 +5,7 @@ dtype (integers, bool, float16, longdouble) becomes float64; complex, object and
 arrays are a TypeError. Arrays already C-contiguous in an accepted dtype are never copied.
 """
 import numbers
+from collections.abc import Mapping
 
 import numpy as np
 
@@ -236,3 +237,34 @@ def check_bool(value, name):
         return bool(value)
     raise TypeError(f"{name} must be True or False; got {value!r}")
 
+
+
+def check_method_options(method, options, table, *, method_arg="method", options_arg="options"):
+    """The options of `method` with the defaults of ``table[method]`` filled in.
+
+    `table` maps each method name to ``{option: default}``. Raises ValueError for an unknown
+    `method`, or a key of `options` that is not one of `method`'s (the message names the key,
+    the method and, if any, the methods the key belongs to); TypeError if `options` is not a
+    mapping or None.
+    """
+    if not isinstance(method, str) or method not in table:
+        raise ValueError(f"{method_arg} must be one of {tuple(table)}; got {method!r}")
+    if options is None:
+        options = {}
+    if not isinstance(options, Mapping):
+        raise TypeError(f"{options_arg} must be a mapping (dict) of {method_arg} options or "
+                        f"None; got {type(options).__name__}")
+    allowed = table[method]
+    valid = ", ".join(repr(k) for k in allowed) or "none"
+    for key in options:
+        if key in allowed:
+            continue
+        owners = [m for m, keys in table.items() if key in keys]
+        if owners:
+            where = " or ".join(f"{method_arg}={o!r}" for o in owners)
+            raise ValueError(f"{options_arg}: option {key!r} belongs to {where}, not "
+                             f"{method_arg}={method!r} (options of {method_arg}={method!r}: "
+                             f"{valid})")
+        raise ValueError(f"{options_arg}: unknown option {key!r} for {method_arg}={method!r} "
+                         f"(options of {method_arg}={method!r}: {valid})")
+    return {**allowed, **options}

@@ -17,7 +17,6 @@ convolution keeps, of the convolution's outputs, only the entries at its switche
 inversion of the convolution then uses the active rows at the switches.
 """
 import numbers
-from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from typing import Optional
 
@@ -27,8 +26,9 @@ import scipy.sparse.linalg
 
 from .._lib.constants import DEFAULT_RANK_TOL
 from .._lib.threads import effective_n_threads
-from .._lib.validation import (as_float_array, check_bool, check_positive_float,
-                               check_positive_int, check_rank_tol, check_rng)
+from .._lib.validation import (as_float_array, check_bool, check_method_options,
+                               check_positive_float, check_positive_int, check_rank_tol,
+                               check_rng)
 from ._operators import ConvOperator, ConvOperator2D
 
 __all__ = ["ConvNetwork", "ConvNetworkStage", "StageReport", "ConvNetworkAnalysis",
@@ -1472,20 +1472,8 @@ per sample (``||Phi^T y||_inf`` is the smallest lambda whose l1 solution is 0)."
 
 def _check_pool_method(pool_method, pool_options):
     """Validated (pool_method, options with defaults filled in)."""
-    if not isinstance(pool_method, str) or pool_method not in POOL_METHODS:
-        raise ValueError(f"pool_method must be one of {POOL_METHODS}; got {pool_method!r}")
-    if pool_options is None:
-        pool_options = {}
-    if not isinstance(pool_options, Mapping):
-        raise TypeError(f"pool_options must be a mapping (dict) or None; got "
-                        f"{type(pool_options).__name__}")
-    allowed = POOL_OPTIONS[pool_method]
-    for key in pool_options:
-        if key not in allowed:
-            valid = ", ".join(repr(k) for k in allowed) or "none"
-            raise ValueError(f"pool_options: unknown key {key!r} for pool_method="
-                             f"{pool_method!r} (its keys: {valid})")
-    opts = {**allowed, **pool_options}
+    opts = check_method_options(pool_method, pool_options, POOL_OPTIONS,
+                                method_arg="pool_method", options_arg="pool_options")
     if opts.get("k") is not None:
         opts["k"] = check_positive_int(opts["k"], "pool_options['k']")
     if "step" in opts and not (isinstance(opts["step"], str) and opts["step"] == "auto"):

@@ -5,7 +5,6 @@ The rows of ``W`` (shape ``(m, n)``) are the frame vectors φ_i. For an output y
 when they span R^n. Rows with ``y_i = 0`` only say ``<x, φ_i> <= alpha_i``.
 """
 import warnings
-from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Optional
 
@@ -20,6 +19,7 @@ from .._lib.validation import (
     as_points,
     as_weights,
     check_positive_float,
+    check_method_options,
     check_positive_int,
     check_rank_tol,
 )
@@ -170,10 +170,6 @@ def _facets_csr(facet_vertices, m, n):
     return indptr, indices
 
 
-def _owners(key):
-    return [meth for meth, keys in INVERSE_OPTIONS.items() if key in keys]
-
-
 def check_inverse_options(method, options):
     """The options of `method` (defaults filled in) from the ``options`` argument.
 
@@ -185,26 +181,7 @@ def check_inverse_options(method, options):
     TypeError
         If `options` is not a mapping with string keys.
     """
-    if not isinstance(method, str) or method not in INVERSE_METHODS:
-        raise ValueError(f"method must be one of {INVERSE_METHODS}; got {method!r}")
-    if options is None:
-        options = {}
-    if not isinstance(options, Mapping):
-        raise TypeError(f"options must be a mapping (dict) of method options or None; got "
-                        f"{type(options).__name__}")
-    allowed = INVERSE_OPTIONS[method]
-    for key in options:
-        if key in allowed:
-            continue
-        owners = _owners(key)
-        valid = ", ".join(repr(k) for k in allowed) or "none"
-        if owners:
-            where = " or ".join(f"method={o!r}" for o in owners)
-            raise ValueError(f"option {key!r} belongs to {where}, not method={method!r} "
-                             f"(options of method={method!r}: {valid})")
-        raise ValueError(f"unknown option {key!r} for method={method!r} "
-                         f"(options of method={method!r}: {valid})")
-    return {**allowed, **options}
+    return check_method_options(method, options, INVERSE_OPTIONS)
 
 
 def _relu_inverse(W, alpha, Y, *, method, options, rank_tol, n_threads, require_frame):
