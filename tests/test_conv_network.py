@@ -397,3 +397,47 @@ def test_shifted_factor_refuses_rank_deficient_gram():
     rows = np.ones(30, dtype=bool)
     assert plan.factor(rows) is None
     assert _rank_test(st.sparse(), rows, reluinj.DEFAULT_RANK_TOL, plan=plan)[:2] == (False, 0.0)
+
+
+def test_banded_exact_path_past_dense_limit_never_goes_dense(monkeypatch):
+    """Past DENSE_RANK_LIMIT the banded path stays exact where the factor exists and sends
+    the other samples to the matrix-free CGLS: no dense SVD / lstsq of the active rows (which
+    would take minutes and GBs at real sizes)."""
+    from reluinj.cnn import _network
+
+    torch.manual_seed(5)
+    conv = nn.Conv2d(2, 3, 3, padding=1)
+    with torch.no_grad():
+        conv.bias.fill_(0.5)
+    net = reluinj.ConvNetwork.from_torch(nn.Sequential(conv, nn.ReLU()).double().eval(),
+                                         (2, 12, 12))
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((6, 2, 12, 12)) * np.array([0.01, 0.01, 0.01, 3, 3, 3])[:, None,
+                                                                              None, None]
+    Y = net(X)
+    Wd = net.stages[0].op.todense()
+    pre = X.reshape(6, -1) @ Wd.T + net.stages[0].bias
+    dense_ok = [np.linalg.matrix_rank(Wd[p > 0]) == 288 for p in pre]
+    assert dense_ok[:3] == [True] * 3 and not any(dense_ok[3:])
+
+    monkeypatch.setattr(_network, "DENSE_RANK_LIMIT", 10)
+    assert _network._gram_plan(net.stages[0], net.stages[0].sparse()).banded
+
+    def refuse(*a, **k):
+        raise AssertionError("dense fallback reached")
+    monkeypatch.setattr(np.linalg, "lstsq", refuse)
+    monkeypatch.setattr(np.linalg, "svd", refuse)
+    # decided by factors (samples 0-2) or by nI < n (3-5): exact, both ways
+    assert all((pre[3:] > 0).sum(axis=1) < 288)
+    res = net.inverse(Y, x_true=X)
+    assert list(res.injective[:, 0]) == dense_ok and res.exact[0]
+    assert np.all(res.rel_error[:3] <= 1e-12)
+    an = net.analyze(X, with_data_bias=False)
+    assert list(an.stages[0].injective) == dense_ok and an.stages[0].exact
+    # nI = 420 >= n = 288 active rows, but the 12 rows that read input pixel (0, 0) of both
+    # channels are off: rank-deficient, the factor breaks down, the matrix-free CGLS decides
+    # (its exact necessary condition sees the unread input) and the stage says it is not exact
+    Yc = Y[:1].copy()
+    Yc[:, :, :2, :2] = 0.0
+    res = net.inverse(Yc)
+    assert not res.injective[0, 0] and not res.exact[0]

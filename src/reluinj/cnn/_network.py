@@ -637,9 +637,12 @@ def _rank_test(A, rows, rank_tol, *, st=None, plan=None, seed=0):
         lam = fac.lambda_min(seed) if fac is not None else None
         if lam is not None:
             return True, float(np.sqrt(lam)), True
-        sv = np.linalg.svd(A[np.flatnonzero(rows)].toarray(), compute_uv=False)
-        ok = bool(sv[0] > 0 and sv[-1] > rank_tol * sv[0])
-        return ok, float(sv[-1]) if ok else 0.0, True
+        if n <= DENSE_RANK_LIMIT:
+            sv = np.linalg.svd(A[np.flatnonzero(rows)].toarray(), compute_uv=False)
+            ok = bool(sv[0] > 0 and sv[-1] > rank_tol * sv[0])
+            return ok, float(sv[-1]) if ok else 0.0, True
+        # a band past DENSE_RANK_LIMIT whose factor breaks down: the dense SVD is out of
+        # reach (minutes and GBs), so the matrix-free estimate below decides
     # matrix-free estimate: smallest eigenvalue of W_I^T W_I through the stage's kernels
     mask = rows.astype(np.float64)
 
@@ -1329,10 +1332,16 @@ class ConvNetwork:
         if plan is None:
             return _masked_cgls(st, rhs_all, rows, A=A, max_iter=max_iter or 2 * n) + (False,)
         # exact path: the Cholesky factor of the shifted active Gram both proves full column
-        # rank and preconditions CGLS on the active rows (rounding level in a few iterations);
-        # dense lstsq (minimum norm) where the factor does not exist or CGLS does not converge
+        # rank and preconditions CGLS on the active rows (rounding level in a few iterations).
+        # Where the factor does not exist (or CGLS does not converge): up to DENSE_RANK_LIMIT
+        # inputs the dense SVD decides and lstsq gives the minimum-norm solution; beyond, those
+        # samples go to the batched matrix-free CGLS (whose verdict, for nI >= n, is an
+        # estimate: the stage is then not exact)
+        dense = n <= DENSE_RANK_LIMIT
         x = np.zeros((B, n))
         inj = np.zeros(B, dtype=bool)
+        factored = np.zeros(B, dtype=bool)
+        left = []
         for b in range(B):
             r = rows[b]
             idx = np.flatnonzero(r)
@@ -1340,12 +1349,24 @@ class ConvNetwork:
                 continue
             AI = A[idx]
             fac = plan.factor(r, rank_tol) if idx.size >= n else None
+            factored[b] = fac is not None
             xb = fac.lstsq(AI, rhs_all[b, idx]) if fac is not None else None
-            inj[b] = fac is not None or _rank_test(A, r, rank_tol, plan=plan)[0]
-            if xb is None:
-                xb = np.linalg.lstsq(AI.toarray(), rhs_all[b, idx], rcond=None)[0]
-            x[b] = xb
-        return x, inj, True
+            if xb is not None:
+                x[b], inj[b] = xb, True
+            elif dense:
+                inj[b] = factored[b] or _rank_test(A, r, rank_tol, plan=plan)[0]
+                x[b] = np.linalg.lstsq(AI.toarray(), rhs_all[b, idx], rcond=None)[0]
+            else:
+                left.append(b)
+        exact = True
+        if left:
+            xl, injl = _masked_cgls(st, rhs_all[left], rows[left], A=A,
+                                    max_iter=max_iter or 2 * n)
+            x[left] = xl
+            inj[left] = factored[left] | injl
+            undecided = ~factored[left] & (rows[left].sum(axis=1) >= n)
+            exact = not undecided.any()
+        return x, inj, exact
 
 
 def _masked_cgls(st, rhs, rows, *, A=None, max_iter, atol=1e-14, btol=1e-14):
