@@ -477,3 +477,43 @@ def test_cli_inr_task_errors(capsys):
     assert "--activation" in capsys.readouterr().err
     assert main(["inr", "ct", "--image", "no_such_picture", "--epochs", "1"]) == 2
     assert "--image" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("index_dtype", [np.int32, np.int64])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("C", [1, 3])
+def test_csr_matmat_matches_dense_product_for_any_thread_count(index_dtype, dtype, C):
+    # the OpenMP CSR kernel behind RadonTransform against a dense product written here
+    import scipy.sparse as sp
+
+    from reluinj import _cykern
+
+    rng = np.random.default_rng(5)
+    M = sp.random(57, 40, density=0.3, format="csr", random_state=rng, dtype=dtype)
+    M.indices = M.indices.astype(index_dtype)
+    M.indptr = M.indptr.astype(index_dtype)
+    X = rng.standard_normal((40, C)).astype(dtype)
+    want = M.toarray().astype(np.float64) @ X.astype(np.float64)
+    outs = []
+    for nt in (1, 2, 5):
+        out = np.empty((57, C), dtype=dtype)
+        _cykern.csr_matmat(M.data, M.indices, M.indptr, X, out, nt)
+        outs.append(out)
+        np.testing.assert_allclose(out, want, rtol=0, atol=(1e-5 if dtype == np.float32 else 1e-13))
+    assert all(np.array_equal(outs[0], o) for o in outs[1:])
+    with pytest.raises(ValueError, match="out must have shape"):
+        _cykern.csr_matmat(M.data, M.indices, M.indptr, X, np.empty((56, C), dtype), 1)
+
+
+def test_radon_numpy_path_is_thread_count_independent(monkeypatch):
+    from reluinj.inr import _operators as ops
+
+    R = RadonTransform(31, n_angles=7)
+    img = RNG.random((31, 31))
+    outs = []
+    for nt in (1, 2, 3):
+        monkeypatch.setattr(ops, "effective_n_threads", lambda n=None, nt=nt: nt)
+        outs.append((R(img), R.adjoint(R(img))))
+    for s, b in outs[1:]:
+        assert np.array_equal(s, outs[0][0]) and np.array_equal(b, outs[0][1])
+    np.testing.assert_allclose(outs[0][0].ravel(), R.matrix @ img.ravel(), atol=1e-12)

@@ -5,6 +5,7 @@ Every kernel takes typed memoryviews (float32 or float64, C-contiguous), release
 runs a static ``prange`` over rows, so results do not depend on the number of threads.
 """
 from cython.parallel cimport prange
+from libc.stdint cimport int32_t, int64_t
 
 from omp_compat cimport RELUINJ_HAS_OPENMP, reluinj_max_threads
 
@@ -93,3 +94,63 @@ def bwrelu_backward(const floating[::1] x, const floating[::1] grad_out, floatin
         for b in prange(nb, num_threads=n_threads, schedule="static"):
             lo = b * BLOCK
             bwrelu_backward_block(xp + lo, gp + lo, c, op + lo, min(BLOCK, n - lo))
+
+
+# --- CSR matrix times a block of columns (the Radon / pooling operators of reluinj.inr) ---
+ctypedef fused csr_index:
+    int32_t
+    int64_t
+
+
+def csr_matmat(const floating[::1] data, const csr_index[::1] indices,
+               const csr_index[::1] indptr, const floating[:, ::1] X, floating[:, ::1] out,
+               int n_threads):
+    """out[r, :] = sum_k data[k] * X[indices[k], :] over indptr[r] <= k < indptr[r + 1].
+
+    Rows are split statically over threads and each row sums its entries in a fixed order
+    (stored order for C > 1; four interleaved partial sums for C == 1), so the result does not
+    depend on n_threads.
+    """
+    cdef Py_ssize_t n_rows = indptr.shape[0] - 1, C = X.shape[1], r, j, k
+    cdef floating a, acc, a0, a1, a2
+    cdef Py_ssize_t lo
+    if out.shape[0] != n_rows or out.shape[1] != C:
+        raise ValueError(f"csr_matmat: out must have shape ({n_rows}, {C}); "
+                         f"got ({out.shape[0]}, {out.shape[1]})")
+    if indices.shape[0] != data.shape[0]:
+        raise ValueError("csr_matmat: data and indices differ in length")
+    if n_threads < 1:
+        raise ValueError("n_threads must be >= 1")
+    if n_rows == 0 or C == 0:
+        return
+    cdef const floating* xp = &X[0, 0] if X.shape[0] > 0 else NULL
+    cdef floating* op = &out[0, 0]
+    with nogil:
+        if C == 1:
+            # one column: four interleaved accumulators per row (entries k mod 4), so the adds
+            # do not wait on each other; fixed order, independent of the thread count
+            for r in prange(n_rows, num_threads=n_threads, schedule="static"):
+                acc = 0
+                a0 = 0
+                a1 = 0
+                a2 = 0
+                k = indptr[r]
+                lo = indptr[r + 1] - 3
+                while k < lo:
+                    acc = acc + data[k] * xp[indices[k]]
+                    a0 = a0 + data[k + 1] * xp[indices[k + 1]]
+                    a1 = a1 + data[k + 2] * xp[indices[k + 2]]
+                    a2 = a2 + data[k + 3] * xp[indices[k + 3]]
+                    k = k + 4
+                while k < indptr[r + 1]:
+                    acc = acc + data[k] * xp[indices[k]]
+                    k = k + 1
+                op[r] = (acc + a0) + (a1 + a2)
+        else:
+            for r in prange(n_rows, num_threads=n_threads, schedule="static"):
+                for j in range(C):
+                    op[r * C + j] = 0
+                for k in range(indptr[r], indptr[r + 1]):
+                    a = data[k]
+                    for j in range(C):
+                        op[r * C + j] += a * xp[indices[k] * C + j]

@@ -12,6 +12,8 @@ import warnings
 
 import numpy as np
 
+from .. import _cykern
+from .._lib.threads import effective_n_threads
 from .._lib.validation import as_float_array, check_positive_int
 
 __all__ = ["RadonTransform", "AveragePool", "radon"]
@@ -81,6 +83,18 @@ def _rotation_sum_matrix(shape, angles_deg):
     return R
 
 
+def _csr_apply(M, X):
+    """M @ X for a SciPy CSR matrix M and X of shape (n, C) in M's dtype, on the OpenMP threads
+    (SciPy's CSR product is serial; this one sums each row in the same order, so the result does
+    not depend on the thread count). X is copied only when it is not already C-contiguous."""
+    X = np.ascontiguousarray(X, dtype=M.dtype)
+    if X.shape[0] != M.shape[1]:
+        raise ValueError(f"operator input has {X.shape[0]} rows; expected {M.shape[1]}")
+    out = np.empty((M.shape[0], X.shape[1]), dtype=M.dtype)
+    _cykern.csr_matmat(M.data, M.indices, M.indptr, X, out, effective_n_threads(None))
+    return out
+
+
 def _sparse_function():
     import torch
 
@@ -107,12 +121,12 @@ def _sparse_function():
         @staticmethod
         def forward(ctx, x, A, At):
             ctx.At = At
-            return torch.from_numpy(A @ x.detach().contiguous().numpy())
+            return torch.from_numpy(_csr_apply(A, x.detach().numpy()))
 
         @staticmethod
         @torch.autograd.function.once_differentiable
         def backward(ctx, g):
-            return torch.from_numpy(ctx.At @ g.detach().contiguous().numpy()), None, None
+            return torch.from_numpy(_csr_apply(ctx.At, g.detach().numpy())), None, None
 
     globals()["_SparseApply"] = _SparseApply
     globals()["_ScipyApply"] = _ScipyApply
@@ -171,7 +185,7 @@ class _SparseOperator:
                 Y = _sparse_function().apply(X, A, At)
         else:
             M = self._numpy_matrix(x.dtype, transpose)
-            Y = M @ x.reshape(n_in, C or 1)
+            Y = _csr_apply(M, x.reshape(n_in, C or 1))
         return Y.reshape(out_shape + ((C,) if C else ()))
 
     def _numpy_matrix(self, dtype, transpose):
@@ -179,7 +193,11 @@ class _SparseOperator:
         key = ("numpy", np.dtype(dtype).str, transpose)
         if key not in self._cache:
             M = self.matrix.T.tocsr() if transpose else self.matrix
-            self._cache[key] = M.astype(dtype) if M.dtype != dtype else M
+            M = M.astype(dtype) if M.dtype != dtype else M
+            if M.indices.dtype != M.indptr.dtype:   # one index type for csr_matmat
+                M.indices = M.indices.astype(np.int64)
+                M.indptr = M.indptr.astype(np.int64)
+            self._cache[key] = M
         return self._cache[key]
 
 
