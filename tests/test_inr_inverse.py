@@ -397,12 +397,13 @@ def test_cli_inr_new_activations_and_device(tmp_path, capsys):
 
 
 @pytest.mark.slow
-def test_ct_quality_bar_small_cpu():
-    """CT on the Shepp–Logan phantom, 48x48 from 30 angles, 300 epochs, width 96 (CPU size).
+def test_ct_quality_bar_128_from_60_angles():
+    """CT on the Shepp–Logan phantom, 128x128 from 60 angles (the issue's CPU size), 500 epochs.
 
-    Measured (2-core VM, seed 40): BW-ReLU c=2, η₀=5e-3: 26.3 dB; ReLU 18.0; ReLU+PE 18.6;
-    FBP (skimage iradon, ramp) 21.8; BW-ReLU with seeds 41–43: 24.1, 25.9, 24.1. Bars set
-    under that: BW-ReLU ≥ ReLU, ReLU+PE + 3 dB and ≥ FBP + 1.5 dB.
+    Width 96, 3 hidden layers, full-batch Adam, r = 0.1 over the run. Measured (2-core AVX2 VM,
+    seed 40, ~14 s per fit): BW-ReLU c=2, η₀=5e-3: 25.92 dB (seeds 41, 42: 24.56, 25.41);
+    ReLU 17.17; ReLU+PE 19.05; FBP (skimage iradon, ramp, same 60 angles) 22.49.
+    Bars set under that: BW-ReLU ≥ ReLU + 5 dB, ≥ ReLU+PE + 4 dB and ≥ FBP + 1.5 dB.
     Short-budget settings (η₀ = 5e-3, c = 2), not the paper's 10 000-epoch ones.
     """
     pytest.importorskip("skimage")
@@ -411,20 +412,47 @@ def test_ct_quality_bar_small_cpu():
 
     from reluinj import psnr
 
-    gt = resize(shepp_logan_phantom(), (48, 48), anti_aliasing=True)
+    gt = resize(shepp_logan_phantom(), (128, 128), anti_aliasing=True)
     gt = (gt - gt.min()) / (gt.max() - gt.min())
-    R = RadonTransform(48, n_angles=30)
+    R = RadonTransform(128, n_angles=60)
     y = R(gt)
-    fbp = psnr(gt, iradon(y.T, -R.angles, circle=False, output_size=48))
+    fbp = psnr(gt, iradon(y.T, -R.angles, circle=False, output_size=128))
 
     def run(activation, c, lr):
-        return fit_inr(y, lambda: INR(2, 96, 3, 1, activation=activation, c=c, sidelength=30),
-                       operator=R, target=gt, epochs=300, lr=lr, seed=40).psnr_mean
+        return fit_inr(y, lambda: INR(2, 96, 3, 1, activation=activation, c=c, sidelength=60),
+                       operator=R, target=gt, epochs=500, lr=lr, seed=40).psnr_mean
 
     bw = run("bwrelu", 2.0, 5e-3)
-    assert bw >= run("relu", None, 3e-3) + 3
-    assert bw >= run("relu_pe", None, 3e-3) + 3
+    assert bw >= run("relu", None, 3e-3) + 5
+    assert bw >= run("relu_pe", None, 3e-3) + 4
     assert bw >= fbp + 1.5
+
+
+@pytest.mark.slow
+def test_sr_x4_quality_bar_beats_bicubic_at_128():
+    """SR x4 on scikit-image's RGB ``chelsea`` at 128x128 high resolution (the issue's CPU size).
+
+    The low-resolution input is the anti-aliased 32x32 resize, as the authors make it; the INR
+    (BW-ReLU, width 128, 3 hidden layers, c = 1.5, η₀ = 5e-3, r = 0.2, 600 epochs) is fitted
+    through 4x average pooling. Measured (2-core AVX2 VM, ~28 s per fit): bicubic 25.94 dB;
+    BW-ReLU seed 40: 26.36, seeds 41-43: 26.15, 26.24, 26.08 (c = 2: 26.05-26.11, c = 3: 24.6).
+    On ``astronaut``: bicubic 20.26, BW-ReLU 20.83. The bar is the issue's: beat bicubic.
+    """
+    pytest.importorskip("skimage")
+    from skimage.data import chelsea
+    from skimage.transform import resize
+
+    from reluinj import psnr
+
+    img = chelsea().astype(float)
+    img = (img - img.min()) / (img.max() - img.min())
+    hr = resize(img, (128, 128), anti_aliasing=True)
+    low = resize(hr, (32, 32), anti_aliasing=True)
+    bicubic = psnr(hr, np.clip(resize(low, hr.shape, order=3), 0, 1))
+    fit = fit_inr(low, lambda: INR(2, 128, 3, 3, activation="bwrelu", c=1.5),
+                  operator=AveragePool(hr.shape[:2], 4), target=hr, epochs=600, lr=5e-3,
+                  decay=0.2, seed=40)
+    assert fit.psnr_mean > bicubic
 
 
 def test_radon_torch_sparse_path_used_off_cpu():
