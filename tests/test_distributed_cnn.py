@@ -185,7 +185,7 @@ def test_dense_stage_rows_do_not_depend_on_the_batch():
 
 @pytest.mark.parametrize("n,m", [(513, 257), (7, 300), (3000, 17)])
 def test_rowwise_matmul_odd_shapes(n, m):
-    """Rows in full 64-row blocks, in 16-row tail blocks and padded: the same bits."""
+    """Each row the same bits alone, in any slice of the batch and in the whole batch."""
     from reluinj.cnn._network import _rowwise_matmul
 
     rng = np.random.default_rng(n)

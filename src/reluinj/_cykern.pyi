@@ -18,3 +18,7 @@ def bwrelu(
 def bwrelu_backward(
     x: npt.NDArray[_F], grad_out: npt.NDArray[_F], c: float, out: npt.NDArray[_F], n_threads: int
 ) -> None: ...
+def csr_matmat(
+    data: npt.NDArray[_F], indices: npt.NDArray[np.integer], indptr: npt.NDArray[np.integer],
+    X: npt.NDArray[_F], out: npt.NDArray[_F], n_threads: int
+) -> None: ...

@@ -49,41 +49,25 @@ _GRAM_ENTRY_LIMIT = 1 << 24   # stored entries of an active Gram (band or dense)
 _ZERO_TOL = 1e-8
 
 
-_DENSE_BLOCK = 64
-"""Samples per BLAS call of a dense stage (:func:`_rowwise_matmul`)."""
 
-_DENSE_TAIL_BLOCK = 16
-"""Samples per BLAS call for the rows after the last full block (:func:`_rowwise_matmul`)."""
 
 
 def _rowwise_matmul(h, M):
     """``h @ M`` for h of shape (B, n), computed so that each row is batch-independent.
 
     A BLAS ``gemm`` rounds a row differently depending on the number of rows of the call
-    (OpenBLAS: the tail rows of its micro-kernel, ``gemv`` for one row), so ``(h @ M)[b]``
-    could change with B, and a chunked (Dask) run would differ from the local one in the last
-    bits. Here every BLAS call is ``(R, n) @ M`` on C-contiguous operands with R one of two
-    fixed sizes: full blocks of :data:`_DENSE_BLOCK` rows, then the remaining rows in blocks of
-    :data:`_DENSE_TAIL_BLOCK` (the last one zero-padded). Both sizes are multiples of the row
-    unroll of the gemm micro-kernels (4 on Haswell/Zen, 16 on SkylakeX), where a row's
-    rounding does not depend on R (checked by tests/test_distributed_cnn.py). Cost: B=256,
-    1024 -> 512 about 1.1x the single matmul; a single row costs one 16-row gemm instead of
-    a gemv.
+    (OpenBLAS: the tail rows of its micro-kernel, ``gemv`` for one row) and, on AVX-512 CPUs,
+    even on the other rows of the block (seen with OpenBLAS 0.3 on Zen 4: a padded 64-row block
+    gave other last bits than the same rows among real ones), so ``(h @ M)[b]`` could change with
+    B and a chunked (Dask) run would differ from the local one. Here each row is its own BLAS
+    call (``gemv``), so its rounding depends on that row and the stage only (checked by
+    tests/test_distributed_cnn.py). Cost: memory-bound gemv instead of one gemm.
     """
     h = np.ascontiguousarray(h, dtype=np.float64)
     B = h.shape[0]
     out = np.empty((B, M.shape[1]))
-    full = B - B % _DENSE_BLOCK
-    for s in range(0, full, _DENSE_BLOCK):
-        np.matmul(h[s:s + _DENSE_BLOCK], M, out=out[s:s + _DENSE_BLOCK])
-    for s in range(full, B, _DENSE_TAIL_BLOCK):
-        e = min(B, s + _DENSE_TAIL_BLOCK)
-        if e - s == _DENSE_TAIL_BLOCK:
-            np.matmul(h[s:e], M, out=out[s:e])
-        else:
-            buf = np.zeros((_DENSE_TAIL_BLOCK, h.shape[1]))
-            buf[:e - s] = h[s:e]
-            out[s:e] = (buf @ M)[:e - s]
+    for b in range(B):
+        np.dot(h[b], M, out=out[b])
     return out
 
 

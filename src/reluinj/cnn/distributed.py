@@ -11,8 +11,8 @@ local method, and the per-chunk results are merged into the local result type
 Equality with the local call
 ----------------------------
 Every per-sample computation of :class:`ConvNetwork` depends only on that sample: the
-convolution kernels work sample by sample, a dense stage runs its BLAS products in blocks
-of fixed sizes (64 samples, then 16; :meth:`ConvNetworkStage.linear`) so that a sample's
+convolution kernels work sample by sample, a dense stage runs one BLAS product per sample
+(``gemv``; :meth:`ConvNetworkStage.linear`) so that a sample's
 rounding does not depend on the size of its batch, and the batched CGLS of large stages
 reduces row by row. The merged results therefore equal those of the
 local call on the whole array **bitwise** (on the same machine and BLAS build; different CPUs
