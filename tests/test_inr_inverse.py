@@ -434,7 +434,7 @@ def test_sr_x4_quality_bar_beats_bicubic_at_128():
 
     The low-resolution input is the anti-aliased 32x32 resize, as the authors make it; the INR
     (BW-ReLU, width 128, 3 hidden layers, c = 1.5, η₀ = 5e-3, r = 0.2, 600 epochs) is fitted
-    through 4x average pooling. Measured (2-core AVX2 VM, ~28 s per fit): bicubic 25.94 dB;
+    through 4x average pooling. Measured (2-core AMD EPYC VM, ~28 s per fit): bicubic 25.94 dB;
     BW-ReLU seed 40: 26.36, seeds 41-43: 26.15, 26.24, 26.08 (c = 2: 26.05-26.11, c = 3: 24.6).
     On ``astronaut``: bicubic 20.26, BW-ReLU 20.83. The bar is the issue's: beat bicubic.
     """
