@@ -75,6 +75,16 @@ def test_radon_torch_grid_sample(benchmark, setup):
     np.testing.assert_allclose(s.detach().numpy(), R(img), rtol=1e-4, atol=2e-3)
 
 
+def test_radon_scipy_csr_product(benchmark, setup):
+    """The same CSR matrices through SciPy's serial product: the direct peer of csr_matmat."""
+    R, img = setup
+    M = R._numpy_matrix(np.float32, False)
+    Mt = R._numpy_matrix(np.float32, True)
+    x = img.reshape(-1, 1)
+    back = benchmark(lambda: Mt @ (M @ x))
+    np.testing.assert_allclose(back.reshape(N, N), R.adjoint(R(img)), rtol=1e-4, atol=1e-2)
+
+
 def test_radon_scipy_rotate(benchmark, setup):
     from scipy.ndimage import rotate
     R, img = setup

@@ -86,7 +86,8 @@ def _rotation_sum_matrix(shape, angles_deg):
 def _csr_apply(M, X):
     """M @ X for a SciPy CSR matrix M and X of shape (n, C) in M's dtype, on the OpenMP threads
     (SciPy's CSR product is serial; this one sums each row in the same order, so the result does
-    not depend on the thread count). X is copied only when it is not already C-contiguous."""
+    not depend on the thread count). X is copied only when it is not already C-contiguous in
+    M's dtype."""
     X = np.ascontiguousarray(X, dtype=M.dtype)
     if X.shape[0] != M.shape[1]:
         raise ValueError(f"operator input has {X.shape[0]} rows; expected {M.shape[1]}")
@@ -194,9 +195,9 @@ class _SparseOperator:
         if key not in self._cache:
             M = self.matrix.T.tocsr() if transpose else self.matrix
             M = M.astype(dtype) if M.dtype != dtype else M
-            if M.indices.dtype != M.indptr.dtype:   # one index type for csr_matmat
-                M.indices = M.indices.astype(np.int64)
-                M.indptr = M.indptr.astype(np.int64)
+            if M.indices.dtype != M.indptr.dtype:   # one index type for csr_matmat (new object:
+                M = type(M)((M.data, M.indices.astype(np.int64),   # self.matrix stays as it is)
+                             M.indptr.astype(np.int64)), shape=M.shape)
             self._cache[key] = M
         return self._cache[key]
 
