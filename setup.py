@@ -99,7 +99,7 @@ class BuildExt(build_ext):
         if ctype == "msvc":
             base = ["/std:c++17", "/O2", "/EHsc"]
         else:
-            base = ["-std=c++17", "-O3", "-fvisibility=hidden", "-Wno-unknown-pragmas"]
+            base = ["-std=c++17", "-O3", "-fno-math-errno", "-fvisibility=hidden", "-Wno-unknown-pragmas"]
         for ext in self.extensions:
             ext.extra_compile_args = base + (compile_args if enabled else [])
             ext.extra_link_args = list(link_args if enabled else [])

@@ -2,7 +2,7 @@
 //
 // For a sample y the active set is I = {i : y_i > 0}; its rows satisfy <x, w_i> = y_i + alpha_i.
 // Every kernel below works on one sample at a time (OpenMP over chunks of samples, see
-// sample_chunk), or for dual_inverse with AVX-512 on groups of eight samples in vector lanes
+// sample_chunk), or for dual_inverse with n <= 16 on groups of samples in vector lanes
 // whose lanes never mix (dual_lanes.hpp), so each result depends only on its sample and is
 // bitwise independent of n_threads and of the chunking.
 //
@@ -462,21 +462,20 @@ inline bool outputs_valid(const T *y, std::ptrdiff_t m) {
 // Returns false (the outputs are then meaningless) when some entry of Y is NaN, infinite or
 // negative: the validation of Y is part of the pass over it.
 //
-// Paths: with AVX-512, groups of eight samples in lanes (dual_lanes.hpp): for n <= 16 the whole
-// solve (Gram matrices from the pair table), for n > 16 everything but the per-sample SYRK.
-// Otherwise one sample at a time (ActiveSolver::solve). Samples whose factorisation fails go
-// to the per-sample minimum-norm least squares (ActiveSolver::solve_svd).
+// Paths: with AVX2 or AVX-512, groups of samples in vector lanes (dual_lanes.hpp): for n <= 16
+// the whole solve (Gram matrices from the pair table), for n > 16 everything but the
+// per-sample SYRK. Otherwise (SSE2) one sample at a time (ActiveSolver::solve). Samples whose
+// factorisation fails go to the per-sample minimum-norm least squares (ActiveSolver::solve_svd).
 template <class T>
 bool dual_inverse(const double *W, const double *alpha, const T *Y, T *X, std::uint8_t *injective,
                   double *residual, std::ptrdiff_t m, std::ptrdiff_t n, std::ptrdiff_t B,
                   double rank_tol, int n_threads) {
     const std::vector<double> S = frame_operator_upper(W, m, n), Wt = transpose(W, m, n);
-    const bool grouped = dual_lanes::available();
-    const auto lanes = grouped ? dual_lanes::group_kernel<T>(n) : nullptr;
-    const std::vector<double> P = lanes ? dual_lanes::pair_table(W, m, n) : std::vector<double>();
+    const bool lanes = wide_vectors(), small = lanes && n <= dual_lanes::kMaxN;
+    const std::vector<double> P = small ? dual_lanes::pair_table(W, m, n) : std::vector<double>();
     std::ptrdiff_t chunk = sample_chunk(B, n_threads);
-    // Groups of eight samples cost the same when partly filled: whole groups per chunk.
-    if (grouped) chunk = std::max<std::ptrdiff_t>(dual_lanes::kLanes, chunk / dual_lanes::kLanes * dual_lanes::kLanes);
+    // A partly filled group costs as much as a full one: whole groups (of 4 or 8) per chunk.
+    if (lanes) chunk = std::max<std::ptrdiff_t>(8, chunk / 8 * 8);
     std::vector<std::uint8_t> chunk_valid((B + chunk - 1) / chunk, 1);
     parallel_chunks(B, chunk, n_threads, [&](std::ptrdiff_t c, std::ptrdiff_t b, std::ptrdiff_t e) {
         ActiveSolver solver(W, Wt.data(), S.data(), m, n, rank_tol);
@@ -491,23 +490,20 @@ bool dual_inverse(const double *W, const double *alpha, const T *Y, T *X, std::u
             store(s, solver.solve_svd(x.data()));
         };
         bool valid = true;
-        if (!grouped) {
+        if (lanes) {
+            valid = dual_lanes::solve_lane_groups(
+                n, W, P.data(), alpha, Y, X, injective, residual, m, b, e, kCholPivotTol,
+                [&](std::ptrdiff_t s, double *GL, int lane, int L) {
+                    solver.set_active(Y + s * m, alpha);
+                    return solver.gram_to_lanes(GL, lane, L);
+                },
+                fallback);
+        } else {
             for (std::ptrdiff_t s = b; s < e; ++s) {
                 valid &= outputs_valid(Y + s * m, m);
                 solver.set_active(Y + s * m, alpha);
                 store(s, solver.solve(x.data()));
             }
-        } else if (lanes) {
-            valid = dual_lanes::solve_groups(lanes, W, P.data(), alpha, Y, X, injective, residual, m, n, b, e,
-                                             kCholPivotTol, fallback);
-        } else {
-            valid = dual_lanes::solve_dense_groups(
-                W, alpha, Y, X, injective, residual, m, n, b, e, kCholPivotTol,
-                [&](std::ptrdiff_t s, double *GL, int lane) {
-                    solver.set_active(Y + s * m, alpha);
-                    return solver.gram_to_lanes(GL, lane, dual_lanes::kLanes);
-                },
-                fallback);
         }
         chunk_valid[c] = valid;
     });

@@ -8,7 +8,8 @@
 //   points (one list each). RELUINJ_FORCE_INLINE: the algorithm bodies they instantiate.
 // * vec<T, I>: the small vector type (GCC vector extension) of one register of ISA I; an
 //   algorithm is written once over it, as a RELUINJ_FORCE_INLINE template on Isa, and compiled
-//   per ISA by the one-line wrappers of RELUINJ_ISA_DISPATCH.
+//   per ISA by the one-line wrappers of RELUINJ_ISA_DISPATCH (RELUINJ_WIDE_ISA_DISPATCH for
+//   kernels that need at least four doubles per vector: AVX2 and AVX-512 only).
 // * Tail masks and fixed-order lane reductions (results independent of threads and chunking).
 #pragma once
 // Vector values passed between force-inlined helpers never cross an ABI boundary.
@@ -67,6 +68,9 @@ inline Isa active_isa() {
     }();
     return isa;
 }
+
+// Whether the active ISA has vectors of at least four doubles (RELUINJ_WIDE_ISA_DISPATCH).
+inline bool wide_vectors() { return active_isa() != Isa::generic; }
 
 inline const char *isa_name(Isa isa) {
     switch (isa) {
@@ -154,8 +158,25 @@ inline __mmask16 tail_mask16(std::ptrdiff_t len) {
             default: return name##_generic(a...);                                              \
         }                                                                                      \
     }
+// The same for kernels that need vectors of four or eight doubles (AVX2, AVX-512): no generic
+// instance; callers check wide_vectors() first.
+#define RELUINJ_WIDE_ISA_DISPATCH(name, impl)                                                   \
+    template <class... A>                                                                      \
+    RELUINJ_TARGET_AVX2 inline auto name##_avx2(A... a) { return impl<::reluinj::Isa::avx2>(a...); } \
+    template <class... A>                                                                      \
+    RELUINJ_TARGET_AVX512 inline auto name##_avx512(A... a) {                                  \
+        return impl<::reluinj::Isa::avx512>(a...);                                             \
+    }                                                                                          \
+    template <class... A>                                                                      \
+    inline auto name(A... a) {                                                                 \
+        if (::reluinj::active_isa() == ::reluinj::Isa::avx512) return name##_avx512(a...);     \
+        return name##_avx2(a...);                                                              \
+    }
 #else
 #define RELUINJ_ISA_DISPATCH(name, impl)                                                        \
     template <class... A>                                                                      \
     inline auto name(A... a) { return impl<::reluinj::Isa::generic>(a...); }
+#define RELUINJ_WIDE_ISA_DISPATCH(name, impl)                                                   \
+    template <class... A>                                                                      \
+    inline auto name(A... a) { return impl<::reluinj::Isa::avx2>(a...); }
 #endif
