@@ -19,9 +19,9 @@
 // of J contiguous positions held in registers; the stride is removed beforehand by
 // splitting every source row into its `sw` phases (x[u*sw + r] -> phase r, position u), so
 // the innermost loop is always a unit-stride multiply-add that the compiler vectorises.
-// float32 layers with unit strides take a dedicated path on CPUs with AVX-512 (same work
+// 2-D float32 layers with unit strides take a second kernel with AVX2 and AVX-512 (same work
 // grid, same term order): the planes are flattened so that a tile group may straddle rows,
-// and 8 rows x 48 positions stay in registers (conv_forward_flat / conv_adjoint_flat).
+// and 8 rows x 1-3 vectors of positions stay in registers (conv_forward_flat / conv_adjoint_flat).
 // The summation order of every output value is fixed by the term list (independent of the
 // thread that computes it): results are bitwise identical for any n_threads. Work items
 // never straddle a group.
@@ -83,92 +83,84 @@ RELUINJ_ISA_DISPATCH(row_accumulate, row_accumulate_impl)
 
 inline std::ptrdiff_t ceil_div(std::ptrdiff_t a, std::ptrdiff_t b) { return (a + b - 1) / b; }
 
-// ---- float32, stride 1: flattened images, hand-written AVX-512 ----------------------------
+// ---- float32, stride 1: flattened images --------------------------------------------------
 // With unit strides, output (oy, ox) of a plane of row pitch W at flat position p = oy*W + ox
 // reads src[p + off[t]] for every term t, where off[t] is a fixed offset: the 2-D layer is a
 // 1-D multi-tap correlation along the flattened plane. Positions with ox >= OW are computed
-// and discarded (the forward keeps rows of OW of every W). Tiles of 16 positions x kBlock rows
-// stay in registers, kFlatTiles tiles at a time, so every term costs kFlatTiles vector loads
-// and kBlock weight broadcasts for kFlatTiles * kBlock FMAs. Every value is the FMA chain over
-// the terms in list order, as in row_accumulate.
-#if RELUINJ_X86
-constexpr std::ptrdiff_t kFlatTiles = 3;
+// and discarded (the forward keeps rows of OW of every W). Tiles of one vector of positions x
+// kBlock rows stay in registers, flat_tiles<I>() tiles at a time (three with the 32 registers
+// of AVX-512, one otherwise), so every term costs that many vector loads and kBlock weight
+// broadcasts. Every value is the FMA chain over the terms in list order, as in row_accumulate.
+template <Isa I>
+constexpr int flat_tiles() { return I == Isa::avx512 ? 3 : 1; }
+constexpr std::ptrdiff_t kFlatSlack = 16;  // floats past the end of flat buffers (one vector)
 
-inline bool have_avx512() { return active_isa() == Isa::avx512; }
-
-// dst[f*ldd + p0 + 16j + l] (+)= sum_t wpack[t*kBlock + f] * src[off[t] + p0 + 16j + l] for
-// j < NT, continuing the FMA chains stored in dst if `resume`, else starting from zero;
-// lanes outside `last` of the final tile are neither read nor written.
-template <int NT>
-RELUINJ_TARGET_AVX512 RELUINJ_FORCE_INLINE void flat_tiles_avx512(
-    const float *src, const std::ptrdiff_t *off, const float *wpack, std::ptrdiff_t n_terms,
-    bool resume, __mmask16 last, float *dst, std::ptrdiff_t ldd) {
-    __m512 a[kBlock][NT];
+// dst[f*ldd + p0 + L j + l] (+)= sum_t wpack[t*kBlock + f] * src[off[t] + p0 + L j + l] for
+// j < NT, continuing the FMA chains stored in dst if `resume`, else starting from zero; only
+// the first `last` lanes of the final tile are written. Reads go up to a whole vector past
+// them in dst (which has kFlatSlack floats of slack) and, when `src_slack`, in src (a scalar
+// tail otherwise): the extra lanes are computed and discarded.
+template <Isa I, int NT>
+RELUINJ_FORCE_INLINE void flat_tile_group(const float *src, const std::ptrdiff_t *off, const float *wpack,
+                                          std::ptrdiff_t n_terms, bool resume, std::ptrdiff_t last,
+                                          bool src_slack, float *dst, std::ptrdiff_t ldd) {
+    using V = vec<float, I>;
+    constexpr int L = lanes<float, I>();
+    const bool full = last == L || src_slack;
+    V a[kBlock][NT];
 #pragma GCC unroll 8
-    for (int f = 0; f < kBlock; ++f) {
+    for (int f = 0; f < kBlock; ++f)
 #pragma GCC unroll 4
-        for (int j = 0; j < NT - 1; ++j)
-            a[f][j] = resume ? _mm512_loadu_ps(dst + f * ldd + 16 * j) : _mm512_setzero_ps();
-        a[f][NT - 1] = resume ? _mm512_maskz_loadu_ps(last, dst + f * ldd + 16 * (NT - 1))
-                              : _mm512_setzero_ps();
-    }
+        for (int j = 0; j < NT; ++j) a[f][j] = resume ? vload<V>(dst + f * ldd + L * j) : V{};
     for (std::ptrdiff_t t = 0; t < n_terms; ++t) {
         const float *s = src + off[t];
-        __m512 v[NT];
+        V v[NT];
 #pragma GCC unroll 4
-        for (int j = 0; j < NT - 1; ++j) v[j] = _mm512_loadu_ps(s + 16 * j);
-        v[NT - 1] = _mm512_maskz_loadu_ps(last, s + 16 * (NT - 1));
+        for (int j = 0; j < NT; ++j) v[j] = j < NT - 1 || full ? vload<V>(s + L * j) : vload_tail<V>(s + L * j, last);
         const float *w = wpack + t * kBlock;
 #pragma GCC unroll 8
-        for (int f = 0; f < kBlock; ++f) {
-            const __m512 wf = _mm512_set1_ps(w[f]);
+        for (int f = 0; f < kBlock; ++f)
 #pragma GCC unroll 4
-            for (int j = 0; j < NT; ++j) a[f][j] = _mm512_fmadd_ps(wf, v[j], a[f][j]);
-        }
+            for (int j = 0; j < NT; ++j) a[f][j] += w[f] * v[j];
     }
 #pragma GCC unroll 8
-    for (int f = 0; f < kBlock; ++f) {
+    for (int f = 0; f < kBlock; ++f)
 #pragma GCC unroll 4
-        for (int j = 0; j < NT - 1; ++j) _mm512_storeu_ps(dst + f * ldd + 16 * j, a[f][j]);
-        _mm512_mask_storeu_ps(dst + f * ldd + 16 * (NT - 1), last, a[f][NT - 1]);
-    }
+        for (int j = 0; j < NT; ++j) {
+            float *d = dst + f * ldd + L * j;
+            if (j < NT - 1 || last == L) vstore(d, a[f][j]);
+            else vstore_tail(d, a[f][j], last);
+        }
 }
 
-// Positions [0, n_out) of kBlock output planes dst + f*ldd, in groups of kFlatTiles tiles,
-// then single tiles; the last one is masked, so no read goes past src[off[t] + n_out - 1].
-// The terms are taken in runs of `run` (whole planes of the source, so that a run's planes
-// stay in L2 and the rows under a tile group in L1), each run over all positions: the
-// partial sums wait in dst, and every value is still one FMA chain in term order.
-RELUINJ_TARGET_AVX512 inline void flat_accumulate_avx512(const float *src,
-                                                       const std::ptrdiff_t *off,
-                                                       const float *wpack,
-                                                       std::ptrdiff_t n_terms,
-                                                       std::ptrdiff_t run,
-                                                       std::ptrdiff_t n_out, float *dst,
-                                                       std::ptrdiff_t ldd) {
-    constexpr std::ptrdiff_t G = 16 * kFlatTiles;
+// Positions [0, n_out) of kBlock output planes dst + f*ldd, in groups of flat_tiles<I>() tiles,
+// then single tiles, the last one partial. The terms are taken in runs of `run` (whole planes
+// of the source, so that a run's planes stay in L2 and the rows under a tile group in L1),
+// each run over all positions: the partial sums wait in dst, and every value is still one FMA
+// chain in term order.
+template <Isa I>
+RELUINJ_FORCE_INLINE void flat_accumulate_impl(const float *src, const std::ptrdiff_t *off, const float *wpack,
+                                               std::ptrdiff_t n_terms, std::ptrdiff_t run, std::ptrdiff_t n_out,
+                                               bool src_slack, float *dst, std::ptrdiff_t ldd) {
+    constexpr int L = lanes<float, I>(), NT = flat_tiles<I>(), G = L * NT;
     for (std::ptrdiff_t t0 = 0; t0 < n_terms; t0 += run) {
         const std::ptrdiff_t nt = std::min(run, n_terms - t0);
         const float *wt = wpack + t0 * kBlock;
         std::ptrdiff_t p = 0;
         for (; p + G <= n_out; p += G)
-            flat_tiles_avx512<kFlatTiles>(src + p, off + t0, wt, nt, t0 > 0, 0xFFFF, dst + p,
-                                          ldd);
-        for (; p < n_out; p += 16) {
-            const std::ptrdiff_t n = std::min<std::ptrdiff_t>(16, n_out - p);
-            const __mmask16 last = static_cast<__mmask16>((1u << n) - 1u);
-            flat_tiles_avx512<1>(src + p, off + t0, wt, nt, t0 > 0, last, dst + p, ldd);
-        }
+            flat_tile_group<I, NT>(src + p, off + t0, wt, nt, t0 > 0, L, true, dst + p, ldd);
+        for (; p < n_out; p += L)
+            flat_tile_group<I, 1>(src + p, off + t0, wt, nt, t0 > 0, std::min<std::ptrdiff_t>(L, n_out - p),
+                                  src_slack, dst + p, ldd);
     }
 }
+RELUINJ_WIDE_ISA_DISPATCH(flat_accumulate, flat_accumulate_impl)
 
 // Source planes per run of terms: as many as fit in kFlatRunFloats (at least one).
 constexpr std::ptrdiff_t kFlatRunFloats = std::ptrdiff_t(1) << 16;
 inline std::ptrdiff_t flat_run_planes(std::ptrdiff_t plane, std::ptrdiff_t n_planes) {
     return std::max<std::ptrdiff_t>(1, std::min(n_planes, kFlatRunFloats / plane));
 }
-
-#endif  // RELUINJ_X86
 
 }  // namespace conv_detail
 
@@ -208,7 +200,11 @@ inline void check_geometry(const ConvGeom &g) {
 
 namespace conv_detail {
 
-#if RELUINJ_X86
+// Whether a float32 layer takes the flattened kernel: unit strides, 2-D (H > 1), AVX2 or
+// AVX-512. Measured (bench/README.md): on 2-D layers 1.2-1.4x faster than the row kernel; on
+// 1-D layers as fast in the forward and 1.6x slower in the adjoint; with SSE2 no faster.
+inline bool flat_applies(const ConvGeom &g) { return g.sh == 1 && g.sw == 1 && g.H > 1 && wide_vectors(); }
+
 // Flattened forward, float32, unit strides (see above): same work grid as conv_forward.
 // Dilation only changes the term offsets; a work item stays inside one group.
 inline void conv_forward_flat(const float *x, const float *w, float *out, const ConvGeom &g,
@@ -234,10 +230,12 @@ inline void conv_forward_flat(const float *x, const float *w, float *out, const 
         for (std::ptrdiff_t f = 0; f < nf; ++f)
             for (std::ptrdiff_t t = 0; t < n_terms; ++t)
                 wpack[t * kBlock + f] = w[(f0 + f) * n_terms + t];
-        std::vector<float> plane(kBlock * n_out);
+        std::vector<float> plane(kBlock * n_out + kFlatSlack);
         for (std::ptrdiff_t b = b0; b < b1; ++b) {
-            flat_accumulate_avx512(x + (b * M + grp * Mg) * H * W, off.data(), wpack.data(),
-                                   n_terms, run, n_out, plane.data(), n_out);
+            // The source planes of (b, grp) are followed by those of the next (b, grp) in x.
+            const bool slack = b + 1 < g.B || grp + 1 < g.G;
+            flat_accumulate(x + (b * M + grp * Mg) * H * W, off.data(), wpack.data(), n_terms, run, n_out, slack,
+                            plane.data(), n_out);
             for (std::ptrdiff_t f = 0; f < nf; ++f)
                 for (std::ptrdiff_t oy = 0; oy < OH; ++oy)
                     std::memcpy(out + ((b * K + f0 + f) * OH + oy) * OW,
@@ -266,7 +264,7 @@ inline void conv_adjoint_flat(const float *z, const float *w, float *x, const Co
     const std::ptrdiff_t Mg = g.Mg(), Kg = g.Kg(), OH = g.OH(), OW = g.OW();
     const std::ptrdiff_t khe = g.kh_eff(), kwe = g.kw_eff();
     const std::ptrdiff_t Sz = (H + khe - 1) * W + kwe - 1;  // padded plane (last read + 1)
-    std::vector<float> zpad(g.B * K * Sz, 0.0f);  // the padding stays zero
+    std::vector<float> zpad(g.B * K * Sz + kFlatSlack, 0.0f);  // the padding stays zero
     parallel_for(g.B * K, n_threads, [&](std::ptrdiff_t plane) {
         float *dst = zpad.data() + plane * Sz;
         for (std::ptrdiff_t oy = 0; oy < OH; ++oy)
@@ -296,10 +294,10 @@ inline void conv_adjoint_flat(const float *z, const float *w, float *x, const Co
         // the partial sums stay in one cache-resident buffer, copied out per image
         const std::ptrdiff_t p0 = crop ? crop->pt * W + crop->pl : 0;
         const std::ptrdiff_t n_pos = crop ? (crop->H - 1) * W + crop->W : H * W;
-        std::vector<float> plane(kBlock * n_pos);
+        std::vector<float> plane(kBlock * n_pos + kFlatSlack);
         for (std::ptrdiff_t b = b0; b < b1; ++b) {
-            flat_accumulate_avx512(zpad.data() + (b * K + grp * Kg) * Sz + p0, off.data(),
-                                   wpack.data(), n_terms, run, n_pos, plane.data(), n_pos);
+            flat_accumulate(zpad.data() + (b * K + grp * Kg) * Sz + p0, off.data(), wpack.data(), n_terms, run,
+                            n_pos, true, plane.data(), n_pos);
             if (!crop) {
                 std::memcpy(x + (b * M + grp * Mg + m0) * H * W, plane.data(),
                             nm * H * W * sizeof(float));
@@ -313,20 +311,17 @@ inline void conv_adjoint_flat(const float *z, const float *w, float *x, const Co
         }
     });
 }
-#endif  // RELUINJ_X86
 
 // The valid (unpadded) forward of any dtype, stride, dilation and groups.
 template <class T>
 void conv_forward_valid(const T *x, const T *w, T *out, const ConvGeom &g, int n_threads) {
-#if RELUINJ_X86
-    // float32 with unit strides: the flattened AVX-512 kernel, if the CPU has it
+    // float32 with unit strides: the flattened kernel
     if constexpr (std::is_same<T, float>::value) {
-        if (g.sh == 1 && g.sw == 1 && have_avx512()) {
+        if (flat_applies(g)) {
             conv_forward_flat(x, w, out, g, n_threads);
             return;
         }
     }
-#endif
     const std::ptrdiff_t M = g.M, H = g.H, W = g.W, K = g.K, kh = g.kh, kw = g.kw;
     const std::ptrdiff_t sh = g.sh, sw = g.sw, dh = g.dh, dw = g.dw;
     const std::ptrdiff_t Mg = g.Mg(), Kg = g.Kg(), OH = g.OH(), OW = g.OW();
@@ -401,15 +396,13 @@ void conv_forward_valid(const T *x, const T *w, T *out, const ConvGeom &g, int n
 // The valid (unpadded) adjoint of any dtype, stride, dilation and groups.
 template <class T>
 void conv_adjoint_valid(const T *z, const T *w, T *x, const ConvGeom &g, int n_threads) {
-#if RELUINJ_X86
-    // float32 with unit strides: the flattened AVX-512 kernel, if the CPU has it
+    // float32 with unit strides: the flattened kernel
     if constexpr (std::is_same<T, float>::value) {
-        if (g.sh == 1 && g.sw == 1 && have_avx512()) {
+        if (flat_applies(g)) {
             conv_adjoint_flat(z, w, x, g, n_threads);
             return;
         }
     }
-#endif
     const std::ptrdiff_t M = g.M, H = g.H, W = g.W, K = g.K, kh = g.kh, kw = g.kw;
     const std::ptrdiff_t sh = g.sh, sw = g.sw, dh = g.dh, dw = g.dw;
     const std::ptrdiff_t Mg = g.Mg(), Kg = g.Kg(), OH = g.OH(), OW = g.OW();
@@ -525,15 +518,13 @@ void conv_adjoint(const T *z, const T *w, T *x, const ConvGeom &g, int n_threads
     }
     // the valid adjoint onto the padded input, cropped (the adjoint of zero padding)
     const ConvGeom v = g.unpadded();
-#if RELUINJ_X86
     if constexpr (std::is_same<T, float>::value) {
-        if (g.sh == 1 && g.sw == 1 && have_avx512()) {  // cropped inside the flat kernel
+        if (flat_applies(g)) {  // cropped inside the flat kernel
             const FlatCrop crop{g.pt, g.pl, g.H, g.W};
             conv_adjoint_flat(z, w, x, v, n_threads, &crop);
             return;
         }
     }
-#endif
     const std::ptrdiff_t Hp = v.H, Wp = v.W;
     std::unique_ptr<T[]> xp(new T[g.B * g.M * Hp * Wp]);  // every entry is written
     conv_adjoint_valid(z, w, xp.get(), v, n_threads);
