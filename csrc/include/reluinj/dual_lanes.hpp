@@ -252,13 +252,10 @@ template <Isa I, int R, class Size>
 RELUINJ_FORCE_INLINE void rhs_block(const double *W, const double *alpha, Size n, std::ptrdiff_t i,
                                     const Workspace<I> &ws, const double *x, double *g) {
     constexpr int L = lanes<double, I>();
-    V<I> c[R];
+    V<I> c[R] = {};  // <w_i, x>, then the coefficients of the rows
     if (x) rows_times_lanes<I, R>(W, n, i, x, c);
 #pragma GCC unroll 16
-    for (int r = 0; r < R; ++r) {
-        const V<I> b = ws.y(i + r) + alpha[i + r];
-        c[r] = ws.on(i + r) ? (x ? b - c[r] : b) : V<I>{};
-    }
+    for (int r = 0; r < R; ++r) c[r] = ws.on(i + r) ? (ws.y(i + r) + alpha[i + r]) - c[r] : V<I>{};
     const double *w = W + i * n;
     for (std::ptrdiff_t j = 0; j < n; ++j) {
         V<I> acc = vload<V<I>>(g + j * L);
