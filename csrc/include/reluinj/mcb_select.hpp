@@ -2,8 +2,10 @@
 // point, the top n correlations in the order (c descending, index ascending), and the update
 // of the per-element minima and hit counts. Written once over plain loops (CandidatesScalar,
 // compiled per ISA by the wrappers below); for double with AVX-512, a hand-written selection
-// (CandidatesAvx512, update_small_avx512) that the A/B bench shows about 5x faster than the
-// compiler-built one on 200x10 frames (bench/test_bench_sampled.py, mcb_small).
+// (CandidatesAvx512, update_small_avx512). A/B build without it (2026-12-07, AVX-512 Zen 4,
+// 1 thread): 200x10, 2e5 samples 63 vs 150 ms (2.4x, n <= 16: select_small/update_small);
+// 1024x64, 2e4 samples 103-105 vs 114-115 ms (1.08-1.12x: CandidatesAvx512 for n > 16, below
+// the 1.3x rule but more than the 10 % a bench may lose; to go with a vectorised generic compact).
 #pragma once
 #include <algorithm>
 #include <cmath>
