@@ -315,7 +315,7 @@ inline void conv_adjoint_flat(const float *z, const float *w, float *x, const Co
 // The valid (unpadded) forward of any dtype, stride, dilation and groups.
 template <class T>
 void conv_forward_valid(const T *x, const T *w, T *out, const ConvGeom &g, int n_threads) {
-    // float32 with unit strides: the flattened kernel
+    // 2-D float32 with unit strides, AVX2 or AVX-512: the flattened kernel
     if constexpr (std::is_same<T, float>::value) {
         if (flat_applies(g)) {
             conv_forward_flat(x, w, out, g, n_threads);
@@ -396,7 +396,7 @@ void conv_forward_valid(const T *x, const T *w, T *out, const ConvGeom &g, int n
 // The valid (unpadded) adjoint of any dtype, stride, dilation and groups.
 template <class T>
 void conv_adjoint_valid(const T *z, const T *w, T *x, const ConvGeom &g, int n_threads) {
-    // float32 with unit strides: the flattened kernel
+    // 2-D float32 with unit strides, AVX2 or AVX-512: the flattened kernel
     if constexpr (std::is_same<T, float>::value) {
         if (flat_applies(g)) {
             conv_adjoint_flat(z, w, x, g, n_threads);

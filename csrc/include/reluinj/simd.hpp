@@ -138,35 +138,30 @@ inline __mmask16 tail_mask16(std::ptrdiff_t len) {
 
 }  // namespace reluinj
 
-// name(args...) calls impl<Isa::...>(args...) compiled for the active ISA: three one-line
-// wrappers (generic, AVX2, AVX-512) and the switch on active_isa().
+// name(args...) calls impl<Isa::...>(args...) compiled for the active ISA: one-line wrappers
+// per ISA and the switch on active_isa(). RELUINJ_ISA_DISPATCH has generic, AVX2 and AVX-512
+// instances; RELUINJ_WIDE_ISA_DISPATCH, for kernels that need vectors of four or eight doubles,
+// only AVX2 and AVX-512 (callers check wide_vectors() first).
 #if RELUINJ_X86
-#define RELUINJ_ISA_DISPATCH(name, impl)                                                        \
-    template <class... A>                                                                      \
-    inline auto name##_generic(A... a) { return impl<::reluinj::Isa::generic>(a...); }          \
+#define RELUINJ_VECTOR_ISA_WRAPPERS(name, impl)                                                 \
     template <class... A>                                                                      \
     RELUINJ_TARGET_AVX2 inline auto name##_avx2(A... a) { return impl<::reluinj::Isa::avx2>(a...); } \
     template <class... A>                                                                      \
     RELUINJ_TARGET_AVX512 inline auto name##_avx512(A... a) {                                  \
         return impl<::reluinj::Isa::avx512>(a...);                                             \
-    }                                                                                          \
+    }
+#define RELUINJ_ISA_DISPATCH(name, impl)                                                        \
+    RELUINJ_VECTOR_ISA_WRAPPERS(name, impl)                                                    \
     template <class... A>                                                                      \
     inline auto name(A... a) {                                                                 \
         switch (::reluinj::active_isa()) {                                                     \
             case ::reluinj::Isa::avx512: return name##_avx512(a...);                           \
             case ::reluinj::Isa::avx2: return name##_avx2(a...);                               \
-            default: return name##_generic(a...);                                              \
+            default: return impl<::reluinj::Isa::generic>(a...);                               \
         }                                                                                      \
     }
-// The same for kernels that need vectors of four or eight doubles (AVX2, AVX-512): no generic
-// instance; callers check wide_vectors() first.
 #define RELUINJ_WIDE_ISA_DISPATCH(name, impl)                                                   \
-    template <class... A>                                                                      \
-    RELUINJ_TARGET_AVX2 inline auto name##_avx2(A... a) { return impl<::reluinj::Isa::avx2>(a...); } \
-    template <class... A>                                                                      \
-    RELUINJ_TARGET_AVX512 inline auto name##_avx512(A... a) {                                  \
-        return impl<::reluinj::Isa::avx512>(a...);                                             \
-    }                                                                                          \
+    RELUINJ_VECTOR_ISA_WRAPPERS(name, impl)                                                    \
     template <class... A>                                                                      \
     inline auto name(A... a) {                                                                 \
         if (::reluinj::active_isa() == ::reluinj::Isa::avx512) return name##_avx512(a...);     \
