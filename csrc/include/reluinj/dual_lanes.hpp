@@ -29,6 +29,7 @@
 #include <utility>
 #include <vector>
 
+#include "reluinj/linalg.hpp"
 #include "reluinj/simd.hpp"
 
 namespace reluinj {
@@ -65,11 +66,6 @@ RELUINJ_FORCE_INLINE unsigned mask_bits(M<I> k) {
     for (int l = 0; l < lanes<double, I>(); ++l) bits |= unsigned(k[l] != 0) << l;
     return bits;
 }
-template <Isa I>
-RELUINJ_FORCE_INLINE V<I> lanes_sqrt(V<I> v) {
-    for (int l = 0; l < lanes<double, I>(); ++l) v[l] = std::sqrt(v[l]);
-    return v;
-}
 
 // Per-thread scratch of one group: outputs in lane layout (m rows of L doubles) and the
 // active-lane mask of every row (a std::vector<M> would drop M's alignment).
@@ -77,8 +73,8 @@ template <Isa I>
 struct Workspace {
     static constexpr int L = lanes<double, I>();
     explicit Workspace(std::ptrdiff_t m) : yt(m * L), active(m * L) {}
-    V<I> y(std::ptrdiff_t i) const { return vload<V<I>>(yt.data() + i * L); }
-    M<I> on(std::ptrdiff_t i) const { return vload<M<I>>(active.data() + i * L); }
+    RELUINJ_FORCE_INLINE V<I> y(std::ptrdiff_t i) const { return vload<V<I>>(yt.data() + i * L); }
+    RELUINJ_FORCE_INLINE M<I> on(std::ptrdiff_t i) const { return vload<M<I>>(active.data() + i * L); }
     std::vector<double> yt;
     std::vector<std::int64_t> active;
 };
@@ -94,28 +90,25 @@ RELUINJ_FORCE_INLINE V<I> load_as_double(const T *p) {
     }
 }
 
-// The L x L block v[r][l] transposed in place: one butterfly stage per bit h of the index,
-// swapping the blocks (r, l) and (r + h, l - h) for r & h == 0, l & h != 0 (L = 4 or 8).
+// The L x L block v[r][l] transposed in place (L = 4 or 8): one butterfly stage per bit H of
+// the index, swapping the blocks (r, l) and (r + H, l - H) for r & H == 0, l & H != 0.
+template <Isa I, int H, std::size_t... Ls>
+RELUINJ_FORCE_INLINE void transpose_stage(V<I> *v, std::index_sequence<Ls...>) {
+    constexpr int L = int(sizeof...(Ls));
+    for (int r = 0; r < L; ++r)
+        if (!(r & H)) {
+            const V<I> a = v[r], b = v[r + H];
+            v[r] = shuffle2<(int(Ls) & H ? int(Ls) - H + L : int(Ls))...>(a, b);
+            v[r + H] = shuffle2<(int(Ls) & H ? int(Ls) + L : int(Ls) + H)...>(a, b);
+        }
+}
 template <Isa I>
 RELUINJ_FORCE_INLINE void transpose_block(V<I> *v) {
     constexpr int L = lanes<double, I>();
     static_assert(L == 4 || L == 8, "lane groups of four or eight samples");
-    auto stage = [&](int h, M<I> lo, M<I> hi) {
-        for (int r = 0; r < L; ++r)
-            if (!(r & h)) {
-                const V<I> a = v[r], b = v[r + h];
-                v[r] = __builtin_shuffle(a, b, lo);
-                v[r + h] = __builtin_shuffle(a, b, hi);
-            }
-    };
-    if constexpr (L == 8) {
-        stage(1, M<I>{0, 8, 2, 10, 4, 12, 6, 14}, M<I>{1, 9, 3, 11, 5, 13, 7, 15});
-        stage(2, M<I>{0, 1, 8, 9, 4, 5, 12, 13}, M<I>{2, 3, 10, 11, 6, 7, 14, 15});
-        stage(4, M<I>{0, 1, 2, 3, 8, 9, 10, 11}, M<I>{4, 5, 6, 7, 12, 13, 14, 15});
-    } else {
-        stage(1, M<I>{0, 4, 2, 6}, M<I>{1, 5, 3, 7});
-        stage(2, M<I>{0, 1, 4, 5}, M<I>{2, 3, 6, 7});
-    }
+    transpose_stage<I, 1>(v, std::make_index_sequence<L>{});
+    transpose_stage<I, 2>(v, std::make_index_sequence<L>{});
+    if constexpr (L == 8) transpose_stage<I, 4>(v, std::make_index_sequence<L>{});
 }
 
 // Rows i of the `count` outputs Y[s * m + i] (s < count; other lanes 0) in lane layout (blocks
@@ -178,59 +171,28 @@ RELUINJ_FORCE_INLINE void gram_lanes(const double *P, std::ptrdiff_t np2, std::p
     pair_pass<I, Q - (passes - 1) * width>(P, np2, m, ws, (passes - 1) * width, G);
 }
 
-// Packed index of entry (j, c), j <= c, of the row-major upper triangle of an n x n matrix.
-constexpr std::ptrdiff_t upper_index(std::ptrdiff_t n, std::ptrdiff_t j, std::ptrdiff_t c) {
-    return j * n - j * (j - 1) / 2 + (c - j);
+// The packed upper triangles G (n(n+1)/2 x L: entries (j, c), j <= c, in row-major order) in the
+// form cholesky_rows (linalg.hpp) reads: entry (j, c) at row(j) + c * L.
+template <Isa I, class Size>
+RELUINJ_FORCE_INLINE auto packed_rows(double *G, Size n) {
+    return [=](std::ptrdiff_t j) { return G + (j * n - j * (j + 1) / 2) * lanes<double, I>(); };
 }
 
-// In-place Cholesky G = R^T R of the packed upper triangles G (n(n+1)/2 x L) in the lanes of
-// `todo` (bit l = lane l), with the operations of the per-sample cholesky_factor in the same
-// order (so the same factor): the pivot test d > tol G_kk, R_kk = sqrt(d), row k scaled by
-// 1 / R_kk, then subtracted from the trailing rows. inv (n x L) receives 1 / R_kk. Returns the
-// lanes whose pivots all pass (the others hold meaningless values). `Size` is std::ptrdiff_t
-// or a std::integral_constant (the compile-time n of solve_groups).
+// In-place Cholesky of the packed Gram matrices in the lanes of `todo` (bit l = lane l), by the
+// Cholesky of linalg.hpp (the operations of the per-sample factor, lane by lane); inv (n x L)
+// receives 1 / R_kk. Returns the lanes whose pivots all pass (the others hold meaningless
+// values). `Size` is std::ptrdiff_t or a std::integral_constant (the compile-time n).
 template <Isa I, class Size>
 RELUINJ_FORCE_INLINE unsigned cholesky_lanes(double *G, Size n, double tol, unsigned todo, double *inv) {
-    using Vd = V<I>;
-    constexpr int L = lanes<double, I>();
-    auto at = [&](std::ptrdiff_t j, std::ptrdiff_t c) { return G + upper_index(n, j, c) * L; };
     M<I> ok = {};
-    for (int l = 0; l < L; ++l) ok[l] = (todo >> l & 1u) ? -1 : 0;
-    for (std::ptrdiff_t k = 0; k < n; ++k) vstore(inv + k * L, vload<Vd>(at(k, k)));  // G_kk until step k
-    for (std::ptrdiff_t k = 0; k < n; ++k) {
-        const Vd d = vload<Vd>(at(k, k)), gkk = vload<Vd>(inv + k * L);
-        ok = gkk > 0.0 ? ok : M<I>{};
-        ok = d > tol * gkk ? ok : M<I>{};
-        const Vd r = lanes_sqrt<I>(d), ir = 1.0 / r;
-        vstore(at(k, k), r);
-        vstore(inv + k * L, ir);
-        for (std::ptrdiff_t c = k + 1; c < n; ++c) vstore(at(k, c), vload<Vd>(at(k, c)) * ir);
-        for (std::ptrdiff_t p = k + 1; p < n; ++p) {
-            const Vd f = vload<Vd>(at(k, p));
-            for (std::ptrdiff_t c = p; c < n; ++c) vstore(at(p, c), vload<Vd>(at(p, c)) - f * vload<Vd>(at(k, c)));
-        }
-    }
-    return mask_bits<I>(ok);
+    for (int l = 0; l < lanes<double, I>(); ++l) ok[l] = (todo >> l & 1u) ? -1 : 0;
+    return mask_bits<I>(cholesky_rows<V<I>>(packed_rows<I>(G, n), n, tol, ok, inv));
 }
 
-// (R^T R) v = v in place for the factors of cholesky_lanes (v: n x L): forward substitution by
-// rows of R, backward substitution by columns.
+// (R^T R) v = v in place for the factors of cholesky_lanes (v: n x L).
 template <Isa I, class Size>
-RELUINJ_FORCE_INLINE void solve_lanes(const double *R, const double *inv, Size n, double *v) {
-    using Vd = V<I>;
-    constexpr int L = lanes<double, I>();
-    for (std::ptrdiff_t k = 0; k < n; ++k) {
-        const Vd vk = vload<Vd>(v + k * L) * vload<Vd>(inv + k * L);
-        vstore(v + k * L, vk);
-        for (std::ptrdiff_t j = k + 1; j < n; ++j)
-            vstore(v + j * L, vload<Vd>(v + j * L) - vload<Vd>(R + upper_index(n, k, j) * L) * vk);
-    }
-    for (std::ptrdiff_t k = n - 1; k >= 0; --k) {
-        const Vd vk = vload<Vd>(v + k * L) * vload<Vd>(inv + k * L);
-        vstore(v + k * L, vk);
-        for (std::ptrdiff_t j = 0; j < k; ++j)
-            vstore(v + j * L, vload<Vd>(v + j * L) - vload<Vd>(R + upper_index(n, j, k) * L) * vk);
-    }
+RELUINJ_FORCE_INLINE void solve_lanes(double *R, const double *inv, Size n, double *v) {
+    cholesky_solve_rows<V<I>>(packed_rows<I>(R, n), inv, n, v);
 }
 
 // c[r] = <w_{i+r}, x> for r < R in every lane: one FMA chain over j per row.
@@ -300,7 +262,7 @@ RELUINJ_FORCE_INLINE V<I> residual_lanes(const double *W, const double *alpha, s
         rows_times_lanes<I, 1>(W, n, i, x, c);
         add(i, 1);
     }
-    return lanes_sqrt<I>(s);
+    return elem_sqrt(s);
 }
 
 // Samples [b, e) of Y (m outputs each), L at a time. The Gram matrices: for a compile-time

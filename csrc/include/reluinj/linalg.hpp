@@ -143,60 +143,93 @@ private:
     std::vector<double> y_;
 };
 
-// ---- Cholesky G = R^T R of a symmetric positive definite n x n matrix (row-major, upper
-// triangle read and overwritten by R; the strict lower triangle is not touched). Row-oriented
-// (right-looking): once row k of R is final it is subtracted from the trailing rows, so all
-// inner loops run over contiguous row segments. A pivot fails unless d > tol * G_kk, with d the
-// pivot after the previous steps (the squared sine of row k's column to the span of the
-// previous ones is d / G_kk); the factorisation then stops and returns false. On success
-// inv_diag[k] = 1 / R_kk (the substitutions multiply by it). Compiled per ISA (simd.hpp).
-template <Isa>
-RELUINJ_FORCE_INLINE bool cholesky_factor_impl(double *G, std::ptrdiff_t n, double tol, double *inv_diag) {
-    for (std::ptrdiff_t k = 0; k < n; ++k) inv_diag[k] = G[k * n + k];  // G_kk until step k
+// ---- Cholesky G = R^T R of symmetric positive definite n x n matrices, written once for one
+// matrix (E = double) and for one matrix per vector lane (E = vec<double, I>, dual_lanes.hpp).
+// Entry (j, c), j <= c, of the upper triangle is the E at row(j) + c * L (L = lanes of E):
+// row(j) = G + j n for a row-major matrix, the start of row j of a packed triangle otherwise;
+// the upper triangle is read and overwritten by R (nothing else is touched). Row-oriented
+// (right-looking): once row k of R is final it is subtracted from the trailing rows, so the
+// inner loops run over row segments. A pivot fails unless d > tol * G_kk, with d the pivot
+// after the previous steps (d / G_kk is the squared sine of column k to the span of the
+// previous ones). `ok` (true, or the lanes to factor) comes back with the failed lanes (the
+// matrix, for E = double, which then stops at once) cleared; inv[k] = 1 / R_kk.
+template <class E>
+constexpr std::ptrdiff_t elem_lanes() { return std::ptrdiff_t(sizeof(E) / sizeof(double)); }
+
+template <class E>
+RELUINJ_FORCE_INLINE E elem_sqrt(E v) {
+    if constexpr (elem_lanes<E>() == 1) {
+        return std::sqrt(v);
+    } else {
+        for (std::ptrdiff_t l = 0; l < elem_lanes<E>(); ++l) v[l] = std::sqrt(v[l]);
+        return v;
+    }
+}
+
+// (GCC 12 warns of a write past the packed triangles for n = 4 and 5 in lanes, on a loop
+// iteration c = n it cannot rule out; none happens: tests/test_reconstruct.py runs every n
+// under AddressSanitizer, tools/sanitize.sh.)
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wstringop-overflow"
+#endif
+template <class E, class Row, class Size, class Mask>
+RELUINJ_FORCE_INLINE Mask cholesky_rows(Row row, Size n, double tol, Mask ok, double *inv) {
+    constexpr std::ptrdiff_t L = elem_lanes<E>();
+    for (std::ptrdiff_t k = 0; k < n; ++k) vstore(inv + k * L, vload<E>(row(k) + k * L));  // G_kk until step k
     for (std::ptrdiff_t k = 0; k < n; ++k) {
-        double *__restrict rk = G + k * n;
-        const double gkk = inv_diag[k], d = rk[k];
-        if (!(gkk > 0.0) || !(d > tol * gkk)) return false;
-        const double r = std::sqrt(d), inv = 1.0 / r;
-        rk[k] = r;
-        inv_diag[k] = inv;
-        for (std::ptrdiff_t j = k + 1; j < n; ++j) rk[j] *= inv;
+        double *rk = row(k);
+        const E d = vload<E>(rk + k * L), gkk = vload<E>(inv + k * L);
+        ok = gkk > 0.0 ? ok : Mask{};
+        ok = d > tol * gkk ? ok : Mask{};
+        if constexpr (L == 1)
+            if (!ok) return ok;
+        const E r = elem_sqrt(d), ir = 1.0 / r;
+        vstore(rk + k * L, r);
+        vstore(inv + k * L, ir);
+        for (std::ptrdiff_t c = k + 1; c < n; ++c) vstore(rk + c * L, vload<E>(rk + c * L) * ir);
         for (std::ptrdiff_t p = k + 1; p < n; ++p) {
-            const double f = rk[p];
-            double *__restrict rp = G + p * n;
-            for (std::ptrdiff_t j = p; j < n; ++j) rp[j] -= f * rk[j];
+            const E f = vload<E>(rk + p * L);
+            double *rp = row(p);
+            for (std::ptrdiff_t c = p; c < n; ++c) vstore(rp + c * L, vload<E>(rp + c * L) - f * vload<E>(rk + c * L));
         }
     }
-    return true;
+    return ok;
 }
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC diagnostic pop
+#endif
 
-// R^T v = v in place (forward substitution by rows of R), for the factor of cholesky_factor.
-template <Isa>
-RELUINJ_FORCE_INLINE void cholesky_forward_impl(const double *R, const double *inv_diag, std::ptrdiff_t n,
-                                                double *__restrict v) {
+// (R^T R) v = v in place (v: n entries of E) for the factor of cholesky_rows: forward, then
+// backward substitution, both along the rows of R.
+template <class E, class Row, class Size>
+RELUINJ_FORCE_INLINE void cholesky_solve_rows(Row row, const double *inv, Size n, double *v) {
+    constexpr std::ptrdiff_t L = elem_lanes<E>();
     for (std::ptrdiff_t k = 0; k < n; ++k) {
-        const double *__restrict rk = R + k * n;
-        const double vk = v[k] * inv_diag[k];
-        v[k] = vk;
-        for (std::ptrdiff_t j = k + 1; j < n; ++j) v[j] -= rk[j] * vk;
+        const double *rk = row(k);
+        const E vk = vload<E>(v + k * L) * vload<E>(inv + k * L);
+        vstore(v + k * L, vk);
+        for (std::ptrdiff_t j = k + 1; j < n; ++j) vstore(v + j * L, vload<E>(v + j * L) - vload<E>(rk + j * L) * vk);
+    }
+    for (std::ptrdiff_t k = n - 1; k >= 0; --k) {
+        const double *rk = row(k);
+        E s = {};
+        for (std::ptrdiff_t j = k + 1; j < n; ++j) s += vload<E>(rk + j * L) * vload<E>(v + j * L);
+        vstore(v + k * L, (vload<E>(v + k * L) - s) * vload<E>(inv + k * L));
     }
 }
 
-// (R^T R) v = v in place: forward then backward substitution, both along the rows of R.
-template <Isa I>
-RELUINJ_FORCE_INLINE void cholesky_solve_impl(const double *R, const double *inv_diag, std::ptrdiff_t n,
-                                              double *__restrict v) {
-    cholesky_forward_impl<I>(R, inv_diag, n, v);
-    for (std::ptrdiff_t k = n - 1; k >= 0; --k) {
-        const double *__restrict rk = R + k * n;
-        double s = 0.0;
-        for (std::ptrdiff_t j = k + 1; j < n; ++j) s += rk[j] * v[j];
-        v[k] = (v[k] - s) * inv_diag[k];
-    }
+// One row-major n x n matrix, compiled per ISA (simd.hpp).
+template <Isa>
+RELUINJ_FORCE_INLINE bool cholesky_factor_impl(double *G, std::ptrdiff_t n, double tol, double *inv_diag) {
+    return cholesky_rows<double>([=](std::ptrdiff_t k) { return G + k * n; }, n, tol, true, inv_diag);
+}
+template <Isa>
+RELUINJ_FORCE_INLINE void cholesky_solve_impl(const double *R, const double *inv_diag, std::ptrdiff_t n, double *v) {
+    cholesky_solve_rows<double>([=](std::ptrdiff_t k) { return R + k * n; }, inv_diag, n, v);
 }
 
 RELUINJ_ISA_DISPATCH(cholesky_factor, cholesky_factor_impl)
-RELUINJ_ISA_DISPATCH(cholesky_forward, cholesky_forward_impl)
 RELUINJ_ISA_DISPATCH(cholesky_solve, cholesky_solve_impl)
 
 // ---- One-sided (Hestenes) Jacobi SVD of a matrix given by its n columns a_j of length k,

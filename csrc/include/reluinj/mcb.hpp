@@ -8,8 +8,8 @@
 // kept only if it raises the rank (IncrementalBasis) until n independent ones are found. For
 // every i in J*(x): min_out[i] = min(min_out[i], c_i) and hits_out[i] += 1.
 //
-// Correlations are computed in blocks of CHUNK points by a packed, register-tiled GEMM
-// (compiled for SSE2 and, on x86 with GCC/Clang, also for AVX2+FMA and AVX-512, dispatched at
+// Correlations are computed in blocks of CHUNK points by a packed, register-tiled GEMM written
+// once over vec<T, I> (compiled for SSE2 and, on x86, also for AVX2+FMA and AVX-512, chosen at
 // run time); no k x m matrix is ever materialized. Every correlation is the sequential sum over
 // j = 0..n-1 of x_j * w_ij, so its value depends only on (x, w_i) and the instruction set, never
 // on the chunk, the tile or the thread. Partial results live in per-thread buffers reduced with
@@ -38,29 +38,24 @@ constexpr std::ptrdiff_t BLOCK_BYTES = 24 * 1024;
 // Largest m for which the rank test uses a precomputed m x m Gram matrix (32 MiB).
 constexpr std::ptrdiff_t GRAM_MAX_M = 2048;
 
-// Register tile: MR points x NR frame elements, accumulated over the n coordinates in the
-// order j = 0..n-1. With GCC/Clang the accumulators are vector-extension registers of VW lanes
-// (NR = NV * VW); elsewhere a plain loop the compiler may vectorize.
-#if defined(__GNUC__)
-template <class T, int VW>
-struct VecOf {
-    typedef T type __attribute__((vector_size(VW * sizeof(T))));
-    // Unaligned, aliasing view of VW consecutive T in memory (loads/stores).
-    typedef T mem __attribute__((vector_size(VW * sizeof(T)), aligned(sizeof(T)), may_alias));
+// Register tile of ISA I: MR points x NR = 2 vectors of frame elements, accumulated over the
+// n coordinates in the order j = 0..n-1 (the accumulators fill about half the registers).
+template <class T, Isa I>
+struct Tile {
+    static constexpr int VW = lanes<T, I>(), NR = 2 * VW, MR = I == Isa::avx512 ? 8 : I == Isa::avx2 ? 6 : 4;
 };
 
-template <class T, int MR, int NR, int VW>
-RELUINJ_FORCE_INLINE void micro_tile(const T *xp, const T *wp, std::ptrdiff_t n, T *c,
-                                      std::ptrdiff_t ldc, std::ptrdiff_t rows) {
-    using V = typename VecOf<T, VW>::type;
-    using M = typename VecOf<T, VW>::mem;
-    constexpr int NV = NR / VW;
+template <Isa I, class T>
+RELUINJ_FORCE_INLINE void micro_tile(const T *xp, const T *wp, std::ptrdiff_t n, T *c, std::ptrdiff_t ldc,
+                                      std::ptrdiff_t rows) {
+    using V = vec<T, I>;
+    constexpr int MR = Tile<T, I>::MR, NR = Tile<T, I>::NR, VW = Tile<T, I>::VW, NV = NR / VW;
     V acc[MR][NV];
     for (int r = 0; r < MR; ++r)
         for (int v = 0; v < NV; ++v) acc[r][v] = V{};
     for (std::ptrdiff_t j = 0; j < n; ++j) {
         V w[NV];
-        for (int v = 0; v < NV; ++v) w[v] = *reinterpret_cast<const M *>(wp + j * NR + v * VW);
+        for (int v = 0; v < NV; ++v) w[v] = vload<V>(wp + j * NR + v * VW);
         const T *x = xp + j * MR;
         for (int r = 0; r < MR; ++r) {
             const V xr = x[r] - V{};  // broadcast (x - 0 == x exactly, so it folds)
@@ -70,23 +65,8 @@ RELUINJ_FORCE_INLINE void micro_tile(const T *xp, const T *wp, std::ptrdiff_t n,
     // A loop of constant length (r < rows tested inside) is unrolled, so acc stays in registers.
     for (int r = 0; r < MR; ++r)
         if (r < rows)
-            for (int v = 0; v < NV; ++v) *reinterpret_cast<M *>(c + r * ldc + v * VW) = acc[r][v];
+            for (int v = 0; v < NV; ++v) vstore(c + r * ldc + v * VW, acc[r][v]);
 }
-#else
-template <class T, int MR, int NR, int VW>
-inline void micro_tile(const T *xp, const T *wp, std::ptrdiff_t n, T *c, std::ptrdiff_t ldc,
-                       std::ptrdiff_t rows) {
-    T acc[MR][NR] = {};
-    for (std::ptrdiff_t j = 0; j < n; ++j) {
-        const T *w = wp + j * NR;
-        const T *x = xp + j * MR;
-        for (int r = 0; r < MR; ++r)
-            for (int t = 0; t < NR; ++t) acc[r][t] += x[r] * w[t];
-    }
-    for (std::ptrdiff_t r = 0; r < rows && r < MR; ++r)
-        for (int t = 0; t < NR; ++t) c[r * ldc + t] = acc[r][t];
-}
-#endif
 
 // Wp = Wn packed in panels of NR rows: Wp[(p * n + j) * NR + t] = Wn[p * NR + t][j] (zero
 // padding beyond m). Size m_pad * n with m_pad = ceil(m / NR) * NR.
@@ -103,10 +83,10 @@ void pack_frame(const T *Wn, std::ptrdiff_t m, std::ptrdiff_t n, std::vector<T> 
 // ceil(rows / MR) * MR * n entries. Returns false (computing nothing) unless every |x_j| <=
 // x_limit, which rejects NaN/inf and, with x_limit from CorrelationEngine, any overflow: by
 // Cauchy-Schwarz every partial sum is at most sqrt(n) max|x_j| max_i ||w_i|| <= max(T) / 2.
-template <class T, int MR, int NR, int VW>
-RELUINJ_FORCE_INLINE bool corr_block(const T *Wp, std::ptrdiff_t m_pad, const T *X,
-                                      std::ptrdiff_t rows, std::ptrdiff_t n, T x_limit, T *xbuf,
-                                      T *C) {
+template <Isa I, class T>
+RELUINJ_FORCE_INLINE bool corr_block_impl(const T *Wp, std::ptrdiff_t m_pad, const T *X, std::ptrdiff_t rows,
+                                           std::ptrdiff_t n, T x_limit, T *xbuf, T *C) {
+    constexpr int MR = Tile<T, I>::MR, NR = Tile<T, I>::NR;
     // The check first, as one vectorizable pass (an integer count) over the contiguous rows.
     std::ptrdiff_t bad = 0;
     for (std::ptrdiff_t q = 0; q < rows * n; ++q) bad += !(std::abs(X[q]) <= x_limit);  // NaN, inf
@@ -120,51 +100,20 @@ RELUINJ_FORCE_INLINE bool corr_block(const T *Wp, std::ptrdiff_t m_pad, const T 
     for (std::ptrdiff_t i0 = 0; i0 < m_pad; i0 += NR) {
         const T *wp = Wp + i0 * n;
         for (std::ptrdiff_t s0 = 0; s0 < rows; s0 += MR)
-            micro_tile<T, MR, NR, VW>(xbuf + s0 * n, wp, n, C + s0 * m_pad + i0, m_pad, rows - s0);
+            micro_tile<I>(xbuf + s0 * n, wp, n, C + s0 * m_pad + i0, m_pad, rows - s0);
     }
     return true;
 }
-
-// Tile shapes per instruction set (accumulators fill about half the vector registers).
-// VW = lanes of one vector register, NR = 2 registers per tile row.
-template <class T> struct TileGeneric { static constexpr int MR = 4, VW = 16 / sizeof(T), NR = 2 * VW; };
-template <class T> struct TileAvx2 { static constexpr int MR = 6, VW = 32 / sizeof(T), NR = 2 * VW; };
-template <class T> struct TileAvx512 { static constexpr int MR = 8, VW = 64 / sizeof(T), NR = 2 * VW; };
 
 template <class T>
 using BlockFn = bool (*)(const T *, std::ptrdiff_t, const T *, std::ptrdiff_t, std::ptrdiff_t, T,
                          T *, T *);
 
-template <class T>
-bool block_generic(const T *Wp, std::ptrdiff_t m_pad, const T *X, std::ptrdiff_t rows,
-                   std::ptrdiff_t n, T x_limit, T *xbuf, T *C) {
-    return corr_block<T, TileGeneric<T>::MR, TileGeneric<T>::NR, TileGeneric<T>::VW>(
-        Wp, m_pad, X, rows, n, x_limit, xbuf, C);
-}
-
 #if RELUINJ_X86
-template <class T>
-RELUINJ_TARGET_AVX2 bool block_avx2(const T *Wp, std::ptrdiff_t m_pad, const T *X,
-                                    std::ptrdiff_t rows, std::ptrdiff_t n, T x_limit, T *xbuf,
-                                    T *C) {
-    return corr_block<T, TileAvx2<T>::MR, TileAvx2<T>::NR, TileAvx2<T>::VW>(
-        Wp, m_pad, X, rows, n, x_limit, xbuf, C);
-}
-
-template <class T>
-RELUINJ_TARGET_AVX512 bool block_avx512(const T *Wp, std::ptrdiff_t m_pad, const T *X,
-                                        std::ptrdiff_t rows, std::ptrdiff_t n, T x_limit,
-                                        T *xbuf, T *C) {
-    return corr_block<T, TileAvx512<T>::MR, TileAvx512<T>::NR, TileAvx512<T>::VW>(
-        Wp, m_pad, X, rows, n, x_limit, xbuf, C);
-}
-#endif
-
-#if RELUINJ_X86
+RELUINJ_VECTOR_ISA_WRAPPERS(corr_block, corr_block_impl)  // corr_block_avx2, corr_block_avx512
 // update_small_avx512 (mcb_select.hpp) works on frame panels of the AVX-512 tile width.
-static_assert(TileAvx512<double>::NR == SELECT_GROUPS, "a frame panel = the 16 groups");
+static_assert(Tile<double, Isa::avx512>::NR == SELECT_GROUPS, "a frame panel = the 16 groups");
 #endif
-
 
 // The correlation engine chosen for this CPU: packed frame + block function.
 template <class T>
@@ -176,11 +125,11 @@ struct CorrelationEngine {
     UpdateFn<T> update = nullptr;  // selection + min/hit update of a block (no rank test)
     T x_limit = std::numeric_limits<T>::max();  // largest |x_j| that cannot overflow
 
-    template <class Tile>
+    template <Isa I>
     void setup(const T *Wn, BlockFn<T> fn, SelectFn<T> sel_fn, UpdateFn<T> upd_fn) {
-        pack_frame<T, Tile::NR>(Wn, m, n, Wp);
+        pack_frame<T, Tile<T, I>::NR>(Wn, m, n, Wp);
         m_pad = static_cast<std::ptrdiff_t>(Wp.size()) / n;
-        mr = Tile::MR;
+        mr = Tile<T, I>::MR;
         block = fn;
         select = sel_fn;
         update = upd_fn;
@@ -200,16 +149,21 @@ struct CorrelationEngine {
         : m(m_), n(n_) {
 #if RELUINJ_X86
         switch (isa) {
-            case Isa::avx512:
-                setup<TileAvx512<T>>(Wn, &block_avx512<T>, &select_avx512<T>, &update_avx512<T>);
+            case Isa::avx512:  // (a generic lambda without captures converts to BlockFn<T>)
+                setup<Isa::avx512>(Wn, [](auto... a) { return corr_block_avx512(a...); }, &select_avx512<T>,
+                                   &update_avx512<T>);
                 return;
             case Isa::avx2:
-                setup<TileAvx2<T>>(Wn, &block_avx2<T>, &select_avx2<T>, &update_avx2<T>);
+                setup<Isa::avx2>(Wn, [](auto... a) { return corr_block_avx2(a...); }, &select_avx2<T>,
+                                 &update_avx2<T>);
                 return;
             default: break;
         }
+#else
+        (void)isa;  // one instruction set
 #endif
-        setup<TileGeneric<T>>(Wn, &block_generic<T>, &select_generic<T>, &update_generic<T>);
+        setup<Isa::generic>(Wn, [](auto... a) { return corr_block_impl<Isa::generic>(a...); }, &select_generic<T>,
+                            &update_generic<T>);
     }
 
     std::ptrdiff_t xbuf_size(std::ptrdiff_t rows) const { return (rows + mr - 1) / mr * mr * n; }
@@ -300,6 +254,40 @@ const std::int64_t *most_correlated_basis(const CorrelationEngine<T> &eng, const
     return ws.order.data();
 }
 
+// Wn Wn^T (m x m) for the rank test when n > 1 and m <= GRAM_MAX_M (32 MiB); empty otherwise.
+template <class T>
+std::vector<double> frame_gram(const T *Wn, std::ptrdiff_t m, std::ptrdiff_t n, int n_threads) {
+    std::vector<double> gram;
+    if (n > 1 && m <= GRAM_MAX_M) {
+        gram.resize(m * m);
+        parallel_for(m, n_threads, [&](std::ptrdiff_t i) {
+            for (std::ptrdiff_t j = 0; j < m; ++j) gram[i * m + j] = dot(Wn + i * n, Wn + j * n, n);
+        });
+    }
+    return gram;
+}
+
+// The points X (k, n) in chunks of CHUNK (OpenMP), each in blocks of eng.block_rows() whose
+// correlations are computed into w.C; then fn(w, b0, rows) for the block of points
+// [b0, b0 + rows), w the thread's Workspace. Returns the Workspaces (their partial results).
+template <class T, class Fn>
+std::vector<Workspace<T>> correlation_blocks(const CorrelationEngine<T> &eng, const T *X, std::ptrdiff_t k,
+                                             double rank_tol, int n_threads, Fn fn) {
+    std::vector<Workspace<T>> ws;
+    ws.reserve(n_threads);
+    for (int t = 0; t < n_threads; ++t) ws.emplace_back(eng, rank_tol);
+    const std::ptrdiff_t block = eng.block_rows();
+    parallel_chunks(k, CHUNK, n_threads, [&](std::ptrdiff_t, std::ptrdiff_t b, std::ptrdiff_t e) {
+        Workspace<T> &w = ws[reluinj_thread_num()];
+        for (std::ptrdiff_t b0 = b; b0 < e; b0 += block) {
+            const std::ptrdiff_t rows = std::min(block, e - b0);
+            if (!eng.compute(X + b0 * eng.n, rows, w.xbuf.data(), w.C.data())) throw std::invalid_argument(X_ERROR);
+            fn(w, b0, rows);
+        }
+    });
+    return ws;
+}
+
 }  // namespace mcb_detail
 
 // Partial Approach-A result over the points X (k, n) for the normalized frame Wn (m, n):
@@ -317,37 +305,17 @@ void most_correlated_basis_partial(const T *Wn, const T *X, std::ptrdiff_t m, st
     require(isa_code >= -1 && isa_code <= static_cast<int>(active_isa()),
             "isa not supported by this CPU");
     const CorrelationEngine<T> eng(Wn, m, n, isa_code < 0 ? active_isa() : static_cast<Isa>(isa_code));
-    // Gram matrix of the frame for the rank test, when it fits in GRAM_MAX_M^2 doubles.
-    std::vector<double> gram;
-    if (check_rank && n > 1 && m <= GRAM_MAX_M) {
-        gram.resize(m * m);
-        parallel_for(m, n_threads, [&](std::ptrdiff_t i) {
-            for (std::ptrdiff_t j = 0; j < m; ++j) gram[i * m + j] = dot(Wn + i * n, Wn + j * n, n);
-        });
-    }
-    std::vector<Workspace<T>> ws;
-    ws.reserve(n_threads);
-    for (int t = 0; t < n_threads; ++t) ws.emplace_back(eng, rank_tol);
-    const std::ptrdiff_t block = eng.block_rows();
-    parallel_chunks(k, CHUNK, n_threads, [&](std::ptrdiff_t, std::ptrdiff_t b, std::ptrdiff_t e) {
-        Workspace<T> &w = ws[reluinj_thread_num()];
-        for (std::ptrdiff_t b0 = b; b0 < e; b0 += block) {
-            const std::ptrdiff_t rows = std::min(block, e - b0);
-            if (!eng.compute(X + b0 * n, rows, w.xbuf.data(), w.C.data()))
-                throw std::invalid_argument(X_ERROR);
-            if (!check_rank) {
-                eng.update(w.C.data(), rows, eng.m_pad, m, n, w.sc, w.min_part.data(),
-                           w.hits_part.data());
-                continue;
-            }
-            for (std::ptrdiff_t s = 0; s < rows; ++s) {
-                const T *c = w.C.data() + s * eng.m_pad;
-                std::ptrdiff_t size = 0;
-                const std::int64_t *J =
-                    most_correlated_basis(eng, Wn, gram.empty() ? nullptr : gram.data(), c, m,
-                                          n, w, size);
-                update_selected(c, J, size, w.min_part.data(), w.hits_part.data());
-            }
+    const std::vector<double> gram = check_rank ? frame_gram(Wn, m, n, n_threads) : std::vector<double>();
+    const auto ws = correlation_blocks(eng, X, k, rank_tol, n_threads, [&](Workspace<T> &w, std::ptrdiff_t, std::ptrdiff_t rows) {
+        if (!check_rank) {
+            eng.update(w.C.data(), rows, eng.m_pad, m, n, w.sc, w.min_part.data(), w.hits_part.data());
+            return;
+        }
+        for (std::ptrdiff_t s = 0; s < rows; ++s) {
+            const T *c = w.C.data() + s * eng.m_pad;
+            std::ptrdiff_t size = 0;
+            const std::int64_t *J = most_correlated_basis(eng, Wn, gram.empty() ? nullptr : gram.data(), c, m, n, w, size);
+            update_selected(c, J, size, w.min_part.data(), w.hits_part.data());
         }
     });
     for (std::ptrdiff_t i = 0; i < m; ++i) {
@@ -390,9 +358,6 @@ void most_correlated_basis_correlations(const T *Wn, const T *X, std::ptrdiff_t 
 // Name of the instruction set the correlation engine uses on this CPU.
 inline const char *most_correlated_basis_isa() { return isa_name(active_isa()); }
 
-}  // namespace reluinj
-
-namespace reluinj {
 
 // The most correlated basis J*(x) of every point (rows of X), exactly as
 // most_correlated_basis_partial selects it with the rank test: J_out (k, n) holds the indices
@@ -406,32 +371,15 @@ void most_correlated_basis_sets(const T *Wn, const T *X, std::ptrdiff_t m, std::
     require(n >= 1 && m >= n, "most_correlated_basis_sets: need m >= n >= 1");
     clamp_threads(n_threads);
     const CorrelationEngine<T> eng(Wn, m, n, active_isa());
-    std::vector<double> gram;
-    if (n > 1 && m <= GRAM_MAX_M) {
-        gram.resize(m * m);
-        parallel_for(m, n_threads, [&](std::ptrdiff_t i) {
-            for (std::ptrdiff_t j = 0; j < m; ++j) gram[i * m + j] = dot(Wn + i * n, Wn + j * n, n);
-        });
-    }
-    std::vector<Workspace<T>> ws;
-    ws.reserve(n_threads);
-    for (int t = 0; t < n_threads; ++t) ws.emplace_back(eng, rank_tol);
-    const std::ptrdiff_t block = eng.block_rows();
-    parallel_chunks(k, CHUNK, n_threads, [&](std::ptrdiff_t, std::ptrdiff_t b, std::ptrdiff_t e) {
-        Workspace<T> &w = ws[reluinj_thread_num()];
-        for (std::ptrdiff_t b0 = b; b0 < e; b0 += block) {
-            const std::ptrdiff_t rows = std::min(block, e - b0);
-            if (!eng.compute(X + b0 * n, rows, w.xbuf.data(), w.C.data()))
-                throw std::invalid_argument(X_ERROR);
-            for (std::ptrdiff_t s = 0; s < rows; ++s) {
-                const T *c = w.C.data() + s * eng.m_pad;
-                std::ptrdiff_t size = 0;
-                const std::int64_t *J = most_correlated_basis(
-                    eng, Wn, gram.empty() ? nullptr : gram.data(), c, m, n, w, size);
-                std::int64_t *out = J_out + (b0 + s) * n;
-                for (std::ptrdiff_t q = 0; q < n; ++q) out[q] = q < size ? J[q] : -1;
-                size_out[b0 + s] = size;
-            }
+    const std::vector<double> gram = frame_gram(Wn, m, n, n_threads);
+    correlation_blocks(eng, X, k, rank_tol, n_threads, [&](Workspace<T> &w, std::ptrdiff_t b0, std::ptrdiff_t rows) {
+        for (std::ptrdiff_t s = 0; s < rows; ++s) {
+            const T *c = w.C.data() + s * eng.m_pad;
+            std::ptrdiff_t size = 0;
+            const std::int64_t *J = most_correlated_basis(eng, Wn, gram.empty() ? nullptr : gram.data(), c, m, n, w, size);
+            std::int64_t *out = J_out + (b0 + s) * n;
+            for (std::ptrdiff_t q = 0; q < n; ++q) out[q] = q < size ? J[q] : -1;
+            size_out[b0 + s] = size;
         }
     });
 }

@@ -339,7 +339,9 @@ RELUINJ_TARGET_AVX512 RELUINJ_FORCE_INLINE void rank_select_avx512(const double 
 
 #pragma GCC diagnostic push  // GCC 12 flags the undefined pass-through operand of _mm512_max_pd
 #pragma GCC diagnostic ignored "-Wuninitialized"
+#if !defined(__clang__)
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#endif
 // The threshold t of select_small_impl from the 16 group maxima (g0, g1) (lanes = groups):
 // the largest g_k with cnt_k = #{j : g_j >= g_k} >= n, counted by masked compares.
 RELUINJ_TARGET_AVX512 RELUINJ_FORCE_INLINE double group_threshold_avx512(__m512d g0, __m512d g1,

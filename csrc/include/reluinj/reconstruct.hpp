@@ -565,7 +565,8 @@ void frame_inverse(const double *W, const double *alpha, const T *Y, T *X, std::
     const std::vector<double> Wt = transpose(W, m, n);
     parallel_chunks(B, sample_chunk(B, n_threads), n_threads, [&](std::ptrdiff_t, std::ptrdiff_t b, std::ptrdiff_t e) {
         ActiveSolver solver(W, Wt.data(), nullptr, m, n, rank_tol);
-        std::vector<double> x(n), grad(n), c(m);
+        std::vector<double> x(n), grad(n), c(m), coef(m);
+        std::vector<std::int64_t> rows(m);
         std::vector<std::uint8_t> is_act(m);
         for (std::ptrdiff_t s = b; s < e; ++s) {
             const T *y = Y + s * m;
@@ -582,25 +583,18 @@ void frame_inverse(const double *W, const double *alpha, const T *Y, T *X, std::
             const std::int64_t *act = solver.active();
             const double *tgt = solver.targets();
             const std::ptrdiff_t k = solver.n_active();
-            for (std::ptrdiff_t t = 0; t < k; ++t) is_act[act[t]] = 1;
+            for (std::ptrdiff_t t = 0; t < k; ++t) is_act[rows[t] = act[t]] = 1;
             std::fill(x.begin(), x.end(), 0.0);
             int it = 0;
             while (it < max_iter) {
+                // The gradient: the active rows (in order), then for the relu variant the
+                // violated inactive rows <x, w_i> >= alpha_i (in order).
                 recon_detail::analysis(Wt.data(), x.data(), m, n, c.data());
-                std::fill(grad.begin(), grad.end(), 0.0);
-                for (std::ptrdiff_t t = 0; t < k; ++t) {
-                    const double *w = W + act[t] * n;
-                    const double r = tgt[t] - c[act[t]];
-                    for (std::ptrdiff_t j = 0; j < n; ++j) grad[j] += r * w[j];
-                }
-                if (relu_variant) {
-                    for (std::ptrdiff_t i = 0; i < m; ++i) {
-                        if (is_act[i] || !(c[i] >= alpha[i])) continue;
-                        const double *w = W + i * n;
-                        const double r = alpha[i] - c[i];
-                        for (std::ptrdiff_t j = 0; j < n; ++j) grad[j] += r * w[j];
-                    }
-                }
+                std::ptrdiff_t cnt = k;
+                for (std::ptrdiff_t t = 0; t < k; ++t) coef[t] = tgt[t] - c[act[t]];
+                for (std::ptrdiff_t i = 0; relu_variant && i < m; ++i)
+                    if (!is_act[i] && c[i] >= alpha[i]) rows[cnt] = i, coef[cnt++] = alpha[i] - c[i];
+                recon_detail::synth_rows(W, rows.data(), coef.data(), cnt, n, grad.data());
                 double step2 = 0.0, norm2 = 0.0;
                 for (std::ptrdiff_t j = 0; j < n; ++j) {
                     const double d = lambda * grad[j];

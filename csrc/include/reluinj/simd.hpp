@@ -19,6 +19,7 @@
 #include <cstddef>
 #include <cstdlib>
 #include <cstring>
+#include <type_traits>
 
 #if defined(__GNUC__) && defined(__x86_64__)
 #define RELUINJ_X86 1
@@ -113,6 +114,19 @@ RELUINJ_FORCE_INLINE V vload_tail(const T *p, std::ptrdiff_t len) {
 template <class V, class T>
 RELUINJ_FORCE_INLINE void vstore_tail(T *p, V v, std::ptrdiff_t len) {
     for (std::ptrdiff_t l = 0; l < len; ++l) p[l] = v[l];
+}
+
+// The lanes Ix... (compile-time, < 2 L) of the concatenation (a, b) of two vectors of L lanes.
+template <int... Ix, class V>
+RELUINJ_FORCE_INLINE V shuffle2(V a, V b) {
+    static_assert(sizeof...(Ix) == sizeof(V) / sizeof(a[0]), "one index per lane");
+#if defined(__clang__)
+    return __builtin_shufflevector(a, b, Ix...);
+#else
+    using Lane = decltype(a[0] + a[0]);
+    using Index = typename SimdVec<typename std::conditional<sizeof(Lane) == 8, long long, int>::type, sizeof(V)>::type;
+    return __builtin_shuffle(a, b, Index{Ix...});
+#endif
 }
 
 // Sum of the lanes of v in a fixed pairwise order: lanes l and l + L/2 first, recursively.

@@ -253,9 +253,9 @@ def relu_inverse(W, alpha, Y, *, method="dual", options=None, rank_tol=DEFAULT_R
     saves a pass over large batches), and every sample is solved independently in a compiled
     kernel (OpenMP over samples, GIL released); one ill-posed sample never aborts or
     contaminates the others, and results are bitwise independent of `n_threads`. With
-    ``method="dual"`` on AVX-512 CPUs, eight samples are solved at once, one per vector lane
-    (for n > 16 all but the Gram matrices), each with exactly the operations it would get
-    alone.
+    ``method="dual"`` on AVX2 or AVX-512 CPUs, four or eight samples are solved at once, one
+    per vector lane (for n > 16 all but the Gram matrices), each with exactly the operations
+    it would get alone.
 
     Parameters
     ----------
