@@ -27,7 +27,7 @@ py::tuple radial_profile_py(carray<T> W, carray<T> alpha, carray<T> U, double ra
     const T *w = W.data(), *a = alpha.data(), *u = U.data();
     std::vector<RadialResult> res(k);
     std::vector<double> G;
-    if (m <= kGramFastPathMaxRows && k > 0) {
+    if (m <= kGramMaxRows && k > 0) {
         py::gil_scoped_release nogil;
         G = gram_rows(w, m, n, n_threads);
     }

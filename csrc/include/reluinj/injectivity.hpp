@@ -34,33 +34,20 @@ void active_mask(const T *W, const T *alpha, const T *X, std::uint8_t *mask, std
     });
 }
 
-// Largest m for which injective_at precomputes the m x m Gram matrix (32 MiB) for its
-// Cholesky fast path; larger layers use the Gram-Schmidt test directly.
-constexpr std::ptrdiff_t kGramFastPathMaxRows = 2048;
 // Squared sine above which the Cholesky fast path trusts its decision (sine > 1e-3).
 constexpr double kGramAcceptSin2 = 1e-6;
-
-// G = W W^T in double precision (row-major m x m), rows in parallel.
-template <class T>
-std::vector<double> gram_rows(const T *W, std::ptrdiff_t m, std::ptrdiff_t n, int n_threads) {
-    std::vector<double> G(m * m);
-    parallel_for(m, n_threads, [&](std::ptrdiff_t i) {
-        for (std::ptrdiff_t j = 0; j < m; ++j) G[i * m + j] = dot(W + i * n, W + j * n, n);
-    });
-    return G;
-}
 
 // out[s] = rank(W[I_s]) == n; rank_out[s] = that rank (may be nullptr).
 //
 // The rank is decided by IncrementalBasis (Gram-Schmidt, relative tolerance rank_tol) over
-// the active rows in index order. When m <= kGramFastPathMaxRows a Cholesky fast path on
+// the active rows in index order. When m <= kGramMaxRows a Cholesky fast path on
 // W W^T is tried first; a sample on which it meets an ambiguous candidate is redone with
 // IncrementalBasis, so both paths return the same decisions.
 template <class T>
 void injective_at(const T *W, const T *alpha, const T *X, std::uint8_t *out,
                   std::int32_t *rank_out, std::ptrdiff_t m, std::ptrdiff_t n, std::ptrdiff_t k,
                   double rank_tol, int n_threads) {
-    const bool fast = m <= kGramFastPathMaxRows && k >= m / 4;
+    const bool fast = m <= kGramMaxRows && k >= m / 4;
     const std::vector<double> G = fast ? gram_rows(W, m, n, n_threads) : std::vector<double>();
     parallel_chunks(k, 256, n_threads, [&](std::ptrdiff_t, std::ptrdiff_t b, std::ptrdiff_t e) {
         std::vector<double> c(m);

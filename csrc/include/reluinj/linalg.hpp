@@ -9,6 +9,7 @@
 #include <limits>
 #include <vector>
 
+#include "reluinj/parallel.hpp"
 #include "reluinj/simd.hpp"
 
 namespace reluinj {
@@ -27,6 +28,20 @@ inline double dot(const A *a, const B *b, std::ptrdiff_t n) {
     }
     for (; j < n; ++j) s0 += double(a[j]) * double(b[j]);
     return (s0 + s1) + (s2 + s3);
+}
+
+// Largest m for which a kernel precomputes the m x m Gram matrix W W^T (32 MiB) of its rank
+// tests (injective_at, the radial profiles, the most-correlated-basis search).
+constexpr std::ptrdiff_t kGramMaxRows = 2048;
+
+// G = W W^T in double precision (row-major m x m), rows in parallel.
+template <class T>
+std::vector<double> gram_rows(const T *W, std::ptrdiff_t m, std::ptrdiff_t n, int n_threads) {
+    std::vector<double> G(m * m);
+    parallel_for(m, n_threads, [&](std::ptrdiff_t i) {
+        for (std::ptrdiff_t j = 0; j < m; ++j) G[i * m + j] = dot(W + i * n, W + j * n, n);
+    });
+    return G;
 }
 
 // Greedy rank test: an orthonormal basis built one candidate vector at a time.

@@ -35,8 +35,6 @@ namespace mcb_detail {
 constexpr std::ptrdiff_t CHUNK = 64;
 // Budget (bytes) of a correlation block that should stay in the L1 data cache.
 constexpr std::ptrdiff_t BLOCK_BYTES = 24 * 1024;
-// Largest m for which the rank test uses a precomputed m x m Gram matrix (32 MiB).
-constexpr std::ptrdiff_t GRAM_MAX_M = 2048;
 
 // Register tile of ISA I: MR points x NR = 2 vectors of frame elements, accumulated over the
 // n coordinates in the order j = 0..n-1 (the accumulators fill about half the registers).
@@ -254,17 +252,10 @@ const std::int64_t *most_correlated_basis(const CorrelationEngine<T> &eng, const
     return ws.order.data();
 }
 
-// Wn Wn^T (m x m) for the rank test when n > 1 and m <= GRAM_MAX_M (32 MiB); empty otherwise.
+// Wn Wn^T for the rank test when n > 1 and m <= kGramMaxRows (linalg.hpp); empty otherwise.
 template <class T>
 std::vector<double> frame_gram(const T *Wn, std::ptrdiff_t m, std::ptrdiff_t n, int n_threads) {
-    std::vector<double> gram;
-    if (n > 1 && m <= GRAM_MAX_M) {
-        gram.resize(m * m);
-        parallel_for(m, n_threads, [&](std::ptrdiff_t i) {
-            for (std::ptrdiff_t j = 0; j < m; ++j) gram[i * m + j] = dot(Wn + i * n, Wn + j * n, n);
-        });
-    }
-    return gram;
+    return n > 1 && m <= kGramMaxRows ? gram_rows(Wn, m, n, n_threads) : std::vector<double>();
 }
 
 // The points X (k, n) in chunks of CHUNK (OpenMP), each in blocks of eng.block_rows() whose

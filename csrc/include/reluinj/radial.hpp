@@ -21,7 +21,7 @@
 //  * otherwise the scan is resumed from the smallest changed index p after truncating the
 //    basis to the rows accepted before p (IncrementalBasis::truncate).
 // The rank scan runs on the Gram matrix W W^T by GramCholeskyBasis (about k^2 flops per
-// candidate against k accepted rows instead of 4 k n) when m <= kGramFastPathMaxRows; it only
+// candidate against k accepted rows instead of 4 k n) when m <= kGramMaxRows; it only
 // accepts candidates whose squared sine exceeds max(1e-6, 1e4 rank_tol^2), where
 // IncrementalBasis accepts them too, and a segment on which it meets a smaller one is redone
 // from scratch by IncrementalBasis: the decisions are always IncrementalBasis's.
