@@ -72,8 +72,7 @@ def test_bench_polytope_bias_numpy_baseline(benchmark, frame, frame_facets):
     benchmark.group = _group(frame, "polytope_bias")
     rounds = 1 if frame.shape[1] >= 7 else 3
     alpha = benchmark.pedantic(_numpy_vertex_bias, args=(frame,), rounds=rounds, iterations=1)
-    expected, _, _ = _core.facet_traversal(frame, frame_facets.indptr, frame_facets.indices,
-                                           None, 0, 1)
+    expected, _, _ = _core.facet_traversal(frame, frame_facets.indptr, frame_facets.indices, 0, 1)
     np.testing.assert_allclose(alpha, expected, rtol=AGREE, atol=AGREE)
 
 
@@ -83,7 +82,7 @@ def test_bench_facet_traversal(benchmark, frame, frame_facets, n_threads):
     benchmark.extra_info["n_threads"] = n_threads
     benchmark.extra_info["n_facets"] = frame_facets.n_facets
     alpha, beta, sigma = benchmark(_core.facet_traversal, frame, frame_facets.indptr,
-                                   frame_facets.indices, None, 0, n_threads)
+                                   frame_facets.indices, 0, n_threads)
     assert np.isfinite(alpha).all() and np.all(beta <= 1.0) and 0 < sigma <= 1
 
 

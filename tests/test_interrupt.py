@@ -44,7 +44,7 @@ CHILD = textwrap.dedent(
     t0 = time.perf_counter()
     try:
         if sys.argv[1] == "traversal":
-            result = _core.facet_traversal(Wn, indptr, indices, None, 0, 2)
+            result = _core.facet_traversal(Wn, indptr, indices, 0, 2)
         else:  # zero outputs: no facet is active, every sample scans every facet
             Y = np.zeros((int(sys.argv[3]), W.shape[0]))
             result = _core.facet_inverse(W, np.zeros(W.shape[0]), Y, indptr, indices, 1e-10, 2)

@@ -151,7 +151,7 @@ def _dense_cone_samples(G, gen, k):
 def test_polytope_beta_against_brute_force(m, n, seed):
     W = _omni_frame(m, n, seed)
     fac = hull.facets(W)
-    _, beta, _ = _core.facet_traversal(W, fac.indptr, fac.indices, None, 0, 1)
+    _, beta, _ = _core.facet_traversal(W, fac.indptr, fac.indices, 0, 1)
     gen = np.random.default_rng(seed)
     n_negative = 0
     for f, vs in enumerate(fac.vertices[:25]):
@@ -225,20 +225,6 @@ def test_polytope_bias_float32_input():
     np.testing.assert_allclose(est32.alpha, est64.alpha, rtol=FLOAT32, atol=FLOAT32)
 
 
-@pytest.mark.parametrize("m, n, seed", [(15, 3, 0), (20, 4, 1), (25, 4, 4)])
-def test_facets_meeting_orthant_matches_lp(m, n, seed):
-    W = _omni_frame(m, n, seed)
-    fac = hull.facets(W)
-    meets = _core.facets_meeting_orthant(W, fac.indptr, fac.indices, 1e-10, 1)
-    for f, vs in enumerate(fac.vertices):
-        # LP oracle: c >= 0, sum(c) = 1, W[vs].T c >= 0 feasible?
-        res = scipy.optimize.linprog(np.zeros(len(vs)), A_ub=-W[vs].T, b_ub=np.zeros(n),
-                                     A_eq=np.ones((1, len(vs))), b_eq=[1.0],
-                                     bounds=[(0, None)] * len(vs), method="highs")
-        assert meets[f] == (res.status == 0), f
-    assert 0 < meets.sum() < fac.n_facets
-
-
 def test_polytope_bias_nonnegative_domain():
     W = _omni_frame(25, 3, 6)
     full = reluinj.polytope_bias(W)
@@ -286,7 +272,7 @@ def test_polytope_bias_thread_count_invariant(variant, n_threads):
     np.testing.assert_array_equal(est.alpha, ref.alpha)
     assert est.stability_constant == ref.stability_constant
     fac = hull.facets(W)
-    outs = [_core.facet_traversal(W, fac.indptr, fac.indices, None, VARIANT_CODES[variant], t)
+    outs = [_core.facet_traversal(W, fac.indptr, fac.indices, VARIANT_CODES[variant], t)
             for t in (1, n_threads)]
     for a, b in zip(*outs):
         np.testing.assert_array_equal(a, b)
@@ -339,23 +325,19 @@ def test_facet_traversal_rechecks_sizes():
     fac = hull.facets(W)
     indptr, indices = fac.indptr, fac.indices
     with pytest.raises(ValueError, match=r"out of range"):
-        _core.facet_traversal(W, indptr, np.where(indices == 0, 12, indices), None, 0, 1)
+        _core.facet_traversal(W, indptr, np.where(indices == 0, 12, indices), 0, 1)
     with pytest.raises(ValueError, match=r"indptr\[-1\] must equal len\(indices\)"):
-        _core.facet_traversal(W, indptr, indices[:-1].copy(), None, 0, 1)
+        _core.facet_traversal(W, indptr, indices[:-1].copy(), 0, 1)
     with pytest.raises(ValueError, match=r"at least n vertices"):
-        _core.facet_traversal(W, np.array([0, 2], dtype=np.int64), indices[:2].copy(), None, 0, 1)
-    with pytest.raises(ValueError, match=r"used.shape\[0\] must be 20"):
-        _core.facet_traversal(W, indptr, indices, np.ones(3, bool), 0, 1)
+        _core.facet_traversal(W, np.array([0, 2], dtype=np.int64), indices[:2].copy(), 0, 1)
     with pytest.raises(ValueError, match=r"need at least one facet"):
-        _core.facet_traversal(W, np.zeros(1, np.int64), np.zeros(0, np.int64), None, 0, 1)
-    with pytest.raises(ValueError, match=r"need at least one facet"):
-        _core.facets_meeting_orthant(W, np.zeros(1, np.int64), np.zeros(0, np.int64), 0.0, 1)
+        _core.facet_traversal(W, np.zeros(1, np.int64), np.zeros(0, np.int64), 0, 1)
     with pytest.raises(ValueError, match=r"variant must be"):
-        _core.facet_traversal(W, indptr, indices, None, 3, 1)
+        _core.facet_traversal(W, indptr, indices, 3, 1)
     with pytest.raises(ValueError, match=r"n_threads must be >= 1"):
-        _core.facet_traversal(W, indptr, indices, None, 0, 0)
+        _core.facet_traversal(W, indptr, indices, 0, 0)
     with pytest.raises(TypeError):
-        _core.facet_traversal(W, indptr.astype(np.int32), indices, None, 0, 1)
+        _core.facet_traversal(W, indptr.astype(np.int32), indices, 0, 1)
 
 
 # ----------------------------------------------------------------- non-negative domains (exact)

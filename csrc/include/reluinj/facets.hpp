@@ -171,56 +171,8 @@ inline void check_facet_csr(const std::int64_t *indptr, const std::int64_t *indi
         require(indices[e] >= 0 && indices[e] < m, "facet vertex index out of range [0, m)");
 }
 
-// Which facet cones meet the non-negative orthant outside 0: cone(F) ∩ R^n_+ != {0} iff
-// min_{c >= 0, y >= 0} ||G^T c - y||^2 + (1^T c - 1)^2 is 0 (an NNLS problem); facets with
-// a residual <= tol count as meeting it (including a facet that only touches the orthant
-// is conservative, never unsafe). out: (n_facets,) of 0/1. Returns false when `poll`
-// interrupted the work (out is then incomplete), true otherwise.
-template <class Poll = NoInterrupt>
-bool facets_meeting_orthant(const double *Wn, std::ptrdiff_t m, std::ptrdiff_t n,
-                            const std::int64_t *indptr, const std::int64_t *indices,
-                            std::ptrdiff_t n_facets, std::uint8_t *out, double tol,
-                            int n_threads, Poll &&poll = Poll{}) {
-    check_facet_csr(indptr, indices, n_facets, indptr[n_facets], m, n);
-    n_threads = useful_threads(n_facets, n_threads);
-    return run_blocks(n_facets, kFacetChunk * n_threads, [&](std::ptrdiff_t b0, std::ptrdiff_t e0) {
-    parallel_chunks(e0 - b0, kFacetChunk, n_threads,
-                    [&](std::ptrdiff_t, std::ptrdiff_t begin, std::ptrdiff_t end) {
-        std::vector<double> A, b(n + 1, 0.0), x;
-        b[n] = 1.0;
-        for (std::ptrdiff_t f = b0 + begin; f < b0 + end; ++f) {
-            const std::int64_t *idx = indices + indptr[f];
-            const std::ptrdiff_t k = indptr[f + 1] - indptr[f], cols = k + n;
-            bool vertex_inside = false;
-            for (std::ptrdiff_t c = 0; c < k && !vertex_inside; ++c) {
-                const double *w = Wn + idx[c] * n;
-                vertex_inside = std::all_of(w, w + n, [](double v) { return v >= 0.0; });
-            }
-            if (vertex_inside) {
-                out[f] = 1;
-                continue;
-            }
-            A.assign((n + 1) * cols, 0.0);
-            x.resize(cols);
-            for (std::ptrdiff_t c = 0; c < k; ++c) {
-                const double *w = Wn + idx[c] * n;
-                for (std::ptrdiff_t r = 0; r < n; ++r) A[r * cols + c] = w[r];
-                A[n * cols + c] = 1.0;
-            }
-            for (std::ptrdiff_t r = 0; r < n; ++r) A[r * cols + k + r] = -1.0;
-            Nnls solver(n + 1, cols);
-            const double rnorm = solver.solve(A.data(), b.data(), x.data(),
-                                                kNnlsIterPerColumn * static_cast<int>(cols) + 10);
-            out[f] = rnorm <= tol;
-        }
-    });
-    }, poll);
-}
-
-// The traversal. `used` (n_facets,) selects the facets taken into account (nullptr = all).
-// Outputs: beta (nnz,) aligned with `indices` (+inf for unused facets), alpha (m,) (+inf for
-// an element in no used facet) and *sigma_min = min over the used facets of sigma_min(Wn[F])
-// (+inf if none). The exact (Jacobi) sigma_min is computed only for the facets whose cheap
+// The traversal. Outputs: beta (nnz,) aligned with `indices`, alpha (m,) (+inf for an element
+// in no facet) and *sigma_min = min over the facets of sigma_min(Wn[F]). The exact (Jacobi) sigma_min is computed only for the facets whose cheap
 // lower bound does not exceed the smallest cheap upper bound: the minimum is still exact and
 // independent of n_threads, at a fraction of the cost. `poll` is called between blocks of
 // facets (see run_blocks); returns false when it interrupted the traversal (the outputs are
@@ -228,7 +180,7 @@ bool facets_meeting_orthant(const double *Wn, std::ptrdiff_t m, std::ptrdiff_t n
 template <class Poll = NoInterrupt>
 bool facet_traversal(const double *Wn, std::ptrdiff_t m, std::ptrdiff_t n,
                      const std::int64_t *indptr, const std::int64_t *indices,
-                     std::ptrdiff_t n_facets, const std::uint8_t *used, Variant variant,
+                     std::ptrdiff_t n_facets, Variant variant,
                      double *beta, double *sigma_min, double *alpha, int n_threads,
                      Poll &&poll = Poll{}) {
     const std::ptrdiff_t nnz = indptr[n_facets];
@@ -246,10 +198,6 @@ bool facet_traversal(const double *Wn, std::ptrdiff_t m, std::ptrdiff_t n,
             const std::int64_t *idx = indices + indptr[f];
             const std::ptrdiff_t k = indptr[f + 1] - indptr[f];
             double *bf = beta + indptr[f];
-            if (used && !used[f]) {
-                std::fill(bf, bf + k, inf);
-                continue;
-            }
             ws.load(Wn, idx, k);
             const SigmaBounds bounds = ws.sigma_bounds();
             lower2[f] = bounds.lower2;
@@ -297,10 +245,9 @@ bool facet_traversal(const double *Wn, std::ptrdiff_t m, std::ptrdiff_t n,
         return true;
     }
     require(variant == Variant::authors, "variant must be 0 (vertex), 1 (facet) or 2 (authors)");
-    // Neighbourhood N(i): the union of the vertex sets of the used facets containing i.
+    // Neighbourhood N(i): the union of the vertex sets of the facets containing i.
     std::vector<std::vector<std::int64_t>> hood(m);
     for (std::ptrdiff_t f = 0; f < n_facets; ++f) {
-        if (used && !used[f]) continue;
         for (std::ptrdiff_t e = indptr[f]; e < indptr[f + 1]; ++e) {
             auto &h = hood[indices[e]];
             h.insert(h.end(), indices + indptr[f], indices + indptr[f + 1]);

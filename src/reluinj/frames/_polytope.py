@@ -135,15 +135,8 @@ def polytope_bias(W, domain=Sphere(), *, facet_mode="true", variant="vertex",
     fac = _hull_facets(Wn, _FACET_MODES[facet_mode])
     if not fac.inradius > INTERIOR_TOL:
         raise _not_omnidirectional(W)
-    used = None
-    if domain.nonnegative:
-        used = _core.facets_meeting_orthant(Wn, fac.indptr, fac.indices, ORTHANT_TOL, n_threads)
-    a, _, sigma_min = _core.facet_traversal(Wn, fac.indptr, fac.indices, used,
+    a, _, sigma_min = _core.facet_traversal(Wn, fac.indptr, fac.indices,
                                             POLYTOPE_VARIANTS.index(variant), n_threads)
-    if used is None:
-        used_vertices = fac.vertices
-    else:
-        used_vertices = [v for v, u in zip(fac.vertices, used) if u]
     alpha_normalized = scale_to_domain(a, domain)
     return BiasEstimate(
         alpha=norms * alpha_normalized,
@@ -151,7 +144,7 @@ def polytope_bias(W, domain=Sphere(), *, facet_mode="true", variant="vertex",
         domain=domain,
         method=f"polytope:{variant}",
         W=W,
-        facet_vertices=used_vertices,
+        facet_vertices=fac.vertices,
         stability_constant=1.0 / sigma_min if sigma_min > 0 else np.inf,
     )
 
