@@ -41,8 +41,6 @@ OPENMP_PROBE = textwrap.dedent(
 
 def _openmp_flags(compiler_type):
     """Return (compile_args, link_args) that enable OpenMP for this compiler."""
-    if compiler_type == "msvc":
-        return ["/openmp"], []
     if sys.platform == "darwin":
         return ["-Xpreprocessor", "-fopenmp"], ["-lomp"]
     return ["-fopenmp"], ["-fopenmp"]
@@ -76,6 +74,10 @@ class BuildExt(build_ext):
         if mode not in {"auto", "0", "1"}:
             raise ValueError(f"RELUINJ_OPENMP must be 'auto', '0' or '1'; got {mode!r}")
         ctype = self.compiler.compiler_type
+        if ctype == "msvc":
+            raise RuntimeError(
+                "reluinj's kernels are written with GCC/Clang vector extensions, which MSVC does "
+                "not have: build with GCC or Clang (e.g. under MSYS2 / MinGW-w64 on Windows)")
         compile_args, link_args = _openmp_flags(ctype)
         enabled = False
         if mode != "0":
@@ -96,10 +98,7 @@ class BuildExt(build_ext):
                 flags = getattr(self.compiler, attr, None)
                 if isinstance(flags, list):
                     setattr(self.compiler, attr, [f for f in flags if f != "-g"])
-        if ctype == "msvc":
-            base = ["/std:c++17", "/O2", "/EHsc"]
-        else:
-            base = ["-std=c++17", "-O3", "-fno-math-errno", "-fvisibility=hidden", "-Wno-unknown-pragmas"]
+        base = ["-std=c++17", "-O3", "-fno-math-errno", "-fvisibility=hidden", "-Wno-unknown-pragmas"]
         for ext in self.extensions:
             ext.extra_compile_args = base + (compile_args if enabled else [])
             ext.extra_link_args = list(link_args if enabled else [])
