@@ -13,6 +13,7 @@ set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
 python -m ziglang version > /dev/null 2>&1 || python -m pip install -q "ziglang>=0.13"
+python -c "import pybind11" 2> /dev/null || python -m pip install -q "pybind11>=2.12"  # its headers
 
 TARGETS=("$@")
 [ "${#TARGETS[@]}" -gt 0 ] || TARGETS=(x86_64-linux-gnu aarch64-macos)
