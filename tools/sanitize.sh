@@ -59,7 +59,7 @@ DEFAULT_TESTS="tests/test_layer.py tests/test_reconstruct.py tests/test_sampled.
     tests/test_polytope.py tests/test_hull.py tests/test_region.py tests/test_cnn.py
     tests/test_operators.py tests/test_conv_geometry.py tests/test_activations.py
     tests/test_frames.py tests/test_domains.py tests/test_hardening.py tests/test_threads.py
-    tests/test_simd_paths.py tests/test_network.py tests/test_validation.py"
+    tests/test_simd_paths.py tests/test_network.py tests/test_validation.py tests/test_bindings.py"
 TESTS=""
 for t in $DEFAULT_TESTS; do [ -f "$t" ] && TESTS="$TESTS $t"; done
 LOG="$OUT/pytest.log"
