@@ -92,6 +92,24 @@ def test_conv2d_matches_torch(pad, stride, dil, gk, dtype):
         np.testing.assert_allclose(dense_out, ref.reshape(3, -1), rtol=1e-12, atol=1e-12)
 
 
+@pytest.mark.parametrize("B,M,H,W,G", [(2, 1, 2, 2, 1), (3, 1, 2, 3, 1), (2, 2, 2, 2, 2),
+                                       (2, 4, 3, 2, 2), (1, 2, 2, 2, 1)])
+def test_conv2d_float32_planes_smaller_than_a_vector(B, M, H, W, G):
+    # The float32 unit-stride kernel reads whole vectors (16 floats with AVX-512) past a
+    # block's last position where the input has room after it; planes of 4-6 floats put that
+    # read across several later blocks and past the end of x (tools/sanitize.sh runs this
+    # under AddressSanitizer).
+    rng = np.random.default_rng(B * 100 + M * 10 + H)
+    w = rng.standard_normal((2 * G, M // G, 2, 1)).astype(np.float32)
+    op = reluinj.ConvOperator2D(w, (H, W), groups=G)
+    X = rng.standard_normal((B, M, H, W)).astype(np.float32)
+    ref = F.conv2d(torch.from_numpy(X), torch.from_numpy(w), groups=G).numpy()
+    np.testing.assert_allclose(op.forward(X), ref, **_tol(np.float32))
+    Z = rng.standard_normal(ref.shape).astype(np.float32)
+    ref_adj = F.conv_transpose2d(torch.from_numpy(Z), torch.from_numpy(w), groups=G).numpy()
+    np.testing.assert_allclose(op.adjoint(Z), ref_adj, **_tol(np.float32))
+
+
 @pytest.mark.parametrize("dtype", [np.float64, np.float32], ids=["f64", "f32"])
 @pytest.mark.parametrize("pad,stride,dil,gk", COMBOS, ids=IDS)
 def test_conv1d_matches_torch(pad, stride, dil, gk, dtype):

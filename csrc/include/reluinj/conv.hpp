@@ -143,6 +143,7 @@ RELUINJ_FORCE_INLINE void flat_accumulate_impl(const float *src, const std::ptrd
                                                std::ptrdiff_t n_terms, std::ptrdiff_t run, std::ptrdiff_t n_out,
                                                bool src_slack, float *dst, std::ptrdiff_t ldd) {
     constexpr int L = lanes<float, I>(), NT = flat_tiles<I>(), G = L * NT;
+    static_assert(L <= kFlatSlack, "the buffers' slack holds one vector");
     for (std::ptrdiff_t t0 = 0; t0 < n_terms; t0 += run) {
         const std::ptrdiff_t nt = std::min(run, n_terms - t0);
         const float *wt = wpack + t0 * kBlock;
@@ -232,8 +233,9 @@ inline void conv_forward_flat(const float *x, const float *w, float *out, const 
                 wpack[t * kBlock + f] = w[(f0 + f) * n_terms + t];
         std::vector<float> plane(kBlock * n_out + kFlatSlack);
         for (std::ptrdiff_t b = b0; b < b1; ++b) {
-            // The source planes of (b, grp) are followed by those of the next (b, grp) in x.
-            const bool slack = b + 1 < g.B || grp + 1 < g.G;
+            // Whole-vector reads of the last tile go up to one vector past this block's planes:
+            // allowed when x holds at least kFlatSlack more floats after them (later blocks).
+            const bool slack = (g.B * M - b * M - (grp + 1) * Mg) * H * W >= kFlatSlack;
             flat_accumulate(x + (b * M + grp * Mg) * H * W, off.data(), wpack.data(), n_terms, run, n_out, slack,
                             plane.data(), n_out);
             for (std::ptrdiff_t f = 0; f < nf; ++f)

@@ -1,14 +1,14 @@
 // The dual (least-squares) reconstruction of a group of samples at once, one per lane of a
-// vector register (eight with AVX-512, four with AVX2), for layers with
-// n <= 16: their per-sample cost is dominated by latency-bound n x n Cholesky work and call
-// overhead rather than by arithmetic, which the lanes hide.
+// vector register (eight with AVX-512, four with AVX2): for small n the per-sample cost is
+// dominated by latency-bound n x n Cholesky work and call overhead rather than by arithmetic,
+// which the lanes hide; for large n each row of W is read once per group, not once per sample.
 //
 // For a group of up to L outputs y_s (lanes s), with a_i = [y_si > 0] and b_si = y_si + alpha_i:
 //   1. y is transposed into lane layout (one vector per output row i) and checked (every entry
 //      finite and >= 0; the caller reports the batch as invalid otherwise);
-//   2. G_s = sum_i a_si w_i w_i^T from the pair table P (packed upper triangle of w_i w_i^T):
-//      masked additions of broadcast table entries, rows in increasing order;
-//      r_s = sum_i a_si b_si w_i likewise;
+//   2. G_s = sum_i a_si w_i w_i^T: for n <= kMaxN from the pair table P (packed upper triangle
+//      of w_i w_i^T) by masked additions of broadcast table entries, rows in increasing order;
+//      for larger n by the caller's per-sample SYRK; r_s = sum_i a_si b_si w_i from the rows;
 //   3. Cholesky G_s = R_s^T R_s in the lanes (the pivot test L_kk^2 > tol G_kk of the per-sample
 //      kernel, lane by lane) and x_s = G_s^{-1} r_s;
 //   4. one step of iterative refinement, x_s += G_s^{-1} sum_i a_si (b_si - <w_i, x_s>) w_i;

@@ -246,14 +246,14 @@ struct CandidatesAvx512 {
     RELUINJ_TARGET_AVX512 static RELUINJ_FORCE_INLINE __mmask8 ge_mask(const double *c,
                                                                        std::ptrdiff_t len,
                                                                        __m512d tv) {
-        const __mmask8 valid = len >= 8 ? __mmask8(0xFF) : __mmask8((1u << len) - 1u);
+        const __mmask8 valid = tail_mask8(len);
         return _mm512_mask_cmp_pd_mask(valid, _mm512_maskz_loadu_pd(valid, c), tv, _CMP_GE_OQ);
     }
     RELUINJ_TARGET_AVX512 static void range(const double *c, std::ptrdiff_t m, double &lo, double &hi) {
         __m512d l = _mm512_set1_pd(c[0]), h = l;
         for (std::ptrdiff_t q = 0; q < m; q += 8) {
             const std::ptrdiff_t len = m - q;
-            const __mmask8 valid = len >= 8 ? __mmask8(0xFF) : __mmask8((1u << len) - 1u);
+            const __mmask8 valid = tail_mask8(len);
             const __m512d v = _mm512_maskz_loadu_pd(valid, c + q);
             l = _mm512_mask_min_pd(l, valid, l, v);
             h = _mm512_mask_max_pd(h, valid, h, v);
@@ -285,7 +285,7 @@ struct CandidatesAvx512 {
         const __m512i eight = _mm512_set1_epi64(8);
         for (std::ptrdiff_t q = 0; q < m; q += 8) {
             const std::ptrdiff_t len = m - q;
-            const __mmask8 valid = len >= 8 ? __mmask8(0xFF) : __mmask8((1u << len) - 1u);
+            const __mmask8 valid = tail_mask8(len);
             const __m512d v = _mm512_maskz_loadu_pd(valid, c + q);
             const __mmask8 k = _mm512_mask_cmp_pd_mask(valid, v, tv, _CMP_GE_OQ);
             _mm512_storeu_pd(vals + r, _mm512_maskz_compress_pd(k, v));
@@ -313,7 +313,7 @@ RELUINJ_TARGET_AVX512 RELUINJ_FORCE_INLINE void rank_select_avx512(const double 
     __m512i id[R], rank[R];
     for (int g = 0; g < R; ++g) {
         const std::ptrdiff_t left = count - 8 * g;
-        valid[g] = left >= 8 ? __mmask8(0xFF) : left > 0 ? __mmask8((1u << left) - 1u) : __mmask8(0);
+        valid[g] = tail_mask8(left);
         v[g] = _mm512_maskz_loadu_pd(valid[g], vals + 8 * g);
         id[g] = _mm512_maskz_loadu_epi64(valid[g], cand + 8 * g);
         rank[g] = _mm512_setzero_si512();
@@ -380,10 +380,10 @@ RELUINJ_TARGET_AVX512 RELUINJ_FORCE_INLINE void select_small_avx512(const double
     }
     const std::ptrdiff_t rem = m - i;
     if (rem > 0) {
-        const __mmask8 k0 = rem >= 8 ? __mmask8(0xFF) : __mmask8((1u << rem) - 1u);
+        const __mmask8 k0 = tail_mask8(rem);
         g0 = _mm512_max_pd(g0, _mm512_mask_loadu_pd(ninf, k0, c + i));
         if (rem > 8) {
-            const __mmask8 k1 = __mmask8((1u << (rem - 8)) - 1u);
+            const __mmask8 k1 = tail_mask8(rem - 8);
             g1 = _mm512_max_pd(g1, _mm512_mask_loadu_pd(ninf, k1, c + i + 8));
         }
     }
@@ -510,14 +510,14 @@ RELUINJ_TARGET_AVX512 RELUINJ_FORCE_INLINE std::uint32_t rank_keep_avx512(
     __m512i larger[RF];
     for (int g = 0; g < R; ++g) {
         const std::ptrdiff_t left = count - 8 * g;
-        const __mmask8 k = left >= 8 ? __mmask8(0xFF) : left > 0 ? __mmask8((1u << left) - 1u) : __mmask8(0);
+        const __mmask8 k = tail_mask8(left);
         const __m256i idx = _mm256_loadu_si256(reinterpret_cast<const __m256i *>(pos + 8 * g));
         v[g] = _mm512_mask_i32gather_pd(ninf, k, idx, c, 8);
         _mm512_store_pd(vs + 8 * g, v[g]);
     }
     for (int h = 0; h < RF; ++h) {
         const std::ptrdiff_t left = count - 16 * h;
-        valid[h] = left >= 16 ? __mmask16(0xFFFF) : left > 0 ? __mmask16((1u << left) - 1u) : __mmask16(0);
+        valid[h] = tail_mask16(left);
         const __m256 lo = _mm512_cvt_roundpd_ps(v[2 * h], _MM_FROUND_TO_NEG_INF | _MM_FROUND_NO_EXC);
         const __m256 hi = _mm512_cvt_roundpd_ps(v[2 * h + 1], _MM_FROUND_TO_NEG_INF | _MM_FROUND_NO_EXC);
         f[h] = _mm512_castpd_ps(_mm512_insertf64x4(_mm512_castps_pd(_mm512_castps256_ps512(lo)),
@@ -556,9 +556,9 @@ RELUINJ_TARGET_AVX512 inline void update_small_avx512(const double *C, std::ptrd
     // Full panels of 16 and blocks of 8 below m; the masks of the partial ones (if any).
     const std::ptrdiff_t panels = m / 16, blocks = m / 8;
     const std::ptrdiff_t rem16 = m - 16 * panels, rem8 = m - 8 * blocks;
-    const __mmask8 tail0 = rem16 >= 8 ? __mmask8(0xFF) : __mmask8((1u << rem16) - 1u);
-    const __mmask8 tail1 = rem16 > 8 ? __mmask8((1u << (rem16 - 8)) - 1u) : __mmask8(0);
-    const __mmask8 tail8 = __mmask8((1u << rem8) - 1u);
+    const __mmask8 tail0 = tail_mask8(rem16);
+    const __mmask8 tail1 = tail_mask8(rem16 - 8);
+    const __mmask8 tail8 = tail_mask8(rem8);
     const std::ptrdiff_t stride = static_cast<std::ptrdiff_t>(s.pos.size()) / UPDATE_BATCH;
     static_assert(UPDATE_BATCH == 8, "one lane per point of a batch");
     static_assert(FAST_CANDIDATES == 32, "at most rank_keep_avx512<4>");
@@ -592,7 +592,7 @@ RELUINJ_TARGET_AVX512 inline void update_small_avx512(const double *C, std::ptrd
         }
         // The threshold of every point of the batch at once: register j holds g_j of the
         // points (one per lane), sorted across the registers lane by lane; t = the n-th largest.
-        const __mmask8 lanes = __mmask8((1u << nb) - 1u);
+        const __mmask8 lanes = tail_mask8(nb);
         __m512d v[SELECT_GROUPS];
         for (int j = 0; j < SELECT_GROUPS; ++j)
             v[j] = _mm512_mask_i32gather_pd(ninf, lanes, _mm256_add_epi32(col, _mm256_set1_epi32(j)),

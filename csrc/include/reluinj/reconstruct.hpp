@@ -2,8 +2,8 @@
 //
 // For a sample y the active set is I = {i : y_i > 0}; its rows satisfy <x, w_i> = y_i + alpha_i.
 // Every kernel below works on one sample at a time (OpenMP over chunks of samples, see
-// sample_chunk), or for dual_inverse with n <= 16 on groups of samples in vector lanes
-// whose lanes never mix (dual_lanes.hpp), so each result depends only on its sample and is
+// sample_chunk), or for dual_inverse with AVX2 / AVX-512 on groups of samples in vector lanes
+// that never mix (dual_lanes.hpp), so each result depends only on its sample and is
 // bitwise independent of n_threads and of the chunking.
 //
 // * dual_inverse: least squares on the active rows (the canonical dual frame of the active

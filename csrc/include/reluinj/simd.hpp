@@ -141,12 +141,12 @@ RELUINJ_FORCE_INLINE double reduce_add(V v) {
 }
 
 #if RELUINJ_X86
-// AVX-512 masks of the first len (< 8 or 16, else all) lanes.
-inline __mmask8 tail_mask8(std::ptrdiff_t len) {
-    return len >= 8 ? __mmask8(0xFF) : __mmask8((1u << len) - 1u);
+// AVX-512 masks of the first len lanes (none for len <= 0, all for len >= 8 or 16).
+RELUINJ_FORCE_INLINE __mmask8 tail_mask8(std::ptrdiff_t len) {
+    return len >= 8 ? __mmask8(0xFF) : len > 0 ? __mmask8((1u << len) - 1u) : __mmask8(0);
 }
-inline __mmask16 tail_mask16(std::ptrdiff_t len) {
-    return len >= 16 ? __mmask16(0xFFFF) : __mmask16((1u << len) - 1u);
+RELUINJ_FORCE_INLINE __mmask16 tail_mask16(std::ptrdiff_t len) {
+    return len >= 16 ? __mmask16(0xFFFF) : len > 0 ? __mmask16((1u << len) - 1u) : __mmask16(0);
 }
 #endif
 
