@@ -109,8 +109,6 @@ using BlockFn = bool (*)(const T *, std::ptrdiff_t, const T *, std::ptrdiff_t, s
 
 #if RELUINJ_X86
 RELUINJ_VECTOR_ISA_WRAPPERS(corr_block, corr_block_impl)  // corr_block_avx2, corr_block_avx512
-// update_small_avx512 (mcb_select.hpp) works on frame panels of the AVX-512 tile width.
-static_assert(Tile<double, Isa::avx512>::NR == SELECT_GROUPS, "a frame panel = the 16 groups");
 #endif
 
 // The correlation engine chosen for this CPU: packed frame + block function.
@@ -145,23 +143,25 @@ struct CorrelationEngine {
     // isa: the instruction set to use; must not exceed active_isa() (checked by the caller).
     CorrelationEngine(const T *Wn, std::ptrdiff_t m_, std::ptrdiff_t n_, Isa isa = active_isa())
         : m(m_), n(n_) {
+        require(m < (std::ptrdiff_t(1) << 31) - 8, "most correlated basis: more than 2^31 - 9 frame elements");
 #if RELUINJ_X86
         switch (isa) {
             case Isa::avx512:  // (a generic lambda without captures converts to BlockFn<T>)
-                setup<Isa::avx512>(Wn, [](auto... a) { return corr_block_avx512(a...); }, &select_avx512<T>,
-                                   &update_avx512<T>);
+                setup<Isa::avx512>(Wn, [](auto... a) { return corr_block_avx512(a...); },
+                                   [](auto... a) { select_top_avx512(a...); }, [](auto... a) { update_top_avx512(a...); });
                 return;
             case Isa::avx2:
-                setup<Isa::avx2>(Wn, [](auto... a) { return corr_block_avx2(a...); }, &select_avx2<T>,
-                                 &update_avx2<T>);
+                setup<Isa::avx2>(Wn, [](auto... a) { return corr_block_avx2(a...); },
+                                 [](auto... a) { select_top_avx2(a...); }, [](auto... a) { update_top_avx2(a...); });
                 return;
             default: break;
         }
 #else
         (void)isa;  // one instruction set
 #endif
-        setup<Isa::generic>(Wn, [](auto... a) { return corr_block_impl<Isa::generic>(a...); }, &select_generic<T>,
-                            &update_generic<T>);
+        setup<Isa::generic>(Wn, [](auto... a) { return corr_block_impl<Isa::generic>(a...); },
+                            [](auto... a) { select_impl<Isa::generic>(a...); },
+                            [](auto... a) { update_impl<Isa::generic>(a...); });
     }
 
     std::ptrdiff_t xbuf_size(std::ptrdiff_t rows) const { return (rows + mr - 1) / mr * mr * n; }
@@ -197,7 +197,7 @@ struct Workspace {
     std::vector<std::int64_t> hits_part;
     Workspace(const CorrelationEngine<T> &eng, double rank_tol)
         : C(eng.block_rows() * eng.m_pad), xbuf(eng.xbuf_size(eng.block_rows())),
-          sc(eng.m, eng.n, eng.m_pad), chol((eng.n + 1) * eng.n), basis(eng.n, rank_tol),
+          sc(eng.m, eng.n), chol((eng.n + 1) * eng.n), basis(eng.n, rank_tol),
           min_part(eng.m, std::numeric_limits<T>::infinity()), hits_part(eng.m, 0) {}
 };
 
@@ -232,7 +232,7 @@ const std::int64_t *most_correlated_basis(const CorrelationEngine<T> &eng, const
                                           std::ptrdiff_t n, Workspace<T> &ws,
                                           std::ptrdiff_t &size) {
     std::int64_t *sel = ws.sc.sel.data();
-    eng.select(c, m, n, ws.sc.vals.data(), ws.sc.cand.data(), sel);
+    eng.select(c, m, n, &ws.sc);
     size = n;
     const ByCorrelation<T> cmp{c};
     std::sort(sel, sel + n, cmp);  // the rank test goes down the ordering
@@ -299,7 +299,7 @@ void most_correlated_basis_partial(const T *Wn, const T *X, std::ptrdiff_t m, st
     const std::vector<double> gram = check_rank ? frame_gram(Wn, m, n, n_threads) : std::vector<double>();
     const auto ws = correlation_blocks(eng, X, k, rank_tol, n_threads, [&](Workspace<T> &w, std::ptrdiff_t, std::ptrdiff_t rows) {
         if (!check_rank) {
-            eng.update(w.C.data(), rows, eng.m_pad, m, n, w.sc, w.min_part.data(), w.hits_part.data());
+            eng.update(w.C.data(), rows, eng.m_pad, m, n, &w.sc, w.min_part.data(), w.hits_part.data());
             return;
         }
         for (std::ptrdiff_t s = 0; s < rows; ++s) {

@@ -10,16 +10,19 @@
 //   algorithm is written once over it, as a RELUINJ_FORCE_INLINE template on Isa, and compiled
 //   per ISA by the one-line wrappers of RELUINJ_ISA_DISPATCH (RELUINJ_WIDE_ISA_DISPATCH for
 //   kernels that need at least four doubles per vector: AVX2 and AVX-512 only).
-// * Tail masks and fixed-order lane reductions (results independent of threads and chunking).
+// * Broadcasts, tail masking (keep_first), comparison masks as bits (mask_bits) and fixed-order
+//   lane reductions (results independent of threads and chunking).
 #pragma once
 // Vector values passed between force-inlined helpers never cross an ABI boundary.
 #if defined(__GNUC__) && !defined(__clang__)
 #pragma GCC diagnostic ignored "-Wpsabi"
 #endif
 #include <cstddef>
+#include <cstdint>
 #include <cstdlib>
 #include <cstring>
 #include <type_traits>
+#include <utility>
 
 #if defined(__GNUC__) && defined(__x86_64__)
 #define RELUINJ_X86 1
@@ -116,6 +119,26 @@ RELUINJ_FORCE_INLINE void vstore_tail(T *p, V v, std::ptrdiff_t len) {
     for (std::ptrdiff_t l = 0; l < len; ++l) p[l] = v[l];
 }
 
+// The integer vector of a comparison of two vec<T, I> (lanes all ones or zero).
+template <class T, Isa I>
+using vmask = decltype(vec<T, I>{} < vec<T, I>{});
+
+// Bit l = lane l of the comparison mask m (lanes all ones or zero; at most 32 lanes): the lanes
+// narrowed to bytes, each 8 bytes gathered into one byte by a multiplication.
+template <class M>
+RELUINJ_FORCE_INLINE unsigned mask_bits(M m) {
+    constexpr int L = sizeof(M) / sizeof(m[0]);
+    static_assert(L <= 32, "bits of an unsigned");
+    const auto b = __builtin_convertvector(-m, typename SimdVec<signed char, L>::type);  // 1 or 0
+    unsigned bits = 0;
+    for (int w = 0; w < L; w += 8) {
+        std::uint64_t x = 0;
+        std::memcpy(&x, reinterpret_cast<const char *>(&b) + w, L - w < 8 ? L - w : 8);
+        bits |= unsigned((x * 0x0102040810204080ull) >> 56) << w;
+    }
+    return bits;
+}
+
 // The lanes Ix... (compile-time, < 2 L) of the concatenation (a, b) of two vectors of L lanes.
 template <int... Ix, class V>
 RELUINJ_FORCE_INLINE V shuffle2(V a, V b) {
@@ -129,6 +152,34 @@ RELUINJ_FORCE_INLINE V shuffle2(V a, V b) {
 #endif
 }
 
+// Lane l (compile-time) of v in every lane.
+template <int l, class V, int... Ix>
+RELUINJ_FORCE_INLINE V broadcast_lane_impl(V v, std::integer_sequence<int, Ix...>) {
+    return shuffle2<((void)Ix, l)...>(v, v);
+}
+template <int l, class V>
+RELUINJ_FORCE_INLINE V broadcast_lane(V v) {
+    return broadcast_lane_impl<l>(v, std::make_integer_sequence<int, sizeof(V) / sizeof(v[0])>{});
+}
+
+// A vector with every lane x: lane 0 shuffled to all (one broadcast; GCC 12 builds {x, x, ...}
+// lane by lane in some loops).
+template <class V, class T>
+RELUINJ_FORCE_INLINE V vsplat(T x) {
+    V v = {};
+    v[0] = x;
+    return broadcast_lane<0>(v);
+}
+
+// The lanes l < len of v (the others fill).
+template <class V, class T>
+RELUINJ_FORCE_INLINE V keep_first(V v, std::ptrdiff_t len, T fill) {
+    constexpr int L = sizeof(V) / sizeof(v[0]);
+    V idx;
+    for (int l = 0; l < L; ++l) idx[l] = T(l);
+    return idx < vsplat<V>(T(len < L ? len : L)) ? v : vsplat<V>(fill);
+}
+
 // Sum of the lanes of v in a fixed pairwise order: lanes l and l + L/2 first, recursively.
 template <class V>
 RELUINJ_FORCE_INLINE double reduce_add(V v) {
@@ -140,15 +191,6 @@ RELUINJ_FORCE_INLINE double reduce_add(V v) {
     return t[0];
 }
 
-#if RELUINJ_X86
-// AVX-512 masks of the first len lanes (none for len <= 0, all for len >= 8 or 16).
-RELUINJ_FORCE_INLINE __mmask8 tail_mask8(std::ptrdiff_t len) {
-    return len >= 8 ? __mmask8(0xFF) : len > 0 ? __mmask8((1u << len) - 1u) : __mmask8(0);
-}
-RELUINJ_FORCE_INLINE __mmask16 tail_mask16(std::ptrdiff_t len) {
-    return len >= 16 ? __mmask16(0xFFFF) : len > 0 ? __mmask16((1u << len) - 1u) : __mmask16(0);
-}
-#endif
 
 }  // namespace reluinj
 
