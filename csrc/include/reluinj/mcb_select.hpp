@@ -22,7 +22,7 @@ namespace mcb_detail {
 constexpr std::ptrdiff_t SELECT_GROUPS = 16;    // groups (i mod 16) of the small selection
 constexpr std::ptrdiff_t SMALL_SELECT_N = 16;   // n up to which the small selection is used
 constexpr std::ptrdiff_t UPDATE_BATCH = 8;      // points per phase of update_small
-constexpr std::ptrdiff_t FAST_CANDIDATES = 32;  // candidates ranked by update_small
+constexpr std::ptrdiff_t FAST_CANDIDATES = 32;  // most candidates ranked by rank_candidates
 constexpr int TOP_N_MAX_BISECTIONS = 64;
 
 // Per-thread scratch: vals and cand for one point, pos (UPDATE_BATCH lists) for a batch, each
@@ -186,6 +186,16 @@ RELUINJ_FORCE_INLINE std::uint32_t rank_keep(const T *c, const std::int32_t *pos
     return keep;
 }
 
+// rank_keep for the count candidates listed at pos (count + FAST_CANDIDATES entries; the ones
+// past count are zeroed here), or 0 when there are more than FAST_CANDIDATES of them.
+template <Isa I, class T>
+RELUINJ_FORCE_INLINE std::uint32_t rank_candidates(const T *c, std::int32_t *pos, std::ptrdiff_t count,
+                                                   std::ptrdiff_t n, T *vs) {
+    if (count > FAST_CANDIDATES) return 0;
+    for (std::ptrdiff_t k = 0; k < FAST_CANDIDATES; ++k) pos[count + k] = 0;
+    return count <= 16 ? rank_keep<I, 16>(c, pos, count, n, vs) : rank_keep<I, FAST_CANDIDATES>(c, pos, count, n, vs);
+}
+
 // The threshold of the small selection from the 16 group maxima g: the largest g_k with
 // #{j : g_j >= g_k} >= n. It is reached by n distinct elements, so it is <= the n-th largest
 // value and {i : c_i >= t} contains the whole top n.
@@ -221,10 +231,7 @@ RELUINJ_FORCE_INLINE void select_small(const T *c, std::ptrdiff_t m, std::ptrdif
     group_maxima<I>(c, m, g);
     std::int32_t *cand = s.cand.data();
     const std::ptrdiff_t count = list_ge<I>(c, m, group_threshold<I>(g, n), cand);
-    if (count > FAST_CANDIDATES) return top_n<I>(c, m, n, s, sel);
-    for (std::ptrdiff_t k = 0; k < FAST_CANDIDATES; ++k) cand[count + k] = 0;  // for rank_keep
-    std::uint32_t keep = count <= 16 ? rank_keep<I, 16>(c, cand, count, n, s.vals.data())
-                                     : rank_keep<I, FAST_CANDIDATES>(c, cand, count, n, s.vals.data());
+    std::uint32_t keep = rank_candidates<I>(c, cand, count, n, s.vals.data());
     if (__builtin_popcount(keep) != n) return top_n<I>(c, m, n, s, sel);
     for (std::ptrdiff_t q = 0; q < n; ++q, keep &= keep - 1) sel[q] = cand[__builtin_ctz(keep)];
 }
@@ -307,8 +314,8 @@ inline constexpr SortNetwork16 SORT_NETWORK16 = make_sort_network16();
 // independent work: 1. the 16 group maxima of each point; the thresholds t of select_small
 // (the n-th largest maximum) of the whole batch by one sorting network on vectors of one lane
 // per point; 2. the candidates {i : c_i >= t} of each point, to its own list in s.pos;
-// 3. rank_keep; 4. the updates. More than FAST_CANDIDATES candidates, or ties at the n-th value,
-// fall back to select_small.
+// 3. rank_candidates; 4. the updates. More than FAST_CANDIDATES candidates, or ties at the n-th
+// value, fall back to top_n.
 template <Isa I, class T>
 RELUINJ_FORCE_INLINE void update_small(const T *C, std::ptrdiff_t rows, std::ptrdiff_t ldc,
                                        std::ptrdiff_t m, std::ptrdiff_t n, SelectScratch<T> &s,
@@ -336,26 +343,18 @@ RELUINJ_FORCE_INLINE void update_small(const T *C, std::ptrdiff_t rows, std::ptr
             v[SORT_NETWORK16.hi[e]] = vmax(x, y);
         }
         vstore(t, v[G - n]);
-        for (std::ptrdiff_t b = 0; b < nb; ++b) {
-            std::int32_t *pos = s.pos.data() + b * s.stride;
-            count[b] = list_ge<I>(C + (r0 + b) * ldc, m, t[b], pos);
-            for (std::ptrdiff_t k = 0; k < FAST_CANDIDATES; ++k) pos[count[b] + k] = 0;  // for rank_keep
-        }
-        for (std::ptrdiff_t b = 0; b < nb; ++b) {
-            const T *c = C + (r0 + b) * ldc;
-            const std::int32_t *pos = s.pos.data() + b * s.stride;
-            keep[b] = count[b] <= 16                ? rank_keep<I, 16>(c, pos, count[b], n, vs[b])
-                      : count[b] <= FAST_CANDIDATES ? rank_keep<I, FAST_CANDIDATES>(c, pos, count[b], n, vs[b])
-                                                    : 0;
-        }
+        for (std::ptrdiff_t b = 0; b < nb; ++b)
+            count[b] = list_ge<I>(C + (r0 + b) * ldc, m, t[b], s.pos.data() + b * s.stride);
+        for (std::ptrdiff_t b = 0; b < nb; ++b)
+            keep[b] = rank_candidates<I>(C + (r0 + b) * ldc, s.pos.data() + b * s.stride, count[b], n, vs[b]);
         // The updates of the batch after all its selections: their addresses are then known
         // early, so that the loads of one point do not overtake the stores of the previous one
         // to the same entry (frequent: consecutive points share elements).
         for (std::ptrdiff_t b = 0; b < nb; ++b) {
             const T *c = C + (r0 + b) * ldc;
             std::uint32_t kb = keep[b];
-            if (__builtin_popcount(kb) != n) {
-                select_small<I>(c, m, n, s, s.sel.data());
+            if (__builtin_popcount(kb) != n) {  // (select_small would fail the same way)
+                top_n<I>(c, m, n, s, s.sel.data());
                 update_selected(c, s.sel.data(), n, mins, hits);
                 continue;
             }

@@ -10,7 +10,7 @@
 //   algorithm is written once over it, as a RELUINJ_FORCE_INLINE template on Isa, and compiled
 //   per ISA by the one-line wrappers of RELUINJ_ISA_DISPATCH (RELUINJ_WIDE_ISA_DISPATCH for
 //   kernels that need at least four doubles per vector: AVX2 and AVX-512 only).
-// * Broadcasts, tail masking (keep_first), comparison masks as bits (mask_bits) and fixed-order
+// * Broadcasts (vsplat), tail masking (keep_first), comparison masks as bits (mask_bits) and fixed-order
 //   lane reductions (results independent of threads and chunking).
 #pragma once
 // Vector values passed between force-inlined helpers never cross an ABI boundary.
@@ -152,23 +152,17 @@ RELUINJ_FORCE_INLINE V shuffle2(V a, V b) {
 #endif
 }
 
-// Lane l (compile-time) of v in every lane.
-template <int l, class V, int... Ix>
-RELUINJ_FORCE_INLINE V broadcast_lane_impl(V v, std::integer_sequence<int, Ix...>) {
-    return shuffle2<((void)Ix, l)...>(v, v);
-}
-template <int l, class V>
-RELUINJ_FORCE_INLINE V broadcast_lane(V v) {
-    return broadcast_lane_impl<l>(v, std::make_integer_sequence<int, sizeof(V) / sizeof(v[0])>{});
-}
-
 // A vector with every lane x: lane 0 shuffled to all (one broadcast; GCC 12 builds {x, x, ...}
 // lane by lane in some loops).
-template <class V, class T>
-RELUINJ_FORCE_INLINE V vsplat(T x) {
+template <class V, class T, int... Ix>
+RELUINJ_FORCE_INLINE V vsplat_impl(T x, std::integer_sequence<int, Ix...>) {
     V v = {};
     v[0] = x;
-    return broadcast_lane<0>(v);
+    return shuffle2<((void)Ix, 0)...>(v, v);
+}
+template <class V, class T>
+RELUINJ_FORCE_INLINE V vsplat(T x) {
+    return vsplat_impl<V>(x, std::make_integer_sequence<int, sizeof(V) / sizeof(V{}[0])>{});
 }
 
 // The lanes l < len of v (the others fill).
@@ -190,7 +184,6 @@ RELUINJ_FORCE_INLINE double reduce_add(V v) {
         for (int l = 0; l < h; ++l) t[l] += t[l + h];
     return t[0];
 }
-
 
 }  // namespace reluinj
 
