@@ -201,6 +201,47 @@ inline void check_geometry(const ConvGeom &g) {
 
 namespace conv_detail {
 
+// The work grid of both directions: an item is a chunk of kBatch samples, a group and a block
+// of kBlock output rows of that group (filters in the forward, channels in the adjoint), so no
+// two items write the same memory; the grid depends only on the shapes.
+struct WorkItem {
+    std::ptrdiff_t b0, b1;  // samples [b0, b1)
+    std::ptrdiff_t grp;     // group
+    std::ptrdiff_t r0, nr;  // rows [r0, r0 + nr) of the group, nr <= kBlock
+};
+
+template <class Body>
+void for_each_work_item(const ConvGeom &g, std::ptrdiff_t rows, int n_threads, Body body) {
+    const std::ptrdiff_t n_blocks = ceil_div(rows, kBlock);
+    parallel_for(ceil_div(g.B, kBatch) * g.G * n_blocks, n_threads, [&](std::ptrdiff_t item) {
+        const std::ptrdiff_t b0 = item / (g.G * n_blocks) * kBatch, r0 = item % n_blocks * kBlock;
+        body(WorkItem{b0, std::min(g.B, b0 + kBatch), item / n_blocks % g.G, r0, std::min(kBlock, rows - r0)});
+    });
+}
+
+// The weights of an item's rows, term-major: wpack[t * kBlock + f] (zero for f >= nr). Forward:
+// term t = (m, ph, pw) of filter grp * Kg + r0 + f.
+template <class T>
+std::vector<T> forward_weights(const T *w, const ConvGeom &g, const WorkItem &it) {
+    const std::ptrdiff_t n_terms = g.Mg() * g.kh * g.kw, f0 = it.grp * g.Kg() + it.r0;
+    std::vector<T> wpack(n_terms * kBlock, T(0));
+    for (std::ptrdiff_t f = 0; f < it.nr; ++f)
+        for (std::ptrdiff_t t = 0; t < n_terms; ++t) wpack[t * kBlock + f] = w[(f0 + f) * n_terms + t];
+    return wpack;
+}
+
+// Adjoint: term t = (i, ph, pw), tap (ph, pw) of filter grp * Kg + i on channel r0 + f of the group.
+template <class T>
+std::vector<T> adjoint_weights(const T *w, const ConvGeom &g, const WorkItem &it) {
+    const std::ptrdiff_t Kg = g.Kg(), Mg = g.Mg(), taps = g.kh * g.kw;
+    std::vector<T> wpack(Kg * taps * kBlock, T(0));
+    for (std::ptrdiff_t i = 0; i < Kg; ++i)
+        for (std::ptrdiff_t f = 0; f < it.nr; ++f)
+            for (std::ptrdiff_t q = 0; q < taps; ++q)
+                wpack[(i * taps + q) * kBlock + f] = w[((it.grp * Kg + i) * Mg + it.r0 + f) * taps + q];
+    return wpack;
+}
+
 // Whether a float32 layer takes the flattened kernel: unit strides, 2-D (H > 1), AVX2 or
 // AVX-512. Measured (bench/README.md): on 2-D layers 1.2-1.4x faster than the row kernel; on
 // 1-D layers as fast in the forward and 1.6x slower in the adjoint; with SSE2 no faster.
@@ -220,25 +261,17 @@ inline void conv_forward_flat(const float *x, const float *w, float *out, const 
                 off[(m * kh + ph) * kw + pw] = (m * H + ph * g.dh) * W + pw * g.dw;
     const std::ptrdiff_t n_out = (OH - 1) * W + OW;  // flat positions up to the last output
     const std::ptrdiff_t run = flat_run_planes(H * W, Mg) * kh * kw;
-    const std::ptrdiff_t n_blocks = ceil_div(Kg, kBlock);
-    const std::ptrdiff_t n_chunks = ceil_div(g.B, kBatch);
-    parallel_for(n_chunks * g.G * n_blocks, n_threads, [&](std::ptrdiff_t item) {
-        const std::ptrdiff_t b0 = (item / (g.G * n_blocks)) * kBatch, b1 = std::min(g.B, b0 + kBatch);
-        const std::ptrdiff_t grp = (item / n_blocks) % g.G;
-        const std::ptrdiff_t f0 = grp * Kg + (item % n_blocks) * kBlock;
-        const std::ptrdiff_t nf = std::min(kBlock, (grp + 1) * Kg - f0);
-        std::vector<float> wpack(n_terms * kBlock, 0.0f);
-        for (std::ptrdiff_t f = 0; f < nf; ++f)
-            for (std::ptrdiff_t t = 0; t < n_terms; ++t)
-                wpack[t * kBlock + f] = w[(f0 + f) * n_terms + t];
+    for_each_work_item(g, Kg, n_threads, [&](const WorkItem &it) {
+        const std::ptrdiff_t grp = it.grp, f0 = grp * Kg + it.r0;
+        const std::vector<float> wpack = forward_weights(w, g, it);
         std::vector<float> plane(kBlock * n_out + kFlatSlack);
-        for (std::ptrdiff_t b = b0; b < b1; ++b) {
+        for (std::ptrdiff_t b = it.b0; b < it.b1; ++b) {
             // Whole-vector reads of the last tile go up to one vector past this block's planes:
             // allowed when x holds at least kFlatSlack more floats after them (later blocks).
             const bool slack = (g.B * M - b * M - (grp + 1) * Mg) * H * W >= kFlatSlack;
             flat_accumulate(x + (b * M + grp * Mg) * H * W, off.data(), wpack.data(), n_terms, run, n_out, slack,
                             plane.data(), n_out);
-            for (std::ptrdiff_t f = 0; f < nf; ++f)
+            for (std::ptrdiff_t f = 0; f < it.nr; ++f)
                 for (std::ptrdiff_t oy = 0; oy < OH; ++oy)
                     std::memcpy(out + ((b * K + f0 + f) * OH + oy) * OW,
                                 plane.data() + f * n_out + oy * W, OW * sizeof(float));
@@ -281,23 +314,14 @@ inline void conv_adjoint_flat(const float *z, const float *w, float *x, const Co
             for (std::ptrdiff_t pw = 0; pw < kw; ++pw)
                 off[(i * kh + ph) * kw + pw] =
                     i * Sz + (khe - 1 - ph * g.dh) * W + (kwe - 1 - pw * g.dw);
-    const std::ptrdiff_t n_blocks = ceil_div(Mg, kBlock);
-    const std::ptrdiff_t n_chunks = ceil_div(g.B, kBatch);
-    parallel_for(n_chunks * g.G * n_blocks, n_threads, [&](std::ptrdiff_t item) {
-        const std::ptrdiff_t b0 = (item / (g.G * n_blocks)) * kBatch, b1 = std::min(g.B, b0 + kBatch);
-        const std::ptrdiff_t grp = (item / n_blocks) % g.G;
-        const std::ptrdiff_t m0 = (item % n_blocks) * kBlock, nm = std::min(kBlock, Mg - m0);
-        std::vector<float> wpack(n_terms * kBlock, 0.0f);
-        for (std::ptrdiff_t i = 0; i < Kg; ++i)
-            for (std::ptrdiff_t f = 0; f < nm; ++f)
-                for (std::ptrdiff_t q = 0; q < kh * kw; ++q)
-                    wpack[(i * kh * kw + q) * kBlock + f] =
-                        w[((grp * Kg + i) * Mg + m0 + f) * kh * kw + q];
+    for_each_work_item(g, Mg, n_threads, [&](const WorkItem &it) {
+        const std::ptrdiff_t grp = it.grp, m0 = it.r0, nm = it.nr;
+        const std::vector<float> wpack = adjoint_weights(w, g, it);
         // the partial sums stay in one cache-resident buffer, copied out per image
         const std::ptrdiff_t p0 = crop ? crop->pt * W + crop->pl : 0;
         const std::ptrdiff_t n_pos = crop ? (crop->H - 1) * W + crop->W : H * W;
         std::vector<float> plane(kBlock * n_pos + kFlatSlack);
-        for (std::ptrdiff_t b = b0; b < b1; ++b) {
+        for (std::ptrdiff_t b = it.b0; b < it.b1; ++b) {
             flat_accumulate(zpad.data() + (b * K + grp * Kg) * Sz + p0, off.data(), wpack.data(), n_terms, run,
                             n_pos, true, plane.data(), n_pos);
             if (!crop) {
@@ -328,7 +352,6 @@ void conv_forward_valid(const T *x, const T *w, T *out, const ConvGeom &g, int n
     const std::ptrdiff_t sh = g.sh, sw = g.sw, dh = g.dh, dw = g.dw;
     const std::ptrdiff_t Mg = g.Mg(), Kg = g.Kg(), OH = g.OH(), OW = g.OW();
     constexpr std::ptrdiff_t J = TileWidth<T>::value;
-    const std::ptrdiff_t n_blocks = ceil_div(Kg, kBlock);
     const std::ptrdiff_t n_tiles = ceil_div(OW, J);
     // With stride 1 the full tiles read the input rows in place (the reads stay below W);
     // the remaining tiles (all of them when sw > 1) read phase-split, zero-padded copies.
@@ -338,7 +361,6 @@ void conv_forward_valid(const T *x, const T *w, T *out, const ConvGeom &g, int n
     const std::ptrdiff_t U = n_tail * J + ((kw - 1) * dw) / sw;  // length of one phase row
     const std::ptrdiff_t n_rows = Mg * kh;                     // source rows per output row
     const std::ptrdiff_t n_terms = n_rows * kw;
-    const std::ptrdiff_t n_chunks = ceil_div(g.B, kBatch);
     // The phase-split, zero-padded copies of every input row are made once, before the work
     // grid: phase r of row (b, m, y) holds row[c0 + r], row[c0 + r + sw], ..., its zero tail
     // beyond the row never changes. (Made per work item they cost as much as the FMAs for
@@ -356,19 +378,13 @@ void conv_forward_valid(const T *x, const T *w, T *out, const ConvGeom &g, int n
                 for (std::ptrdiff_t u = 0; u < len; ++u) dst[u] = from[u * sw];
             }
         });
-    parallel_for(n_chunks * g.G * n_blocks, n_threads, [&](std::ptrdiff_t item) {
-        const std::ptrdiff_t b0 = (item / (g.G * n_blocks)) * kBatch, b1 = std::min(g.B, b0 + kBatch);
-        const std::ptrdiff_t grp = (item / n_blocks) % g.G;
-        const std::ptrdiff_t f0 = grp * Kg + (item % n_blocks) * kBlock;
-        const std::ptrdiff_t nf = std::min(kBlock, (grp + 1) * Kg - f0);
-        std::vector<T> wpack(n_terms * kBlock, T(0));
-        for (std::ptrdiff_t f = 0; f < nf; ++f)
-            for (std::ptrdiff_t t = 0; t < n_terms; ++t)
-                wpack[t * kBlock + f] = w[(f0 + f) * n_terms + t];
+    for_each_work_item(g, Kg, n_threads, [&](const WorkItem &it) {
+        const std::ptrdiff_t grp = it.grp, f0 = grp * Kg + it.r0;
+        const std::vector<T> wpack = forward_weights(w, g, it);
         std::vector<const T *> src(n_terms), src_tail(n_terms), wt(n_terms);
         for (std::ptrdiff_t t = 0; t < n_terms; ++t) wt[t] = wpack.data() + t * kBlock;
         std::vector<T> acc(n_tiles * kBlock * J);
-        for (std::ptrdiff_t b = b0; b < b1; ++b)
+        for (std::ptrdiff_t b = it.b0; b < it.b1; ++b)
             for (std::ptrdiff_t oy = 0; oy < OH; ++oy) {
                 for (std::ptrdiff_t m = 0; m < Mg; ++m)
                     for (std::ptrdiff_t ph = 0; ph < kh; ++ph) {
@@ -386,7 +402,7 @@ void conv_forward_valid(const T *x, const T *w, T *out, const ConvGeom &g, int n
                 if (n_tail > 0)
                     row_accumulate(src_tail.data(), wt.data(), n_terms, n_tail,
                                    acc.data() + n_direct * kBlock * J);
-                for (std::ptrdiff_t f = 0; f < nf; ++f) {
+                for (std::ptrdiff_t f = 0; f < it.nr; ++f) {
                     T *o = out + ((b * K + f0 + f) * OH + oy) * OW;
                     for (std::ptrdiff_t ox = 0; ox < OW; ++ox)
                         o[ox] = acc[((ox / J) * kBlock + f) * J + ox % J];
@@ -409,22 +425,13 @@ void conv_adjoint_valid(const T *z, const T *w, T *x, const ConvGeom &g, int n_t
     const std::ptrdiff_t sh = g.sh, sw = g.sw, dh = g.dh, dw = g.dw;
     const std::ptrdiff_t Mg = g.Mg(), Kg = g.Kg(), OH = g.OH(), OW = g.OW();
     constexpr std::ptrdiff_t J = TileWidth<T>::value;
-    const std::ptrdiff_t n_blocks = ceil_div(Mg, kBlock);
     const std::ptrdiff_t P = ((kw - 1) * dw) / sw;          // left zero padding of z rows
     const std::ptrdiff_t n_tiles_max = ceil_div(ceil_div(W, sw), J);
     const std::ptrdiff_t L = P + n_tiles_max * J;           // padded z row length (>= P + OW)
     const std::ptrdiff_t max_terms = Kg * kh * kw;
-    const std::ptrdiff_t n_chunks = ceil_div(g.B, kBatch);
-    parallel_for(n_chunks * g.G * n_blocks, n_threads, [&](std::ptrdiff_t item) {
-        const std::ptrdiff_t b0 = (item / (g.G * n_blocks)) * kBatch, b1 = std::min(g.B, b0 + kBatch);
-        const std::ptrdiff_t grp = (item / n_blocks) % g.G;
-        const std::ptrdiff_t m0 = (item % n_blocks) * kBlock, nm = std::min(kBlock, Mg - m0);
-        std::vector<T> wpack(Kg * kh * kw * kBlock, T(0));
-        for (std::ptrdiff_t i = 0; i < Kg; ++i)
-            for (std::ptrdiff_t f = 0; f < nm; ++f)
-                for (std::ptrdiff_t q = 0; q < kh * kw; ++q)
-                    wpack[(i * kh * kw + q) * kBlock + f] =
-                        w[((grp * Kg + i) * Mg + m0 + f) * kh * kw + q];
+    for_each_work_item(g, Mg, n_threads, [&](const WorkItem &it) {
+        const std::ptrdiff_t grp = it.grp, m0 = it.r0, nm = it.nr;
+        const std::vector<T> wpack = adjoint_weights(w, g, it);
         // zpad rows: P zeros, the OW values of z[b, i, oy, :], zeros up to L (tails stay 0)
         std::vector<T> zpad(Kg * OH * L, T(0));
         // Term lists per (input row y, width phase r): they point into zpad, whose address
@@ -453,7 +460,7 @@ void conv_adjoint_valid(const T *z, const T *w, T *x, const ConvGeom &g, int n_t
                 n_terms[list] = nt;
             }
         std::vector<T> acc(n_tiles_max * kBlock * J);
-        for (std::ptrdiff_t b = b0; b < b1; ++b) {
+        for (std::ptrdiff_t b = it.b0; b < it.b1; ++b) {
             for (std::ptrdiff_t r = 0; r < Kg * OH; ++r) {
                 const T *from = z + ((b * K + grp * Kg) * OH + r) * OW;
                 std::copy(from, from + OW, zpad.data() + r * L + P);

@@ -60,13 +60,6 @@ using V = vec<double, I>;
 template <Isa I>
 using M = vec<std::int64_t, I>;  // lane masks (-1 true, 0 false)
 
-template <Isa I>
-RELUINJ_FORCE_INLINE unsigned mask_bits(M<I> k) {
-    unsigned bits = 0;
-    for (int l = 0; l < lanes<double, I>(); ++l) bits |= unsigned(k[l] != 0) << l;
-    return bits;
-}
-
 // Per-thread scratch of one group: outputs in lane layout (m rows of L doubles) and the
 // active-lane mask of every row (a std::vector<M> would drop M's alignment).
 template <Isa I>
@@ -142,7 +135,7 @@ RELUINJ_FORCE_INLINE bool load_group(const T *Y, std::ptrdiff_t m, int count, co
         nan += v * 0.0;
         vstore(ws.active.data() + i * L, M<I>(v > 0.0));
     }
-    return reduce_add(nan) == 0.0 && !(mask_bits<I>(lo < 0.0));
+    return reduce_add(nan) == 0.0 && !(mask_bits(lo < 0.0));
 }
 
 // out[v] = sum over rows i (in order) of P[i * np2 + q0 + v] in the lanes active at row i.
@@ -186,7 +179,7 @@ template <Isa I, class Size>
 RELUINJ_FORCE_INLINE unsigned cholesky_lanes(double *G, Size n, double tol, unsigned todo, double *inv) {
     M<I> ok = {};
     for (int l = 0; l < lanes<double, I>(); ++l) ok[l] = (todo >> l & 1u) ? -1 : 0;
-    return mask_bits<I>(cholesky_rows<V<I>>(packed_rows<I>(G, n), n, tol, ok, inv));
+    return mask_bits(cholesky_rows<V<I>>(packed_rows<I>(G, n), n, tol, ok, inv));
 }
 
 // (R^T R) v = v in place for the factors of cholesky_lanes (v: n x L).

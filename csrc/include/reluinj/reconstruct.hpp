@@ -197,14 +197,7 @@ RELUINJ_ISA_DISPATCH(analysis, analysis_impl)
 RELUINJ_ISA_DISPATCH(synthesis, synthesis_impl)
 RELUINJ_ISA_DISPATCH(synth_rows, synth_rows_impl)
 RELUINJ_ISA_DISPATCH(residual2, residual2_impl)
-
-inline std::ptrdiff_t syrk_stride(std::ptrdiff_t n) {
-    switch (active_isa()) {
-        case Isa::avx512: return syrk_stride_impl<Isa::avx512>(n);
-        case Isa::avx2: return syrk_stride_impl<Isa::avx2>(n);
-        default: return syrk_stride_impl<Isa::generic>(n);
-    }
-}
+RELUINJ_ISA_DISPATCH(syrk_stride, syrk_stride_impl)
 
 }  // namespace recon_detail
 
